@@ -1,0 +1,7 @@
+"""``python -m tcpkit``: the same as the ``tcpkit`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

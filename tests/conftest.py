@@ -1,0 +1,16 @@
+"""Shared pytest configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+CONFORMANCE = SHARED / "conformance"
+
+
+@pytest.fixture
+def root() -> Path:
+    return ROOT
