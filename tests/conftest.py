@@ -14,3 +14,7 @@ CONFORMANCE = SHARED / "conformance"
 @pytest.fixture
 def root() -> Path:
     return ROOT
+
+# Notebooks under tests/data (browser fixtures, hostile homework submissions) are test
+# data, not tests: nbval must never collect them.
+collect_ignore_glob = ["data/*", "data/**/*"]

@@ -1,0 +1,1 @@
+"""tcpkit benchmarks: ``python3 tasks.py bench`` (or ``python -m benchmarks``)."""
