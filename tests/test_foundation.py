@@ -106,3 +106,12 @@ def test_profiles_validate_and_know_removed_knobs() -> None:
         linux.set_sysctl("net.ipv4.tcp_tw_recycle", "1")
     with pytest.raises(KnobError, match="ip_local_port_low"):
         linux.set(ip_local_port_low=61000)
+
+
+def test_generated_state_reference_is_up_to_date() -> None:
+    from pathlib import Path
+
+    from tcpkit.docgen import states_markdown
+
+    path = Path(__file__).resolve().parent.parent / "docs" / "states.md"
+    assert path.read_text(encoding="utf-8") == states_markdown(), "run: python -m tcpkit.docgen"
