@@ -45,12 +45,22 @@ Linux rules followed (``net/ipv4/tcp_input.c`` ``tcp_conn_request``,
 * a request retransmits its SYN-ACK after 1, 2, 4, 8, 16 s and dies 32 s after
   the last one (``tcp_synack_retries`` = 5, ``reqsk_timer_handler``);
 * honest clients retransmit their SYN on the Linux schedule of
-  :func:`tcpkit.timers.syn_retransmit_times`; spoofed sources never answer.
+  :func:`tcpkit.timers.syn_retransmit_times`; spoofed sources never answer;
+* a final ACK (or a SYN-cookie ACK) that finds the accept queue full is
+  counted as ``ListenOverflows`` and ``ListenDrops``
+  (``tcp_v4_syn_recv_sock``, ``net/ipv4/tcp_ipv4.c``); ``tcp_check_req``
+  (``net/ipv4/tcp_minisocks.c``) then, with ``tcp_abort_on_overflow = 0``,
+  ignores it: the request stays in the SYN queue, its next SYN-ACK draws a
+  duplicate ACK that may find room; with ``1`` it removes the request and
+  resets the client.  A cookie ACK is dropped silently either way
+  (``cookie_v4_check``), and the client, already ESTABLISHED, never knows.
 
 Arrivals are evenly spaced (spoofed SYN ``i`` leaves at ``(i + 0.1) /
 flood_rate``, honest client ``j`` at ``(j + 0.3) / legit_rate``) so runs are
-exactly repeatable and the batching is exact.  The application accepts every
-connection as soon as it is in the accept queue.
+exactly repeatable and the batching is exact.  By default the application
+accepts every connection as soon as it is in the accept queue; with
+``accept_rate`` it spends ``1 / accept_rate`` seconds on each connection it
+accepts, then calls ``accept()`` again (taking a waiting one at once).
 """
 
 from __future__ import annotations
@@ -89,6 +99,17 @@ class FloodResult:
         ``SyncookiesSent``, ``ListenOverflows``, ``ListenDrops``,
         ``TCPReqQFullDrop``, ``TCPReqQFullDoCookies`` and the numbers of
         spoofed and honest SYNs seen.
+    params : dict
+        The parameters of the run.
+    accepted : int
+        Connections the server application had taken with ``accept()`` by the
+        end.  ``connected`` counts what the clients believe; with a slow
+        application some of them are ESTABLISHED on a connection the server
+        dropped (``tcp_abort_on_overflow = 0``, or a SYN-cookie ACK that met a
+        full accept queue).
+    reset : int
+        Honest clients whose connection the server reset because its accept
+        queue was full (``tcp_abort_on_overflow = 1``).
     """
 
     attempts: int
@@ -99,6 +120,8 @@ class FloodResult:
     samples: tuple[tuple[float, int, int], ...]
     counters: dict[str, int]
     params: dict[str, Any] = field(default_factory=dict)
+    accepted: int = 0
+    reset: int = 0
 
     @property
     def success_rate(self) -> float:
@@ -130,13 +153,19 @@ class FloodResult:
     def summary(self) -> str:
         """A few lines in English."""
         c = self.counters
-        return (
+        text = (
             f"{self.connected}/{self.attempts} honest clients connected ({100 * self.success_rate:.1f} %), "
             f"{self.failed} gave up, {self.pending} still trying\n"
             f"connect time median {self.percentile(50):.3f} s, p99 {self.percentile(99):.3f} s\n"
             f"SYN cookies sent {c.get('SyncookiesSent', 0)}, SYNs dropped with the SYN queue full "
             f"{c.get('TCPReqQFullDrop', 0)}, max SYN queue {max((s[1] for s in self.samples), default=0)}"
         )
+        if not math.isinf(self.params.get("accept_rate", math.inf)):
+            text += (
+                f"\naccepted by the application {self.accepted}, reset (accept queue full) {self.reset}, "
+                f"ListenOverflows {c.get('ListenOverflows', 0)}, max accept queue {max((s[2] for s in self.samples), default=0)}"
+            )
+        return text
 
 
 def _check_rate(name: str, v: object, allow_zero: bool = False) -> float:
@@ -169,11 +198,19 @@ def _setup(profile: str | Profile, knobs: dict[str, Any], duration: float, flood
 
 
 # Event kinds of the fast path.  At equal times they run in the order the general
-# simulator runs them: segments are delivered before timers fire (timers have LATE
-# priority), spoofed SYNs were scheduled first, a first SYN (sent by a connect() call)
-# goes before an ACK (sent on a delivery) and before retransmissions (a timer); the
+# simulator runs them: a due accept() goes first (the accepting application's tick has
+# URGENT priority), then segments are delivered before timers fire (timers have LATE
+# priority): spoofed SYNs were scheduled first, a first SYN (sent by a connect() call)
+# goes before an ACK (sent on a delivery), an ACK answering a first SYN-ACK before one
+# answering a retransmitted SYN-ACK, and both before retransmitted SYNs (a timer); the
 # listener's request timers fire after every delivery; samples see everything.
-_FIRST_SYN, _LEGIT_ACK, _RETRANS_SYN, _EXPIRY, _SAMPLE = 1, 2, 3, 4, 5
+_ACCEPT, _FIRST_SYN, _LEGIT_ACK, _RESENT_ACK, _RETRANS_SYN, _EXPIRY, _SAMPLE = 0, 1, 2, 3, 4, 5, 6
+
+
+def _check_accept_rate(v: object) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or math.isnan(v) or v <= 0:
+        raise ParameterError("accept_rate", v, "a rate > 0 (accept() calls per second), or inf for an instant accept()")
+    return float(v)
 
 
 def simulate_flood(
@@ -184,6 +221,7 @@ def simulate_flood(
     backlog: int = 128,
     rtt: float = 0.05,
     sample_interval: float = 0.5,
+    accept_rate: float = math.inf,
     profile: str | Profile = "linux",
     **knobs: Any,
 ) -> FloodResult:
@@ -203,13 +241,24 @@ def simulate_flood(
         Round-trip time between every client and the server (below 1 s).
     sample_interval : float
         Spacing of the queue-occupancy samples.
+    accept_rate : float
+        How many connections per second the application accepts: it takes
+        ``1 / accept_rate`` seconds over each one, then calls ``accept()``
+        again (at once if one is waiting).  ``inf`` (the default): every
+        connection is accepted the moment it is in the accept queue.
     profile : str or Profile
         A Linux profile; ``knobs`` change it (``tcp_syncookies``,
-        ``tcp_synack_retries``, ``tcp_max_syn_backlog``, ``somaxconn``, ...).
+        ``tcp_synack_retries``, ``tcp_max_syn_backlog``, ``somaxconn``,
+        ``tcp_abort_on_overflow``, ...).
 
     Returns
     -------
     FloodResult
+
+    Raises
+    ------
+    ParameterError
+        A rate, time or backlog out of range, or a profile that is not Linux.
 
     Examples
     --------
@@ -218,10 +267,22 @@ def simulate_flood(
     64
     >>> r.counters["TCPReqQFullDrop"] > 0
     True
+
+    A slow application (5 ``accept()`` calls per second) fills the accept
+    queue (全连接队列); clients whose final ACK finds it full believe they
+    are connected, and with ``tcp_abort_on_overflow = 1`` they are reset:
+
+    >>> kw = dict(duration=10, flood_rate=1, legit_rate=40, backlog=4, rtt=0.3, accept_rate=5, tcp_syncookies=0)
+    >>> [(r.connected, r.accepted, r.reset) for r in (simulate_flood(**kw, tcp_abort_on_overflow=a) for a in (0, 1))]
+    [(55, 48, 0), (99, 48, 44)]
     """
     prof, cap, duration, d, sample_interval = _setup(profile, knobs, duration, flood_rate, legit_rate, backlog, rtt, sample_interval)
+    accept_rate = _check_accept_rate(accept_rate)
+    instant = math.isinf(accept_rate)
+    accept_gap = 0.0 if instant else 1.0 / accept_rate
     p = prof.params
     cookies = p.syncookies
+    abort = bool(p.abort_on_overflow)
     msb = p.max_syn_backlog
     # cookies off: drop once max_syn_backlog - qlen < max_syn_backlog >> 2
     cap_eff = cap if cookies else min(cap, msb - (msb >> 2) + 1)
@@ -229,9 +290,16 @@ def simulate_flood(
     syn_timeouts = [syn_timeout(p, k) for k in range(p.syn_retries + p.syn_linear_timeouts + 1)]
 
     expiries: deque[float] = deque()  # spoofed requests, FIFO by expiry
-    acks: deque[float] = deque()  # honest requests in the SYN queue, by the arrival time of their ACK (FIFO)
-    accept_q = 0  # always drained at once by a prompt accept()
+    # honest requests waiting for their first ACK, and cookie ACKs, FIFO by arrival: (time, client, kind)
+    acks: deque[tuple[float, int, int]] = deque()
+    later: list[tuple[float, int, int, int, int]] = []  # (time, kind, tie, client, n): ACKs to resent SYN-ACKs, honest expiries
+    honest_q = 0  # honest requests in the SYN queue
+    syn_arrived: dict[int, float] = {}  # client -> when its queued SYN arrived (its request's timers start there)
+    accept_q = 0  # connections waiting for accept()
+    accepted = reset = 0
+    tick_at = math.inf  # the application's next accept(), while it is busy with the previous connection
     counters = dict.fromkeys(("SyncookiesSent", "ListenOverflows", "ListenDrops", "TCPReqQFullDrop", "TCPReqQFullDoCookies", "SpoofedSyns", "SpoofedQueued", "LegitSyns"), 0)
+    tie = 0
 
     heap: list[tuple[float, int, int, int]] = []  # (time, kind, tie, client)
     n_legit = 0
@@ -262,26 +330,35 @@ def simulate_flood(
     def spoof_time(i: int) -> float:
         return (i + SPOOF_PHASE) / flood_rate + d
 
-    def spoofed_until(t_end: float) -> None:
-        """Handle every spoofed SYN arriving at or before ``t_end``, as one batch."""
+    def spoofed_until(t_end: float, strict: bool) -> None:
+        """Handle every spoofed SYN arriving at or before ``t_end`` (before, if ``strict``), as one batch."""
         nonlocal si
         hi = min(n_spoof, max(si, math.floor((t_end - d) * flood_rate - SPOOF_PHASE) + 1))
-        while hi > si and spoof_time(hi - 1) > t_end:
+        while hi > si and (spoof_time(hi - 1) > t_end or (strict and spoof_time(hi - 1) >= t_end)):
             hi -= 1
-        while hi < n_spoof and spoof_time(hi) <= t_end:
+        while hi < n_spoof and (spoof_time(hi) < t_end or (not strict and spoof_time(hi) == t_end)):
             hi += 1
         n = hi - si
         if n <= 0:
             return
         counters["SpoofedSyns"] += n
+        qlen = len(expiries) + honest_q
+        si = hi
+        if accept_q > cap:  # sk_acceptq_is_full(): nothing changes during the batch, every SYN is dropped
+            if cookies == 2 or qlen >= cap:
+                counters["TCPReqQFullDoCookies" if cookies else "TCPReqQFullDrop"] += n
+                if not cookies:
+                    counters["ListenDrops"] += n
+                    return
+            counters["ListenOverflows"] += n
+            counters["ListenDrops"] += n
+            return
         if cookies == 2:
             counters["SyncookiesSent"] += n
             counters["TCPReqQFullDoCookies"] += n
-            si = hi
             return
-        qlen = len(expiries) + len(acks)
         k = min(n, max(0, (cap if cookies else cap_eff) - qlen))
-        for i in range(si, si + k):
+        for i in range(hi - n, hi - n + k):
             t = spoof_time(i)
             for timeout in synack_timeouts:  # summed like the engine's timers, deadline by deadline
                 t += timeout
@@ -296,7 +373,46 @@ def simulate_flood(
                 if qlen + k >= cap:
                     counters["TCPReqQFullDrop"] += rest
                 counters["ListenDrops"] += rest
-        si = hi
+
+    def enter_accept_queue(t: float) -> None:
+        """A finished connection joins the accept queue; an idle application takes it at once."""
+        nonlocal accept_q, accepted, tick_at
+        if instant:
+            accepted += 1
+        elif tick_at == math.inf:  # idle, blocked in accept()
+            accepted += 1
+            tick_at = t + accept_gap
+        else:
+            accept_q += 1
+
+    def honest_ack(t: float, j: int, n: int, cookie: bool) -> None:
+        """The ACK of client ``j``'s handshake arrives (the ``n``-th, answering SYN-ACK ``n``)."""
+        nonlocal honest_q, reset, tie
+        if accept_q > cap:  # tcp_check_req() / tcp_v4_syn_recv_sock(): the accept queue is full
+            counters["ListenOverflows"] += 1
+            counters["ListenDrops"] += 1
+            if cookie:  # a cookie ACK is dropped silently; the client believes it is connected
+                return
+            if abort:  # tcp_abort_on_overflow = 1: the request goes, the client gets an RST
+                honest_q -= 1
+                if t + d <= duration:
+                    reset += 1
+                return
+            # tcp_abort_on_overflow = 0: the ACK is ignored; the next SYN-ACK draws another one
+            tie += 1
+            t0 = syn_arrived[j]
+            if n < len(synack_timeouts) - 1:
+                for timeout in synack_timeouts[: n + 1]:
+                    t0 += timeout
+                heapq.heappush(later, ((t0 + d) + d, _RESENT_ACK, tie, j, n + 1))
+            else:
+                for timeout in synack_timeouts:
+                    t0 += timeout
+                heapq.heappush(later, (t0, _EXPIRY, tie, j, 0))
+            return
+        if not cookie:
+            honest_q -= 1
+        enter_accept_queue(t)
 
     while True:
         if heap:
@@ -304,45 +420,81 @@ def simulate_flood(
         else:
             t_heap, k_heap = math.inf, _SAMPLE
         t_exp = expiries[0] if expiries else math.inf
-        t_ack = acks[0] if acks else math.inf
-        t_next = min(t_heap, t_exp, t_ack)
-        if si < n_spoof and spoof_time(si) <= min(t_next, duration):
-            spoofed_until(min(t_next, duration))  # spoofed SYNs go first at equal times
-            continue
+        t_ack = acks[0][0] if acks else math.inf
+        t_later, k_later = (later[0][0], later[0][1]) if later else (math.inf, _SAMPLE)
+        t_next = min(t_heap, t_exp, t_ack, t_later, tick_at)
+        bound = min(t_next, duration)
+        if si < n_spoof and spoof_time(si) <= bound:
+            strict = tick_at <= bound  # a due accept() runs before the segments of its instant
+            if not strict or spoof_time(si) < bound:
+                spoofed_until(bound, strict)  # spoofed SYNs go first at equal times
+                continue
         if t_next > duration:
             break
-        first = min((t_heap, k_heap), (t_ack, _LEGIT_ACK), (t_exp, _EXPIRY))
-        if first[1] == _LEGIT_ACK and first[0] == t_ack:
-            acks.popleft()  # the honest ACK completes the handshake; accept() takes it at once
+        first = min((tick_at, _ACCEPT), (t_heap, k_heap), (t_ack, _LEGIT_ACK), (t_later, k_later), (t_exp, _EXPIRY))
+        if first == (tick_at, _ACCEPT):
+            if accept_q:
+                accept_q -= 1
+                accepted += 1
+                tick_at = tick_at + accept_gap
+            else:
+                tick_at = math.inf
             continue
-        if first[1] == _EXPIRY and first[0] == t_exp:
+        if first == (t_ack, _LEGIT_ACK):
+            t, j, cookie = acks.popleft()
+            honest_ack(t, j, 0, bool(cookie))
+            continue
+        if first == (t_later, k_later):
+            t, kind, _, j, n = heapq.heappop(later)
+            if kind == _EXPIRY:
+                honest_q -= 1  # the request gave up on its client
+            else:
+                honest_ack(t, j, n, False)
+            continue
+        if first == (t_exp, _EXPIRY):
             expiries.popleft()
             continue
         t, kind, _, j = heapq.heappop(heap)
         if kind == _SAMPLE:
-            samples.append((t, len(expiries) + len(acks), accept_q))
+            samples.append((t, len(expiries) + honest_q, accept_q))
             continue
         counters["LegitSyns"] += 1
-        qlen = len(expiries) + len(acks)
+        qlen = len(expiries) + honest_q
         full = qlen >= cap
+        overflow = False
         if cookies == 2 or full:
             if cookies:
-                counters["SyncookiesSent"] += 1
                 counters["TCPReqQFullDoCookies"] += 1
-                done_at[j] = t + d
-                continue
-            counters["TCPReqQFullDrop"] += 1
+                if accept_q > cap:
+                    overflow = True
+                    counters["ListenOverflows"] += 1
+                    counters["ListenDrops"] += 1
+                else:
+                    counters["SyncookiesSent"] += 1
+                    done_at[j] = t + d
+                    acks.append(((t + d) + d, j, 1))
+                    continue
+            else:
+                counters["TCPReqQFullDrop"] += 1
+                counters["ListenDrops"] += 1
+        elif accept_q > cap:
+            overflow = True
+            counters["ListenOverflows"] += 1
             counters["ListenDrops"] += 1
         elif not cookies and msb - qlen < (msb >> 2):
             counters["ListenDrops"] += 1
         else:
             done_at[j] = t + d
-            acks.append((t + d) + d)
+            honest_q += 1
+            syn_arrived[j] = t
+            acks.append(((t + d) + d, j, 0))
             continue
-        # The SYN was dropped: the client's timer retransmits it, or gives up.  Until a
-        # request leaves the queue (an expiry or an honest ACK) every SYN is dropped the
-        # same way, so retransmissions before then are counted without being scheduled.
-        free_at = min(expiries[0] if expiries else math.inf, acks[0] if acks else math.inf)
+        # The SYN was dropped: the client's timer retransmits it, or gives up.  When the
+        # SYN queue was the reason, every SYN is dropped the same way until a request can
+        # leave it (an expiry, an honest ACK); the accept queue can only grow at such an
+        # ACK too.  So retransmissions before then are counted without being scheduled.
+        # (A full accept queue may shrink at any accept(): no shortcut then.)
+        free_at = t if overflow else min(expiries[0] if expiries else math.inf, acks[0][0] if acks else math.inf, later[0][0] if later else math.inf)
         a = attempt[j]
         sent = sent_at[j]
         while True:
@@ -376,8 +528,8 @@ def simulate_flood(
                 times.append(at - starts[j])
         elif -at <= duration:
             failed += 1
-    params = {"duration": duration, "flood_rate": flood_rate, "legit_rate": legit_rate, "backlog": backlog, "rtt": rtt, "sample_interval": sample_interval, "profile": prof.name, **knobs}
-    return FloodResult(n_legit, connected, failed, n_legit - connected - failed, tuple(times), tuple(samples), counters, params)
+    params = {"duration": duration, "flood_rate": flood_rate, "legit_rate": legit_rate, "backlog": backlog, "rtt": rtt, "sample_interval": sample_interval, "accept_rate": accept_rate, "profile": prof.name, **knobs}
+    return FloodResult(n_legit, connected, failed, n_legit - connected - failed, tuple(times), tuple(samples), counters, params, accepted, reset)
 
 
 def simulate_flood_full(
@@ -388,6 +540,7 @@ def simulate_flood_full(
     backlog: int = 8,
     rtt: float = 0.05,
     sample_interval: float = 0.5,
+    accept_rate: float = math.inf,
     profile: str | Profile = "linux",
     seed: int = 0,
     **knobs: Any,
@@ -404,7 +557,7 @@ def simulate_flood_full(
     >>> (full.connected, full.samples) == (fast.connected, fast.samples)
     True
     """
-    res, net = flood_network(duration=duration, flood_rate=flood_rate, legit_rate=legit_rate, backlog=backlog, rtt=rtt, sample_interval=sample_interval, profile=profile, seed=seed, **knobs)
+    res, net = flood_network(duration=duration, flood_rate=flood_rate, legit_rate=legit_rate, backlog=backlog, rtt=rtt, sample_interval=sample_interval, accept_rate=accept_rate, profile=profile, seed=seed, **knobs)
     return res, net.trace()
 
 
@@ -416,6 +569,7 @@ def flood_network(
     backlog: int = 8,
     rtt: float = 0.05,
     sample_interval: float = 0.5,
+    accept_rate: float = math.inf,
     profile: str | Profile = "linux",
     seed: int = 0,
     **knobs: Any,
@@ -427,10 +581,15 @@ def flood_network(
     from .trace import Kind
 
     prof, cap, duration, d, sample_interval = _setup(profile, knobs, duration, flood_rate, legit_rate, backlog, rtt, sample_interval)
+    accept_rate = _check_accept_rate(accept_rate)
     net = Network(seed=seed, delay=d)
     server = net.add_host("server", "198.51.100.1", profile=prof)
     client = net.add_host("client", "192.0.2.1", profile=prof)
-    Server(server, 80, backlog=backlog).start()
+    srv: Server | _RateAcceptor
+    if math.isinf(accept_rate):
+        srv = Server(server, 80, backlog=backlog).start()
+    else:
+        srv = _RateAcceptor(server, 80, backlog, 1.0 / accept_rate).start()
     rng = net.rng("spoof")
     n_spoof = max(0, math.ceil(duration * flood_rate - SPOOF_PHASE))
     while n_spoof > 0 and (n_spoof - 1 + SPOOF_PHASE) / flood_rate >= duration:
@@ -492,7 +651,64 @@ def flood_network(
             cur = (v.get("syn_queue", 0), v.get("accept_queue", 0))
             qi += 1
         samples.append((t, cur[0], cur[1]))
+    # clients reset by the server after their handshake (tcp_abort_on_overflow = 1)
+    reset = sum(1 for r in trace if r.host == "client" and r.kind is Kind.STATE and r.src_state == "ESTABLISHED" and r.dst_state == "CLOSED" and r.event == "rcv RST")
     counters = {k: int(v) for k, v in server.stack.counters.items()}
-    params = {"duration": duration, "flood_rate": flood_rate, "legit_rate": legit_rate, "backlog": backlog, "rtt": rtt, "sample_interval": sample_interval, "profile": prof.name, **knobs}
+    params = {"duration": duration, "flood_rate": flood_rate, "legit_rate": legit_rate, "backlog": backlog, "rtt": rtt, "sample_interval": sample_interval, "accept_rate": accept_rate, "profile": prof.name, **knobs}
     net.meta.update(scenario="syn_flood", params=params)
-    return FloodResult(n_legit, connected, failed, n_legit - connected - failed, tuple(times), tuple(samples), counters, params), net
+    accepted = len(srv.accepted) if isinstance(srv, Server) else srv.count
+    return FloodResult(n_legit, connected, failed, n_legit - connected - failed, tuple(times), tuple(samples), counters, params, accepted, reset), net
+
+
+class _RateAcceptor:
+    """A listening application that spends ``gap`` seconds on each connection it accepts.
+
+    Blocked in ``accept()`` when idle (it takes a finished connection the moment
+    the stack has one); busy for ``gap`` seconds after each ``accept()``, then
+    it calls ``accept()`` again (an URGENT event, so it runs before the
+    segments of the same instant).
+    """
+
+    def __init__(self, host: Any, port: int, backlog: int, gap: float) -> None:
+        self.host = host
+        self.port = port
+        self.backlog = backlog
+        self.gap = gap
+        self.count = 0
+        self.busy_until: float | None = None  # None: idle
+
+    def start(self) -> _RateAcceptor:
+        sock = self.host.socket()
+        sock.bind(self.port)
+        sock.listen(self.backlog)
+        self.sock = sock
+        self.host.apps.append(self)
+        return self
+
+    def _accept(self, now: float) -> bool:
+        from .errors import TcpError
+
+        try:
+            self.sock.accept()
+        except TcpError as exc:
+            if exc.errno_name == "EAGAIN":
+                return False
+            raise
+        self.count += 1
+        self.busy_until = now + self.gap
+        return True
+
+    def wake(self, now: float) -> None:
+        if self.busy_until is None and self._accept(now):
+            self._schedule()
+
+    def _schedule(self) -> None:
+        from .sim import URGENT
+
+        assert self.busy_until is not None
+        self.host.net.sim.schedule_at(self.busy_until, self._tick, priority=URGENT)
+
+    def _tick(self) -> None:
+        self.busy_until = None
+        if self._accept(self.host.net.now):
+            self._schedule()

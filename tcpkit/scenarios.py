@@ -38,6 +38,7 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from .apps import Client, Server
@@ -414,6 +415,95 @@ def _sc_lost_final_ack_no_tw(seed: int, profile: str, time_wait_len: float) -> t
     return _lost_final_ack(seed, profile, time_wait_len)
 
 
+# --------------------------------------------------------------------------- lost handshake ACK
+
+
+def _is_pure_ack(seg: Segment) -> bool:
+    """ACK flag alone, no data: what a firewall that "drops pure ACKs" loses."""
+    return seg.flags == Flags.ACK and seg.length == 0
+
+
+@_scenario(
+    "lost_handshake_ack",
+    "The client's final handshake ACK is lost: the client is ESTABLISHED, the server's request stays SYN_RECEIVED and "
+    "retransmits its SYN-ACK after 1, 2, 4, 8 and 16 s; if no ACK ever arrives the request is dropped at 63 s and the "
+    "client's first data draws an RST.",
+    "客户端第三次握手的 ACK 丢失：客户端已是 ESTABLISHED，服务器的连接请求停留在 SYN_RECEIVED（同步已接收），"
+    "并在 1、2、4、8、16 秒后重传 SYN-ACK；若始终收不到 ACK，请求在 63 秒时被丢弃，客户端随后发送的数据换来 RST（复位）。",
+    "Linux net/ipv4/inet_connection_sock.c reqsk_timer_handler (timeout TCP_TIMEOUT_INIT << num_timeout, "
+    "tcp_synack_retries = 5 in ip-sysctl.rst: retransmissions at 1, 3, 7, 15, 31 s, request dropped 32 s after the "
+    "last one); net/ipv4/tcp_minisocks.c tcp_check_req (any acceptable ACK completes the handshake, so a data segment "
+    "repairs a lost ACK); an ESTABLISHED client answers a retransmitted SYN-ACK with a duplicate ACK (RFC 9293 "
+    "§3.10.7.4, tcp_validate_incoming); an ACK reaching only the listener is answered with RST (RFC 9293 §3.10.7.2, "
+    "net/ipv4/tcp_ipv4.c tcp_v4_send_reset). The client sees nothing wrong until it sends: a server-speaks-first "
+    "protocol would wait forever.",
+    lost=Param("all", "which of the client's pure ACKs the network loses", choices=("all", "first")),
+    send_at=Param(70.0, "when the client sends its first data (s); 0 = never", 0, 600),
+    synack_retries=Param(5, "tcp_synack_retries on the server", 0, 10),
+    delay=Param(0.01, "one-way delay (s)", 0.00001, 5),
+)
+def _sc_lost_handshake_ack(seed: int, profile: str, lost: str, send_at: float, synack_retries: int, delay: float) -> tuple[Network, dict[str, Any]]:
+    from .errors import TcpError
+    from .timers import synack_retransmit_times, synack_timeout
+
+    if profile != "linux":
+        raise ParameterError("profile", profile, "linux (tcp_synack_retries and this SYN-ACK schedule are Linux's)")
+    net, c, s = _pair(seed, profile, delay=delay, server={"tcp_synack_retries": synack_retries})
+    lost_acks = {"n": 0}
+
+    def drop(now: float, i: int, seg: Segment) -> bool:
+        if not _is_pure_ack(seg) or (lost == "first" and lost_acks["n"] >= 1):
+            return False
+        lost_acks["n"] += 1
+        return True
+
+    net.link("client", "server", rules=[DropIf(drop, "the client's pure ACKs" if lost == "all" else "the client's first pure ACK")])
+    srv = Server(s, PORT, close="never").start()
+    cli = Client(c, SERVER, PORT, close="never").start()
+    data = b"hello after the handshake"
+    send_result: dict[str, Any] = {}
+
+    def send() -> None:
+        if cli.sock is None:
+            return
+        try:
+            send_result["sent"] = cli.sock.send(data)
+        except TcpError as exc:
+            send_result["error"] = exc.errno_name
+
+    if send_at:
+        net.at(send_at, send)
+    params = get_profile(profile, tcp_synack_retries=synack_retries).params
+    lifetime = sum(synack_timeout(params, k) for k in range(synack_retries + 1))
+    net.run(until=max(send_at, lifetime) + 5)
+
+    synacks = [r.time for r in net.records if r.kind is Kind.SEND and r.host == "server" and r.segment is not None and r.segment.syn and r.segment.has_ack]
+    first = synacks[0] if synacks else 0.0
+    srv_states = [(r.time, r.src_state, r.dst_state, r.event) for r in net.records if r.kind is Kind.STATE and r.host == "server" and r.conn is not None and r.conn[3] != 0]
+    established = next((t for t, a, b, _ in srv_states if a == "SYN_RECEIVED" and b == "ESTABLISHED"), None)
+    expired = next(((t, ev) for t, a, b, ev in srv_states if a == "SYN_RECEIVED" and b == "CLOSED"), None)
+    rst_at = next((r.time for r in net.records if r.kind is Kind.RECV and r.host == "client" and r.segment is not None and r.segment.rst), None)
+    rel = [round(t - first, 6) for t in synacks[1:]]
+    return net, {
+        "client_path": _path(net, "client"),
+        "server_path": _path(net, "server"),
+        "client_connected_at": cli.connected_at,
+        "synack_sent_at": [round(t, 6) for t in synacks],
+        "synack_retransmits_after": rel,
+        "synack_gaps": [round(b - a, 6) for a, b in pairwise(synacks)],
+        "expected_retransmits_after": synack_retransmit_times(params),
+        "expected_request_lifetime": lifetime,
+        "acks_lost": lost_acks["n"],
+        "server_established_at": established,
+        "server_established_by_data": established is not None and send_at > 0 and established >= send_at,
+        "request_dropped_after": None if expired is None else round(expired[0] - first, 6),
+        "request_dropped_by": None if expired is None else expired[1],
+        "client_rst_received_at": None if rst_at is None else round(rst_at, 6),
+        "client_error": cli.error or send_result.get("error"),
+        "server_received": len(srv.received),
+    }
+
+
 # --------------------------------------------------------------------------- ISNs and old duplicates
 
 
@@ -421,18 +511,22 @@ def _sc_lost_final_ack_no_tw(seed: int, profile: str, time_wait_len: float) -> t
     "old_duplicate",
     "A delayed data segment of an old connection arrives in a new connection with the same 4-tuple; a fixed ISN lets it in.",
     "旧连接中被延迟的数据段到达四元组相同的新连接；若初始序列号（ISN）固定，旧数据会被新连接接受。",
-    "RFC 9293 §3.4.1 (ISN selection and why it must change), RFC 6528 (keyed-hash ISNs), RFC 7323 §5 (PAWS: the other guard, off here).",
+    "RFC 9293 §3.4.1 (ISN selection and why it must change), RFC 6528 (keyed-hash ISNs), RFC 7323 §5 (PAWS: the other guard, off here). "
+    "The old segment also carries an old ACK: when only the client's ISN is fixed, the server's new ISN puts that ACK far below "
+    "SND.UNA and the segment is dropped with a challenge ACK (RFC 5961 §5.2, Linux tcp_ack: 'ACK too old'); so by default "
+    "both hosts use the same ISN generator.",
     isn=Param("fixed", "the client's ISN generator", choices=("fixed", "clock", "rfc6528", "linux")),
     timestamps=Param(0, "tcp_timestamps on both hosts (1 turns PAWS on)", choices=(0, 1)),
     gap=Param(5.0, "seconds between the two connections", 1, 100),
+    server_isn=Param("same", "the server's ISN generator ('same': the client's)", choices=("same", "fixed", "clock", "rfc6528", "linux")),
 )
-def _sc_old_duplicate(seed: int, profile: str, isn: str, timestamps: int, gap: float) -> tuple[Network, dict[str, Any]]:
+def _sc_old_duplicate(seed: int, profile: str, isn: str, timestamps: int, gap: float, server_isn: str) -> tuple[Network, dict[str, Any]]:
     if profile != "linux":
         raise ParameterError("profile", profile, "linux (this scenario turns Linux knobs)")
     knobs: dict[str, Any] = {"tcp_timestamps": timestamps, "time_wait_len": 1.0}
     net = Network(seed=seed)
     c = net.add_host("client", CLIENT, profile=profile, isn=isn, **knobs)
-    s = net.add_host("server", SERVER, profile=profile, **knobs)
+    s = net.add_host("server", SERVER, profile=profile, isn=isn if server_isn == "same" else server_isn, **knobs)
     held: list[Segment] = []
 
     def hold(now: float, i: int, seg: Segment) -> bool:
@@ -463,8 +557,12 @@ def _sc_old_duplicate(seed: int, profile: str, isn: str, timestamps: int, gap: f
     got = srv.received_by_conn
     second_data = got[1] if len(got) > 1 else b""
     isns = [r.segment.seq for r in net.records if r.kind is Kind.SEND and r.host == "client" and r.segment is not None and r.segment.flags == Flags.SYN]
+    server_isns = [r.segment.seq for r in net.records if r.kind is Kind.SEND and r.host == "server" and r.segment is not None and r.segment.syn]
+    old_drop = next((r.reason for r in net.records if r.kind is Kind.DROP and r.host == "server" and r.time >= gap + 0.5 and r.segment is not None and r.segment.length), None)
     return net, {
         "client_isns": isns,
+        "server_isns": server_isns,
+        "old_segment_dropped_because": old_drop,
         "connections": len(got),
         "old_data_accepted": second_data.startswith(b"OLD DATA"),
         "second_connection_received": second_data.decode("latin-1"),
@@ -666,15 +764,20 @@ def _sc_keepalive(seed: int, profile: str, keepidle: float, keepintvl: float, ke
     "accept_queue_overflow",
     "The server never calls accept(); once the accept queue is full the final ACK is dropped (abort_on_overflow 0) or answered with RST (1).",
     "服务器从不调用 accept()；全连接队列满后，第三次握手的 ACK 被丢弃（abort_on_overflow=0）或以 RST 回应（=1）。",
-    "Linux net/ipv4/tcp_minisocks.c tcp_check_req, ip-sysctl.rst tcp_abort_on_overflow, include/net/sock.h sk_acceptq_is_full.",
+    "Linux net/ipv4/tcp_minisocks.c tcp_check_req, ip-sysctl.rst tcp_abort_on_overflow, include/net/sock.h sk_acceptq_is_full, "
+    "net/ipv4/tcp_input.c tcp_conn_request (a SYN meeting a full accept queue is dropped). With a long delay (default 10 ms) "
+    "every SYN arrives before the first handshake ends, so the late clients' final ACKs meet the full queue; with a "
+    "loopback-like delay (e.g. 0.00005 s) each handshake ends before the next SYN, so the late clients' SYNs are dropped "
+    "and they stay in SYN_SENT, as on a real loopback.",
     abort_on_overflow=Param(0, "tcp_abort_on_overflow", choices=(0, 1)),
     clients=Param(5, "clients connecting at once", 1, 50),
     backlog=Param(3, "listen() backlog", 1, 64),
+    delay=Param(0.01, "one-way link delay (s); 0.00005 is loopback-like", 0.00001, 5),
 )
-def _sc_accept_overflow(seed: int, profile: str, abort_on_overflow: int, clients: int, backlog: int) -> tuple[Network, dict[str, Any]]:
+def _sc_accept_overflow(seed: int, profile: str, abort_on_overflow: int, clients: int, backlog: int, delay: float) -> tuple[Network, dict[str, Any]]:
     if profile != "linux":
         raise ParameterError("profile", profile, "linux (tcp_abort_on_overflow is a Linux knob)")
-    net, c, s = _pair(seed, profile, server={"tcp_abort_on_overflow": abort_on_overflow, "tcp_syncookies": 0})
+    net, c, s = _pair(seed, profile, delay=delay, server={"tcp_abort_on_overflow": abort_on_overflow, "tcp_syncookies": 0})
     Server(s, PORT, backlog=backlog, accept="never").start()
     apps = [Client(c, SERVER, PORT, at=0.001 * i, close="never").start() for i in range(clients)]
     net.run(until=10)
@@ -686,6 +789,8 @@ def _sc_accept_overflow(seed: int, profile: str, abort_on_overflow: int, clients
         "ListenOverflows": s.stack.counters.get("ListenOverflows", 0),
         "server_rsts": _sent(net, "server", Flags.RST),
         "client_established_sockets": _count(c, "ESTABLISHED"),
+        "client_syn_sent_sockets": _count(c, "SYN_SENT"),
+        "syns_dropped_accept_queue_full": sum(1 for r in net.records if r.kind is Kind.DROP and r.host == "server" and r.reason == "accept queue full"),
     }
 
 
@@ -732,19 +837,26 @@ def _sc_blind_rst(seed: int, profile: str, rfc5961: int, offset: int) -> tuple[N
     "syn_flood",
     "Spoofed SYNs fill the SYN queue; honest clients get through only with SYN cookies.",
     "伪造源地址的 SYN 塞满半连接队列；只有开启 SYN cookie 时正常客户端才能连上。",
-    "RFC 4987 (SYN flooding and defences), Linux tcp_conn_request and ip-sysctl.rst tcp_syncookies; tcpkit.flood for large runs.",
+    "RFC 4987 (SYN flooding and defences), Linux tcp_conn_request and ip-sysctl.rst tcp_syncookies; tcpkit.flood for large runs. "
+    "With a slow application (accept_rate) the accept queue fills too: tcp_check_req drops the final ACK "
+    "(tcp_abort_on_overflow = 0) or resets the client (1), and tcp_conn_request drops SYNs while it is full (ListenOverflows).",
     syncookies=Param(1, "tcp_syncookies", choices=(0, 1, 2)),
     flood_rate=Param(50.0, "spoofed SYNs per second", 1, 2000),
     legit_rate=Param(4.0, "honest connects per second", 0.1, 100),
     duration=Param(5.0, "seconds", 1, 60),
     backlog=Param(16, "listen() backlog", 1, 1024),
+    accept_rate=Param(0.0, "connections the application accepts per second; 0 = at once", 0, 10000),
+    abort_on_overflow=Param(0, "tcp_abort_on_overflow (matters once the accept queue is full)", choices=(0, 1)),
 )
-def _sc_syn_flood(seed: int, profile: str, syncookies: int, flood_rate: float, legit_rate: float, duration: float, backlog: int) -> tuple[Network, dict[str, Any]]:
+def _sc_syn_flood(seed: int, profile: str, syncookies: int, flood_rate: float, legit_rate: float, duration: float, backlog: int, accept_rate: float, abort_on_overflow: int) -> tuple[Network, dict[str, Any]]:
+    import math
+
     from .flood import flood_network
 
     if profile != "linux":
         raise ParameterError("profile", profile, "linux (the flood model follows the Linux listener)")
-    res, net = flood_network(duration=duration, flood_rate=flood_rate, legit_rate=legit_rate, backlog=backlog, seed=seed, tcp_syncookies=syncookies)
+    rate = accept_rate if accept_rate > 0 else math.inf
+    res, net = flood_network(duration=duration, flood_rate=flood_rate, legit_rate=legit_rate, backlog=backlog, seed=seed, accept_rate=rate, tcp_syncookies=syncookies, tcp_abort_on_overflow=abort_on_overflow)
     return net, {
         "attempts": res.attempts,
         "connected": res.connected,
@@ -752,6 +864,10 @@ def _sc_syn_flood(seed: int, profile: str, syncookies: int, flood_rate: float, l
         "max_syn_queue": max((q for _, q, _ in res.samples), default=0),
         "SyncookiesSent": res.counters.get("SyncookiesSent", 0),
         "TCPReqQFullDrop": res.counters.get("TCPReqQFullDrop", 0),
+        "accepted": res.accepted,
+        "reset": res.reset,
+        "max_accept_queue": max((q for _, _, q in res.samples), default=0),
+        "ListenOverflows": res.counters.get("ListenOverflows", 0),
     }
 
 
@@ -792,11 +908,12 @@ def _port_run(seed: int, profile: str, ports: int, rate: float, duration: float,
     rate=Param(5.0, "connects per second", 0.1, 100),
     duration=Param(40.0, "seconds", 1, 600),
     time_wait_len=Param(10.0, "TIME_WAIT length (s)", 1, 600),
+    tw_reuse=Param(0, "tcp_tw_reuse: 1 lets connect() take a port whose 4-tuple is in TIME_WAIT (timestamps on)", choices=(0, 1)),
 )
-def _sc_tw_exhaustion(seed: int, profile: str, ports: int, rate: float, duration: float, time_wait_len: float) -> tuple[Network, dict[str, Any]]:
+def _sc_tw_exhaustion(seed: int, profile: str, ports: int, rate: float, duration: float, time_wait_len: float, tw_reuse: int) -> tuple[Network, dict[str, Any]]:
     if profile != "linux":
         raise ParameterError("profile", profile, "linux (ip_local_port_range is a Linux knob)")
-    return _port_run(seed, profile, ports, rate, duration, {"time_wait_len": time_wait_len, "tcp_tw_reuse": 0}, 1, False)
+    return _port_run(seed, profile, ports, rate, duration, {"time_wait_len": time_wait_len, "tcp_tw_reuse": tw_reuse}, 1, False)
 
 
 @_scenario(

@@ -21,6 +21,15 @@ CASES = [
     (20, 20, 3, 0, 3, 0.2, {}),
     (100, 4, 10, 2, 1, 0.05, {}),
     (45.5, 6.5, 7, 0, 1, 0.045, {}),
+    # a slow application (accept_rate) and tcp_abort_on_overflow
+    (10, 20, 4, 1, 5, 0.05, {"accept_rate": 5, "tcp_abort_on_overflow": 1}),  # SYNs meet a full accept queue
+    (1, 40, 4, 0, 5, 0.3, {"accept_rate": 5, "tcp_abort_on_overflow": 1}),  # final ACKs answered with RST
+    (1, 40, 4, 0, 5, 0.3, {"accept_rate": 5, "tcp_abort_on_overflow": 0}),  # final ACKs dropped, SYN-ACKs resent
+    (2, 25, 6, 1, 5, 0.25, {"accept_rate": 8, "tcp_abort_on_overflow": 1}),  # cookie ACKs dropped, requests reset
+    (2, 25, 6, 1, 1, 0.25, {"accept_rate": 8}),  # ignored ACKs: the request expires after 1 + 2 s
+    (3, 30, 5, 0, 2, 0.4, {"accept_rate": 2}),
+    (40, 15, 5, 2, 1, 0.05, {"accept_rate": 6, "tcp_abort_on_overflow": 1}),
+    (5, 30, 2, 1, 1, 0.05, {"accept_rate": 7.5}),
 ]
 
 
@@ -30,6 +39,7 @@ def test_fast_path_equals_general_simulator(flood: float, legit: float, backlog:
     full, trace = simulate_flood_full(**kw)
     fast = simulate_flood(**kw)
     assert (fast.attempts, fast.connected, fast.failed, fast.pending) == (full.attempts, full.connected, full.failed, full.pending)
+    assert (fast.accepted, fast.reset) == (full.accepted, full.reset)
     assert fast.connect_times == pytest.approx(full.connect_times, abs=1e-9)
     assert fast.samples == full.samples
     assert {k: fast.counters.get(k, 0) for k in COUNTERS} == {k: full.counters.get(k, 0) for k in COUNTERS}
@@ -66,6 +76,34 @@ def test_default_case_reports() -> None:
     assert len(r.samples) == 121
     assert "honest clients connected" in r.summary()
     assert sum(r.histogram().values()) == r.connected
+
+
+def test_slow_application_fills_the_accept_queue() -> None:
+    kw = dict(duration=20, flood_rate=1, legit_rate=40, backlog=4, rtt=0.3, accept_rate=5, tcp_syncookies=0)
+    instant = simulate_flood(**{**kw, "accept_rate": math.inf})
+    assert instant.accepted == instant.connected and instant.counters["ListenOverflows"] == 0
+    assert max(q for _, _, q in instant.samples) == 0
+    for abort in (0, 1):
+        r = simulate_flood(**kw, tcp_abort_on_overflow=abort)
+        # one accept() per 0.2 s at most, the first at the first connection
+        assert r.accepted <= 20 * 5 + 1 and r.accepted < r.connected
+        # sk_acceptq_is_full() is "> backlog": 4 + 1 connections wait at most
+        assert max(q for _, _, q in r.samples) == 5
+        assert r.counters["ListenOverflows"] > 0 and r.counters["ListenDrops"] >= r.counters["ListenOverflows"]
+        assert (r.reset > 0) is bool(abort)
+        assert r.accepted + r.reset <= r.connected
+    # with abort_on_overflow 0 the requests whose ACK was ignored stay in the SYN queue and resend their SYN-ACK
+    kept = simulate_flood(**kw, tcp_abort_on_overflow=0)
+    gone = simulate_flood(**kw, tcp_abort_on_overflow=1)
+    assert sum(q for _, q, _ in kept.samples) > sum(q for _, q, _ in gone.samples)
+    assert f"reset (accept queue full) {gone.reset}," in gone.summary() and "reset" not in instant.summary()
+
+
+@pytest.mark.parametrize("bad", [0, -2, float("nan"), "fast", True])
+def test_bad_accept_rate(bad: object) -> None:
+    with pytest.raises(ParameterError) as e:
+        simulate_flood(duration=1, accept_rate=bad)
+    assert e.value.name == "accept_rate" and "inf" in str(e.value)
 
 
 def test_percentile_and_empty() -> None:

@@ -27,6 +27,9 @@ ConnId = tuple[str, int, str, int]
 _TIMER_WORDS = ("timeout", "exhausted", "unanswered", "2msl", "expired")
 _WILDCARD = ("", "*", "0.0.0.0", "::")
 
+#: Model parameters that give a scenario loopback-like timing (the lab runs on loopback).
+_LOOPBACK_PARAMS: dict[str, dict[str, object]] = {"accept_queue_overflow": {"delay": 0.00005}}
+
 
 @dataclass(frozen=True, slots=True)
 class ModelPath:
@@ -140,5 +143,6 @@ def model_trace(name: str, *, profile: str = "linux", seed: int = 0, **params: o
     """
     from .. import scenarios  # lazily: the simulator is only needed for the comparison
 
+    params = {**_LOOPBACK_PARAMS.get(name, {}), **params}
     trace: Trace = scenarios.run_scenario(name, seed=seed, profile=profile, **params)
     return trace

@@ -213,7 +213,7 @@ SCRIPTS: dict[str, Script] = {
         Script("synack_retransmit", "Lost handshake ACK: the server resends its SYN-ACK (root only)",
                "In a private network namespace that drops pure ACKs, the client is ESTABLISHED but the server's request stays "
                "SYN_RECEIVED (同步已接收) and its SYN-ACK is retransmitted (重传) after 1 s.",
-               synack_retransmit, netns=True, model=None),
+               synack_retransmit, (("send_at", 0),), netns=True, model="lost_handshake_ack"),
     )
 }
 
