@@ -764,7 +764,7 @@ def annotate(
     listening when it answers a SYN with a SYN-ACK.  When the next packet comes
     from the other side, is a SYN or FIN, and does not acknowledge the packet
     before it, the two crossed in flight (simultaneous open or close, RFC 9293
-    §3.5 Figure 8, §3.6 case 3): both sends are replayed before both arrivals.
+    §3.5 Figure 7, §3.6 case 3): both sends are replayed before both arrivals.
     An RST counts only at
     exactly RCV.NXT (RFC 5961 §3.2, as Linux does).  Timers cannot be seen in a
     capture: a TIME_WAIT side stays in TIME_WAIT at the end.

@@ -25,7 +25,7 @@ Command line::
 Notes
 -----
 Sources for each teaching point are cited in the scenario's ``notes``:
-RFC 9293 (§3.5 closing, §3.6.1 TIME-WAIT, §3.4.1 ISN selection, §3.5.1
+RFC 9293 (§3.6 closing and TIME-WAIT, §3.4.1 ISN selection, §3.5.1
 simultaneous open, §3.10.7.1 closed port, §3.8.4 keepalive), RFC 6528, RFC
 5961, RFC 1337, RFC 6191, RFC 4987 (SYN flooding), Linux
 ``Documentation/networking/ip-sysctl.rst`` and ``net/ipv4/tcp_minisocks.c``.
@@ -257,7 +257,7 @@ def _open_close(seed: int, profile: str, first: str, data: int, delay: float) ->
     "open_close_client_first",
     "Three-way handshake, some data, the client closes first and waits in TIME_WAIT.",
     "三次握手、传输少量数据，客户端先关闭并进入 TIME_WAIT（时间等待）。",
-    "RFC 9293 §3.5 (normal close sequence, Figure 12), §3.6.1 (TIME-WAIT lasts 2 MSL).",
+    "RFC 9293 §3.6 (normal close sequence, Figure 12), §3.4.2 (MSL) and §3.10.8 (TIME-WAIT lasts 2 MSL).",
     data=Param(64, "bytes the client sends", 0, 1 << 20),
     delay=Param(0.01, "one-way delay (s)", 0.0001, 5),
 )
@@ -306,7 +306,7 @@ def _sc_half_close(seed: int, profile: str, request: int, reply: int) -> tuple[N
     "simultaneous_open",
     "Both ends call connect() to each other at the same moment: SYN_SENT -> SYN_RECEIVED -> ESTABLISHED on both.",
     "两端同时互相 connect()：双方都经历 SYN_SENT -> SYN_RECEIVED -> ESTABLISHED（同时打开）。",
-    "RFC 9293 §3.5 Figure 8 (simultaneous connection synchronization).",
+    "RFC 9293 §3.5 Figure 7 (simultaneous connection synchronization).",
     delay=Param(0.05, "one-way delay (s)", 0.001, 5),
 )
 def _sc_simultaneous_open(seed: int, profile: str, delay: float) -> tuple[Network, dict[str, Any]]:
@@ -398,7 +398,7 @@ def _lost_final_ack(seed: int, profile: str, time_wait_len: float | None) -> tup
     "lost_final_ack",
     "The last ACK of the close is lost; the server retransmits its FIN and the client, still in TIME_WAIT, ACKs it again.",
     "关闭时最后一个 ACK 丢失；服务器重传 FIN，仍处于 TIME_WAIT 的客户端再次确认，连接干净地结束。",
-    "RFC 9293 §3.6.1 and §3.10.7.4 (TIME-WAIT: a retransmitted FIN is acknowledged and the 2 MSL timer restarted).",
+    "RFC 9293 §3.6 and §3.10.7.4 (TIME-WAIT: a retransmitted FIN is acknowledged and the 2 MSL timer restarted).",
 )
 def _sc_lost_final_ack(seed: int, profile: str) -> tuple[Network, dict[str, Any]]:
     return _lost_final_ack(seed, profile, None)
@@ -408,7 +408,7 @@ def _sc_lost_final_ack(seed: int, profile: str) -> tuple[Network, dict[str, Any]
     "lost_final_ack_no_time_wait",
     "The same lost ACK with TIME_WAIT switched off: the retransmitted FIN hits a closed port and draws an RST.",
     "同样丢失最后的 ACK，但关闭 TIME_WAIT：重传的 FIN 到达已关闭的端口，换来 RST，对端看到的是错误而非正常关闭。",
-    "RFC 9293 §3.6.1 (why TIME-WAIT exists), §3.10.7.1 (a closed port answers with RST); time_wait_len is a teaching knob.",
+    "RFC 9293 §3.6 and §3.4.2 (why TIME-WAIT exists), §3.10.7.1 (a closed port answers with RST); time_wait_len is a teaching knob.",
     time_wait_len=Param(0.0, "the client's TIME_WAIT length (s)", 0, 600),
 )
 def _sc_lost_final_ack_no_tw(seed: int, profile: str, time_wait_len: float) -> tuple[Network, dict[str, Any]]:
@@ -574,7 +574,7 @@ def _sc_old_duplicate(seed: int, profile: str, isn: str, timestamps: int, gap: f
     "two_way_handshake",
     "Why three messages: an old duplicate SYN reaches the server; the client's RST stops it. With only two, the server would wait on a ghost connection.",
     "为什么不是两次握手：旧的重复 SYN 到达服务器，客户端的 RST 将其终止；若只有两次握手，服务器会为一个幽灵连接等待。",
-    "RFC 9293 §3.5 Figure 9 (recovery from an old duplicate SYN); the two-way variant is a counterfactual, drawn as notes.",
+    "RFC 9293 §3.5 Figure 8 (recovery from an old duplicate SYN); the two-way variant is a counterfactual, drawn as notes.",
 )
 def _sc_two_way(seed: int, profile: str) -> tuple[Network, dict[str, Any]]:
     net, c, s = _pair(seed, profile)

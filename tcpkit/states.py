@@ -25,7 +25,7 @@ edges the figure leaves out: FIN_WAIT_1 -> TIME_WAIT on a FIN that also
 acknowledges our FIN (§3.10.7.4, FIN processing), every RST edge (§3.5.3,
 §3.10.7.4 second check), SYN_RECEIVED -> LISTEN when the connection came from
 a passive open (§3.10.7.4), the timeouts (§3.8.3, §3.10.8; the 2MSL timer of
-§3.6.1), keepalive (§3.8.4) and the RFC 5961 / RFC 1337 variants.
+§3.6), keepalive (§3.8.4) and the RFC 5961 / RFC 1337 variants.
 """
 
 from __future__ import annotations
@@ -253,7 +253,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t(S.LISTEN, E.RCV_SYN, S.SYN_RECEIVED, "SYN-ACK", _R + "§3.10.7.2 (LISTEN, third: SYN)", "server", note="remember the peer's ISN, answer with our own"),
     _t(S.LISTEN, E.CLOSE, S.CLOSED, "", _R + "§3.10.4 (CLOSE in LISTEN)", "server", note="stop listening; queued SYNs are forgotten"),
     _t(S.SYN_SENT, E.RCV_SYN_ACK, S.ESTABLISHED, "ACK", _R + "§3.10.7.3 (SYN-SENT, fourth: SYN with acceptable ACK)", "client", note="both ISNs known: the handshake is done on this side"),
-    _t(S.SYN_SENT, E.RCV_SYN, S.SYN_RECEIVED, "SYN-ACK", _R + "§3.5 Figure 8; §3.10.7.3 (SYN without ACK)", "simultaneous", note="simultaneous open: resend our SYN with an ACK"),
+    _t(S.SYN_SENT, E.RCV_SYN, S.SYN_RECEIVED, "SYN-ACK", _R + "§3.5 Figure 7; §3.10.7.3 (SYN without ACK)", "simultaneous", note="simultaneous open: resend our SYN with an ACK"),
     _t(S.SYN_SENT, E.CLOSE, S.CLOSED, "", _R + "§3.10.4 (CLOSE in SYN-SENT)", "client", note="give up before the peer answered"),
     _t(S.SYN_RECEIVED, E.RCV_ACK, S.ESTABLISHED, "", _R + "§3.10.7.4 (fifth: ACK in SYN-RECEIVED)", "server", note="our SYN is acknowledged"),
     _t(S.SYN_RECEIVED, E.CLOSE, S.FIN_WAIT_1, "FIN", _R + "§3.10.4 (CLOSE in SYN-RECEIVED)", "active_close", note="close before the handshake finished"),
@@ -267,7 +267,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t(S.FIN_WAIT_2, E.RCV_FIN, S.TIME_WAIT, "ACK", _R + "§3.10.7.4 (eighth, FIN-WAIT-2)", "active_close", note="the peer finished too; start the 2MSL timer"),
     _t(S.CLOSING, E.RCV_ACK_OF_FIN, S.TIME_WAIT, "", _R + "§3.10.7.4 (fifth: ACK in CLOSING)", "simultaneous", note="both FINs acknowledged"),
     _t(S.TIME_WAIT, E.RCV_FIN, S.TIME_WAIT, "ACK", _R + "§3.10.7.4 (eighth, TIME-WAIT)", "active_close", note="the peer resent its FIN (our last ACK was lost): ACK again and restart 2MSL"),
-    _t(S.TIME_WAIT, E.TIMEOUT_2MSL, S.CLOSED, "", _R + "§3.6.1; §3.10.8 (time-wait timeout)", "timeout", note="2MSL has passed: old duplicates are gone"),
+    _t(S.TIME_WAIT, E.TIMEOUT_2MSL, S.CLOSED, "", _R + "§3.6 (closing cases 1-3); §3.10.8 (time-wait timeout)", "timeout", note="2MSL has passed: old duplicates are gone"),
     _t(S.FIN_WAIT_2, E.TIMEOUT_FIN_WAIT_2, S.CLOSED, "", "Linux net/ipv4/tcp_timer.c (tcp_fin_timeout); Documentation/networking/ip-sysctl.rst", "timeout", condition="orphaned", note="the application already closed and the peer never sent its FIN"),
     # ---- passive close
     _t(S.ESTABLISHED, E.RCV_FIN, S.CLOSE_WAIT, "ACK", _R + "§3.10.7.4 (eighth, ESTABLISHED); §3.6 case 2", "passive_close", note="the peer closed first; we may keep sending"),

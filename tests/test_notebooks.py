@@ -1,0 +1,247 @@
+"""Structure of the course notebooks (their execution is nbval's job, their run time the build script's)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NB_DIR = ROOT / "notebooks"
+NAMES = [
+    "00_start_here",
+    "01_handshake",
+    "02_isn_safety",
+    "03_queues_and_attacks",
+    "04_four_way_close",
+    "05_time_wait_and_tuning",
+    "06_real_kernel_lab",
+]
+CJK = re.compile(r"[\u4e00-\u9fff]")
+MAX_CELL_LINES = 40
+
+
+def _build_module():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "tools" / "build_notebooks.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _load(name: str) -> nbformat.NotebookNode:
+    return nbformat.read(str(NB_DIR / f"{name}.ipynb"), as_version=4)
+
+
+def _md(nb: nbformat.NotebookNode) -> list[str]:
+    return [c.source for c in nb.cells if c.cell_type == "markdown"]
+
+
+def _code(nb: nbformat.NotebookNode) -> list[str]:
+    return [c.source for c in nb.cells if c.cell_type == "code"]
+
+
+def _headings(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
+    out = []
+    for i, c in enumerate(nb.cells):
+        if c.cell_type == "markdown":
+            out += [(i, m.group(1).strip()) for m in re.finditer(r"^#{1,4} (.+)$", c.source, re.M)]
+    return out
+
+
+def _section(nb: nbformat.NotebookNode, title: str) -> tuple[int, str]:
+    """(cell index, text up to the next heading) of the first heading starting with ``title``."""
+    for i, c in enumerate(nb.cells):
+        if c.cell_type != "markdown":
+            continue
+        m = re.search(rf"^#{{1,4}} {re.escape(title)}.*$", c.source, re.M | re.I)
+        if m:
+            rest = c.source[m.end():]
+            nxt = re.search(r"^#{1,4} ", rest, re.M)
+            return i, rest[: nxt.start()] if nxt else rest
+    raise AssertionError(f"no heading starting with {title!r}; headings: {[h for _, h in _headings(nb)]}")
+
+
+def test_every_notebook_exists_with_a_source() -> None:
+    assert sorted(p.stem for p in NB_DIR.glob("*.ipynb")) == NAMES
+    assert sorted(p.stem for p in (NB_DIR / "src").glob("*.md")) == NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_stored_notebook_matches_its_source(name: str) -> None:
+    build = _build_module()
+    cells = build.parse_source((NB_DIR / "src" / f"{name}.md").read_text(encoding="utf-8"))
+    nb = _load(name)
+    assert [(c.cell_type, c.source) for c in nb.cells] == cells, "rebuild with tools/build_notebooks.py"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_objectives_at_the_top(name: str) -> None:
+    nb = _load(name)
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# ")
+    idx, text = _section(nb, "Learning objectives")
+    assert idx <= 1
+    assert len(re.findall(r"^\s*[-*\d.]+ ", text, re.M)) >= 3
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_summary_and_key_terms_at_the_end(name: str) -> None:
+    nb = _load(name)
+    s_idx, _ = _section(nb, "Summary")
+    k_idx, terms = _section(nb, "Key terms")
+    assert s_idx >= len(nb.cells) - 4 and k_idx >= s_idx
+    bullets = [line for line in terms.splitlines() if line.lstrip().startswith(("- ", "* "))]
+    assert len(bullets) >= 5
+    missing = [b for b in bullets if not CJK.search(b)]
+    assert not missing, f"key terms without a Chinese name: {missing}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_three_predict_then_reveal_moments(name: str) -> None:
+    nb = _load(name)
+    predicts = [src for src in _code(nb) if 'role="predict"' in src or "PredictWidget(" in src]
+    assert len(predicts) >= 3
+    # a prediction is followed (later) by a code cell that runs something
+    last_predict = max(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source in predicts)
+    assert any(c.cell_type == "code" for c in nb.cells[last_predict + 1 :])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_lab_construction_task_and_check_yourself(name: str) -> None:
+    nb = _load(name)
+    _section(nb, "Lab")
+    _section(nb, "Build it")
+    idx, _ = _section(nb, "Check yourself")
+    after = [c.source for c in nb.cells[idx + 1 :] if c.cell_type == "code"]
+    assert any("Quiz(" in src for src in after), "the check-yourself section needs a tcpkit.quiz.Quiz"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_cells_are_short_and_executed_and_stateless(name: str) -> None:
+    nb = _load(name)
+    assert "widgets" not in nb.metadata
+    for cell in nb.cells:
+        assert "widgets" not in cell.metadata
+        if cell.cell_type == "code":
+            n = len(cell.source.splitlines())
+            assert n <= MAX_CELL_LINES, f"a {n}-line cell belongs in the package:\n{cell.source[:200]}"
+            assert cell.execution_count is not None, "notebooks are stored executed"
+            assert not any(o.get("output_type") == "error" for o in cell.outputs)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_outputs_are_readable_without_a_kernel(name: str) -> None:
+    """Every output that needs a widget manager also carries a static HTML or text form."""
+    nb = _load(name)
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "application/vnd.jupyter.widget-view+json" in data:
+                assert {"text/html", "text/plain", "application/vnd.plotly.v1+json"} & set(data)
+            assert "text/html" not in data or "plotly.min.js" not in data["text/html"], "no embedded plotly.js"
+
+
+def test_every_key_term_in_the_course_text_has_a_chinese_name() -> None:
+    from tcpkit.course_text import TERMS
+
+    assert all(CJK.search(zh) for zh in TERMS.values())
+
+
+ERRATA_FACTS = {
+    # erratum number in /work/shared/seeds/README.md -> text the course must say somewhere
+    1: "tcp_fin_timeout",
+    2: "240 s",
+    3: "4 microseconds",
+    4: "4.12",
+    5: "loopback",
+    6: "63 s",
+    7: "131 s",
+    8: "backlog + 1",
+    9: "tcp_max_syn_backlog",
+    10: "tcp_abort_on_overflow",
+    11: "MSS",
+    12: "SYN_RECEIVED",
+    13: "half-close",
+    14: "Fast Open",
+    15: "RFC 1337",
+    16: "7875",
+}
+
+
+def test_the_course_teaches_every_erratum() -> None:
+    text = "\n".join(c.source for n in NAMES for c in _load(n).cells)
+    missing = {k: v for k, v in ERRATA_FACTS.items() if v not in text}
+    assert not missing
+    myths = _load("05_time_wait_and_tuning")
+    _section(myths, "Myth")
+
+
+def test_misspelled_state_names_appear_only_as_corrections() -> None:
+    """Erratum 12: SYN_RECEIVED, CLOSE_WAIT; a wrong spelling may only appear in a sentence that corrects it."""
+    wrong = re.compile(r"SYN[-_]REVD|ITMED_WAIT|CLOSED[-_]WAIT", re.I)
+    for n in NAMES:
+        for c in _load(n).cells:
+            if c.cell_type != "markdown":
+                continue
+            for sentence in re.split(r"(?<=[.!?])\s", c.source):
+                if wrong.search(sentence):
+                    assert re.search(r"\b(not|no)\b", sentence), sentence
+
+
+def test_build_script_parses_sources_into_cells() -> None:
+    build = _build_module()
+    text = "# Title\n\nprose\n+++\nmore prose\n```python\nx = 1\n\ny = 2\n```\n```python\n```\ntail\n"
+    assert build.parse_source(text) == [
+        ("markdown", "# Title\n\nprose"),
+        ("markdown", "more prose"),
+        ("code", "x = 1\n\ny = 2"),
+        ("code", ""),
+        ("markdown", "tail"),
+    ]
+    with pytest.raises(SystemExit, match="line 2 is never closed"):
+        build.parse_source("text\n```python\nx = 1\n")
+
+
+def test_build_script_strips_widget_state_and_timing() -> None:
+    build = _build_module()
+    nb = build.make_notebook("t", [("markdown", "# T"), ("code", "1 + 1")])
+    assert [c.id for c in nb.cells] == ["t-000", "t-001"]
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    nb.cells[1].metadata["execution"] = {"iopub.status.busy": "2026-01-01T00:00:00Z"}
+    build.strip_state(nb)
+    assert "widgets" not in nb.metadata and "execution" not in nb.cells[1].metadata
+    nbformat.validate(nb)
+
+
+def test_notebook_code_has_no_unused_names_or_undefined_names() -> None:
+    """pyflakes-level checks (ruff F rules) over the code cells: a stale import or a typo fails here."""
+    import shutil
+    import subprocess
+    import sys
+
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    if not Path(ruff).exists():
+        pytest.skip("ruff is not installed")
+    paths = [str(NB_DIR / f"{n}.ipynb") for n in NAMES]
+    proc = subprocess.run([ruff, "check", "--no-cache", "--select", "F", "--output-format", "concise", *paths],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_course_text_table_and_terms() -> None:
+    from tcpkit.course_text import TERMS, Table, glossary_rows, term
+    from tcpkit.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="2 values, one per column"):
+        Table(["a", "b"], [[1]])
+    t = Table(["x", "y"], [[0.5, "<b>"], [2.0, True]])
+    assert "&lt;b&gt;" in t._repr_html_()
+    assert str(t).splitlines()[2].split() == ["0.5", "<b>"]
+    assert str(t).splitlines()[3].split() == ["2", "True"]
+    rows = glossary_rows()
+    assert len(rows) == 11 + len(TERMS)
+    assert term("TIME_WAIT") == "TIME_WAIT (时间等待)"
