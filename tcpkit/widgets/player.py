@@ -1,0 +1,223 @@
+"""The trace player: step through a trace, with the ladder and the state graph moving together.
+
+Examples
+--------
+>>> from tcpkit.viz import example_trace
+>>> p = TracePlayer(example_trace("lossy"))
+>>> p.index
+0
+>>> p.step(); p.step(); p.index
+2
+>>> p.on_step_clicked(None); p.index     # what the "step" button does
+3
+>>> "CLOSED → SYN_SENT" in p.text.value
+True
+>>> p.back(); p.index
+2
+>>> "connect(10.0.0.2:80)" in p.text.value
+True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as W
+import plotly.graph_objects as go
+
+from ..errors import IllegalTransition, ParameterError
+from ..trace import Kind, Trace, TraceRecord
+from ..viz.graph import Highlighter, state_graph_figure
+from ..viz.labels import event_text, note_text, state_name, tr
+from ..viz.ladder import LadderView
+from ._base import TcpkitWidget, replace_figure
+
+__all__ = ["TracePlayer", "describe_record"]
+
+SPEEDS: tuple[tuple[str, int], ...] = (("0.5×", 1200), ("1×", 600), ("2×", 300), ("4×", 150))
+_KIND_KEY = {Kind.SEND: "sent", Kind.RECV: "received", Kind.DROP: "dropped"}
+
+
+def describe_record(r: TraceRecord) -> str:
+    """A record in words, in the current language (HTML-safe text).
+
+    >>> from tcpkit.viz import example_trace
+    >>> describe_record(example_trace("lossy")[0])
+    'server: CLOSED → LISTEN (listen) — create the TCB and wait for a SYN [RFC 9293 §3.10.1 (OPEN, passive)]'
+    """
+    host = tr(r.host) if r.host in ("client", "server", "attacker") else r.host
+    if r.kind is Kind.STATE:
+        from ..states import lookup
+        from ..viz.graph import _event, _state
+
+        src, ev = _state(r.src_state), _event(r.event)
+        note = ""
+        if src is not None and ev is not None:
+            try:
+                note = " — " + note_text(lookup(src, ev, r.condition or "").note)
+            except IllegalTransition:  # a record the table does not know: no note
+                note = ""
+        rfc = f" [{r.rfc}]" if r.rfc else ""
+        return f"{host}: {state_name(r.src_state or '?')} → {state_name(r.dst_state or '?')} ({event_text(r.event or '?')}){note}{rfc}"
+    if r.kind in _KIND_KEY:
+        return f"{host} {tr(_KIND_KEY[r.kind])}: {r.describe()}"
+    return f"{host} {r.kind.value}: {r.describe()}"
+
+
+class TracePlayer(TcpkitWidget):
+    """Step through a trace; the ladder cursor and the graph highlight move together.
+
+    Parameters
+    ----------
+    trace : Trace
+    relative : bool
+        Relative sequence numbers on the ladder (default).
+    start : int
+        The record shown first.
+    graph, ladder : bool
+        Which pictures to show.
+
+    Attributes
+    ----------
+    widget : ipywidgets.VBox
+        What the notebook displays (the player displays itself too).
+    ladder_fig, graph_fig : plotly.graph_objects.FigureWidget
+    slider, play, speed, back_button, step_button, text : the controls.
+
+    Notes
+    -----
+    Play/pause is an ``ipywidgets.Play`` linked to the slider in the browser:
+    the browser keeps time, the kernel only reacts to the new index, so the
+    Python side never reads a clock.  Every update happens inside
+    ``FigureWidget.batch_update()``: one message per figure per step.
+    """
+
+    def __init__(self, trace: Trace, *, relative: bool = True, start: int = 0, graph: bool = True,
+                 ladder: bool = True) -> None:
+        super().__init__()
+        if not isinstance(trace, Trace):
+            raise ParameterError("trace", type(trace).__name__, "a tcpkit.trace.Trace")
+        self.relative = relative
+        self.show_graph, self.show_ladder = graph, ladder
+        self.ladder_fig = go.FigureWidget()
+        self.graph_fig = go.FigureWidget()
+        self.slider = W.IntSlider(min=0, max=0, value=0, continuous_update=True, readout=True,
+                                  layout=W.Layout(width="320px"))
+        self.play = W.Play(min=0, max=0, value=0, interval=SPEEDS[1][1], step=1)
+        W.jslink((self.play, "value"), (self.slider, "value"))
+        self.speed = W.Dropdown(options=SPEEDS, value=SPEEDS[1][1], layout=W.Layout(width="150px"))
+        self.back_button = W.Button(icon="", layout=W.Layout(width="90px"))
+        self.step_button = W.Button(icon="", button_style="primary", layout=W.Layout(width="90px"))
+        self.back_button.add_class("tcpkit-back")
+        self.step_button.add_class("tcpkit-step")
+        self.text = W.HTML()
+        self.back_button.on_click(self.on_back_clicked)
+        self.step_button.on_click(self.on_step_clicked)
+        self.slider.observe(self._on_slider, names="value")
+        self.speed.observe(self._on_speed, names="value")
+        figs: list[Any] = []
+        if graph:
+            figs.append(self.graph_fig)
+        if ladder:
+            figs.append(self.ladder_fig)
+        self.widget = W.VBox([W.HBox([self.back_button, self.play, self.step_button, self.slider, self.speed]),
+                              self.text, *figs])
+        self.widget.add_class("tcpkit-player")
+        self._label_controls()
+        self.set_trace(trace, start=start)
+
+    # -- public API ------------------------------------------------------------------
+    @property
+    def index(self) -> int:
+        """The record the player shows."""
+        return int(self.slider.value)
+
+    def set_trace(self, trace: Trace, *, start: int = 0) -> None:
+        """Show another trace (e.g. a rerun with new parameters)."""
+        self.trace = trace
+        n = len(trace)
+        mx = max(n - 1, 0)
+        start = min(max(start, 0), mx)
+        self._view = LadderView(trace, relative=self.relative) if n else None
+        # the new figures already show record ``start``: after a replacement the browser
+        # must not receive a cursor update before it has drawn the new traces
+        if self.show_ladder:
+            lf = self._view.figure(start) if self._view else go.Figure()
+            lf.update_layout(width=max(720, 300 * len(self._view.ladder.hosts)) if self._view else 720)
+            replace_figure(self.ladder_fig, lf)
+        if self.show_graph:
+            gf = state_graph_figure(trace, upto=start if n else None)
+            panels = len((gf.layout.meta or {}).get("hosts", [])) or 1
+            gf.update_layout(width=min(1040, 520 * panels))
+            replace_figure(self.graph_fig, gf)
+            self._hl = Highlighter(self.graph_fig, trace)
+        with self.slider.hold_trait_notifications():
+            self.slider.max = mx
+            self.play.max = mx
+        if self.slider.value != start:
+            self.slider.value = start  # triggers show()
+        else:
+            self.show(start)
+
+    def show(self, i: int) -> None:
+        """Move cursor and highlight to record ``i``."""
+        self._check_language()
+        n = len(self.trace)
+        if n == 0:
+            self.text.value = tr("w.no_records")
+            return
+        if not 0 <= i < n:
+            raise ParameterError("index", i, f"a record index from 0 to {n - 1}")
+        if self.show_ladder and self._view is not None:
+            with self.ladder_fig.batch_update():
+                self._view.move_cursor(self.ladder_fig, i)
+        if self.show_graph:
+            with self.graph_fig.batch_update():
+                self._hl.apply(self.graph_fig, i)
+        r = self.trace[i]
+        import html
+
+        self.text.value = (f"<b>{tr('w.record_of', i=i, last=n - 1)}</b> · t = {r.time:.3f} s · "
+                           f"<span style='font-family:monospace'>{html.escape(describe_record(r))}</span>")
+        if self.slider.value != i:
+            self.slider.value = i
+
+    def step(self, n: int = 1) -> None:
+        """Go ``n`` records forward (stops at the end)."""
+        self.slider.value = min(self.index + n, self.slider.max)
+
+    def back(self, n: int = 1) -> None:
+        """Go ``n`` records back (stops at the start)."""
+        self.slider.value = max(self.index - n, 0)
+
+    def on_step_clicked(self, _button: Any) -> None:
+        self.step()
+
+    def on_back_clicked(self, _button: Any) -> None:
+        self.back()
+
+    def static(self, which: str = "ladder") -> go.Figure:
+        """A plain Figure of the ladder (``"ladder"``) or the state graph (``"graph"``) at the cursor."""
+        if which == "ladder":
+            return LadderView(self.trace, relative=self.relative).figure(self.index if len(self.trace) else None)
+        if which == "graph":
+            return state_graph_figure(self.trace, upto=self.index)
+        raise ParameterError("which", which, "'ladder' or 'graph'")
+
+    # -- internals ---------------------------------------------------------------------
+    def _on_slider(self, change: dict[str, Any]) -> None:
+        self.show(int(change["new"]))
+
+    def _on_speed(self, change: dict[str, Any]) -> None:
+        self.play.interval = int(change["new"])
+
+    def _label_controls(self) -> None:
+        self.back_button.description = tr("w.back")
+        self.step_button.description = tr("w.step")
+        self.play.description = tr("w.play")
+        self.speed.description = tr("w.speed")
+        self.slider.description = tr("w.record")
+
+    def refresh_language(self) -> None:
+        self._label_controls()
+        self.set_trace(self.trace, start=self.index)

@@ -1,0 +1,234 @@
+"""Predict, then reveal: the student guesses the next segment or the current state first.
+
+Examples
+--------
+>>> from tcpkit.viz import example_trace
+>>> t = example_trace("lossy")
+>>> q = PredictWidget(t, at=6, question="next_send", host="server")   # the server just got the SYN
+>>> q.answer_label
+'S. 0:0(0) ack 1'
+>>> q.check(choice="S")
+False
+>>> q.check(text="S. 0:0(0) ack 1 win 64240")
+True
+>>> q.check(text="S. 0:0(0) ak 1")
+False
+>>> "column 11" in q.feedback.value
+True
+>>> q.reveal(); "LISTEN → SYN_RECEIVED" in q.explanation.value
+True
+>>> s = PredictWidget(t, at=14, question="state", host="client")
+>>> s.check(choice="ESTABLISHED")
+True
+"""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as W
+import plotly.graph_objects as go
+
+from ..errors import ParameterError, SegmentSyntaxError
+from ..segment import Segment, format_flags, parse_segment
+from ..seqnum import MASK
+from ..states import STATES
+from ..trace import Kind, Trace, TraceRecord
+from ..viz.graph import path_states
+from ..viz.labels import tr
+from ..viz.ladder import LadderView, segment_label
+from ._base import TcpkitWidget, replace_figure
+from .player import describe_record
+
+__all__ = ["PredictWidget", "QUESTIONS"]
+
+QUESTIONS = ("next_send", "state")
+FLAG_CHOICES = ("S", "S.", ".", "P.", "F.", "R", "R.")
+NOTHING = "-"
+
+
+class PredictWidget(TcpkitWidget):
+    """Ask about the moment after record ``at`` of a trace, then reveal the answer and why.
+
+    Parameters
+    ----------
+    trace : Trace
+    at : int
+        Index of the last record the student has seen.
+    question : {"next_send", "state"}
+        ``next_send``: what does ``host`` send next?  ``state``: which state is
+        ``host`` in after record ``at``?
+    host : str
+    relative : bool
+        Compare sequence numbers relative to the ISNs (as the ladder shows them).
+
+    Notes
+    -----
+    A typed segment is parsed with :func:`tcpkit.segment.parse_segment`; a
+    syntax error shows its column inline.  It is right when flags, sequence
+    range and (for an ACK) acknowledgment number match the trace; window and
+    options are not compared.
+    """
+
+    def __init__(self, trace: Trace, *, at: int, question: str = "next_send", host: str = "server",
+                 relative: bool = True) -> None:
+        super().__init__()
+        if question not in QUESTIONS:
+            raise ParameterError("question", question, "one of " + ", ".join(QUESTIONS))
+        if not 0 <= at < len(trace):
+            raise ParameterError("at", at, f"a record index from 0 to {len(trace) - 1}")
+        if host not in trace.hosts:
+            raise ParameterError("host", host, "a host of the trace: " + ", ".join(trace.hosts))
+        self.trace, self.at, self.question, self.host, self.relative = trace, at, question, host, relative
+        self.answer_record: TraceRecord | None = None
+        self.answer_index: int | None = None
+        if question == "next_send":
+            for i in range(at + 1, len(trace)):
+                r = trace[i]
+                if r.kind is Kind.SEND and r.host == host:
+                    self.answer_record, self.answer_index = r, i
+                    break
+            self.answer_label = (segment_label(self.answer_record.segment, self.answer_record.seq_base if relative else None)  # type: ignore[arg-type]
+                                 if self.answer_record is not None else NOTHING)
+            options = [*FLAG_CHOICES, NOTHING]
+        else:
+            states = path_states(trace, host, at)
+            self.answer_label = states[-1].value if states else "CLOSED"
+            options = [s.value for s in STATES]
+        self.prompt = W.HTML()
+        self.choices = W.ToggleButtons(options=options, value=None, style={"button_width": "auto"})
+        self.typed_label = W.HTML()
+        self.typed = W.Text(placeholder="S. 0:0(0) ack 1", layout=W.Layout(width="360px"))
+        self.check_button = W.Button(button_style="primary")
+        self.reveal_button = W.Button()
+        self.feedback = W.HTML()
+        self.explanation = W.HTML()
+        self.check_button.on_click(lambda _b: self.check())
+        self.reveal_button.on_click(lambda _b: self.reveal())
+        view = LadderView(trace[: at + 1], relative=relative, hosts=self._ladder_hosts())
+        self.ladder_fig = go.FigureWidget(view.figure())
+        typed_row = [W.HBox([self.typed_label, self.typed])] if question == "next_send" else []
+        self.widget = W.VBox([self.prompt, self.choices, *typed_row, W.HBox([self.check_button, self.reveal_button]),
+                              self.feedback, self.explanation, self.ladder_fig])
+        self.widget.add_class("tcpkit-predict")
+        self.revealed = False
+        self.refresh_language()
+
+    def _ladder_hosts(self) -> list[str] | None:
+        from ..viz.ladder import _order_hosts
+
+        return _order_hosts(self.trace) or None
+
+    # -- API ----------------------------------------------------------------------------
+    def check(self, *, choice: str | None = None, text: str | None = None) -> bool:
+        """Check an answer (a choice, or a segment typed in packetdrill notation).
+
+        Without arguments, reads the widget's own controls (what the button does).
+        """
+        self._check_language()
+        if choice is None and text is None:
+            text = self.typed.value.strip() or None
+            choice = None if text else self.choices.value
+        if text:
+            if self.question != "next_send":
+                choice = text.strip().upper().replace("-", "_")
+            else:
+                try:
+                    seg = parse_segment(text)
+                except SegmentSyntaxError as exc:
+                    self.feedback.value = f"<pre style='color:#d62728'>{html.escape(str(exc))}</pre>"
+                    return False
+                ok, why = self._compare(seg)
+                self._verdict(ok, why)
+                return ok
+        if choice is None:
+            self.feedback.value = html.escape(tr("w.predict.pick"))
+            return False
+        if self.question == "next_send":
+            want = format_flags(self.answer_record.segment.flags) if self.answer_record and self.answer_record.segment else NOTHING
+        else:
+            want = self.answer_label
+        ok = choice == want
+        self._verdict(ok, [] if ok else [tr("w.predict.mismatch", field="flags" if self.question == "next_send" else tr("state"), got=choice, want=want)])
+        return ok
+
+    def reveal(self) -> None:
+        """Show the answer, why it happens, and the ladder up to the answer."""
+        self._check_language()
+        self.revealed = True
+        ans = tr("w.predict.nothing") if self.answer_label == NOTHING else self.answer_label
+        self.explanation.value = (f"<b>{html.escape(tr('w.predict.answer', answer=ans))}</b><br>"
+                                  f"{html.escape(tr('w.predict.why', why=self._why()))}")
+        end = self.at
+        if self.answer_index is not None and self.answer_record is not None:
+            end = self.answer_index
+            # show the answer arriving too, so its arrow is complete
+            for j in range(self.answer_index + 1, len(self.trace)):
+                r = self.trace[j]
+                if r.kind is Kind.RECV and r.host != self.host and r.segment == self.answer_record.segment:
+                    end = j
+                    break
+        view = LadderView(self.trace[: end + 1], relative=self.relative, hosts=self._ladder_hosts())
+        replace_figure(self.ladder_fig, view.figure(upto=self.answer_index if self.answer_index is not None else self.at))
+
+    def static(self) -> go.Figure:
+        """A plain Figure of the ladder as currently shown."""
+        return go.Figure(self.ladder_fig.to_dict())
+
+    # -- internals ----------------------------------------------------------------------
+    def _compare(self, seg: Segment) -> tuple[bool, list[str]]:
+        r = self.answer_record
+        if r is None or r.segment is None:
+            return False, [tr("w.predict.mismatch", field="segment", got=seg.notation(), want=tr("w.predict.nothing"))]
+        want = r.segment
+        base = r.seq_base if (self.relative and r.seq_base is not None) else (0, 0)
+        ws, wa = (want.seq - base[0]) & MASK, (want.ack - base[1]) & MASK
+        bad = []
+        if seg.flags != want.flags:
+            bad.append(tr("w.predict.mismatch", field="flags", got=format_flags(seg.flags), want=format_flags(want.flags)))
+        if seg.seq != ws or seg.length != want.length:
+            bad.append(tr("w.predict.mismatch", field="seq", got=f"{seg.seq}:{seg.seq + seg.length}({seg.length})",
+                          want=f"{ws}:{ws + want.length}({want.length})"))
+        if want.has_ack and seg.ack != wa:
+            bad.append(tr("w.predict.mismatch", field="ack", got=seg.ack, want=wa))
+        return not bad, bad
+
+    def _verdict(self, ok: bool, why: list[str]) -> None:
+        head = tr("w.predict.right") if ok else tr("w.predict.wrong")
+        color = "#2ca02c" if ok else "#d62728"
+        items = "".join(f"<li>{html.escape(w)}</li>" for w in why)
+        self.feedback.value = f"<b style='color:{color}'>{html.escape(head)}</b>" + (f"<ul>{items}</ul>" if items else "")
+
+    def _why(self) -> str:
+        """The STATE record (or arrival, or timer) that explains the answer."""
+        t = self.trace
+        if self.question == "state":
+            for i in range(self.at, -1, -1):
+                r = t[i]
+                if r.kind is Kind.STATE and r.host == self.host:
+                    return describe_record(r)
+            return describe_record(t[self.at])
+        if self.answer_index is None:
+            return tr("w.predict.nothing")
+        # a state change of this host at the answer's time, else the last arrival or timer before it
+        for i in range(self.answer_index, -1, -1):
+            r = t[i]
+            if r.host != self.host or r.time < t[self.answer_index].time - 1e-9:
+                continue
+            if r.kind is Kind.STATE:
+                return describe_record(r)
+        for i in range(self.answer_index - 1, -1, -1):
+            r = t[i]
+            if r.host == self.host and r.kind in (Kind.RECV, Kind.TIMER_FIRE, Kind.CALL):
+                return describe_record(r)
+        return describe_record(t[self.answer_index])
+
+    def refresh_language(self) -> None:
+        h = tr(self.host) if self.host in ("client", "server", "attacker") else self.host
+        key = "w.predict.next_send" if self.question == "next_send" else "w.predict.state"
+        self.prompt.value = f"<b>{html.escape(tr(key, host=h))}</b>"
+        self.typed_label.value = html.escape(tr("w.predict.type"))
+        self.check_button.description = tr("w.predict.check")
+        self.reveal_button.description = tr("w.predict.reveal")
+        if self.revealed:
+            self.reveal()

@@ -1,0 +1,224 @@
+"""Start JupyterLab on a free localhost port and drive it with headless Chromium (Playwright).
+
+Shared by ``tests/test_browser.py`` and ``benchmarks/bench_widgets.py``.  Every wait
+is bounded; :meth:`Lab.stop` shuts kernels down and kills the server's process
+group, and is meant to run in a ``finally``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def missing() -> str | None:
+    """Why the browser setup cannot run here, or ``None`` if it can."""
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} is not installed (Playwright's own browser download does not work here)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is not installed (pip install -e .[dev])"
+    if shutil.which("jupyter", path=str(Path(sys.executable).parent)) is None:
+        return "jupyter (JupyterLab) is not installed next to this Python"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Lab:
+    """A throw-away JupyterLab server: temp config, runtime and root dirs, no token."""
+
+    def __init__(self, notebooks: list[Path]) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="tcpkit-lab-"))
+        self.root = self.tmp / "root"
+        self.root.mkdir()
+        for nb in notebooks:
+            shutil.copy(nb, self.root / nb.name)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = self.tmp / "lab.log"
+
+    def start(self, timeout: float = 90.0) -> None:
+        env = dict(os.environ)
+        for name in ("config", "runtime", "data", "ipython"):
+            (self.tmp / name).mkdir()
+        env.update(JUPYTER_CONFIG_DIR=str(self.tmp / "config"), JUPYTER_RUNTIME_DIR=str(self.tmp / "runtime"),
+                   JUPYTER_DATA_DIR=str(self.tmp / "data"), IPYTHONDIR=str(self.tmp / "ipython"),
+                   JUPYTER_PLATFORM_DIRS="1", PYTHONUNBUFFERED="1")
+        notif = self.tmp / "settings" / "@jupyterlab" / "apputils-extension"
+        notif.mkdir(parents=True)
+        (notif / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+        nbset = self.tmp / "settings" / "@jupyterlab" / "notebook-extension"
+        nbset.mkdir(parents=True)
+        # keep every cell in the DOM (no virtual scrolling), so selectors find the widgets
+        (nbset / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+        jupyter = str(Path(sys.executable).parent / "jupyter")
+        cmd = [
+            jupyter, "lab", "--no-browser", "--ip=127.0.0.1", f"--port={self.port}", "--port-retries=0",
+            "--IdentityProvider.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
+            "--ServerApp.allow_root=True", "--LabApp.extension_manager=readonly",
+            f"--ServerApp.root_dir={self.root}", "--LabApp.expose_app_in_browser=True",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            f"--LabApp.workspaces_dir={self.tmp / 'workspaces'}", f"--LabApp.user_settings_dir={self.tmp / 'settings'}",
+        ]
+        with open(self.log, "wb") as fh:
+            self.proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=self.root,
+                                         start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/status", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.3)
+        raise TimeoutError(f"JupyterLab did not answer within {timeout} s:\n{self.log.read_text()[-3000:]}")
+
+    def _api(self, method: str, path: str) -> Any:
+        req = urllib.request.Request(f"{self.url}{path}", method=method)
+        with urllib.request.urlopen(req, timeout=5) as r:
+            body = r.read()
+        return json.loads(body) if body else None
+
+    def stop(self) -> None:
+        """Shut kernels down, stop the server, kill what is left; never raises."""
+        if self.proc is None:
+            return
+        try:
+            if self.proc.poll() is None:
+                for k in self._api("GET", "/api/kernels") or []:
+                    with contextlib.suppress(Exception):  # best effort
+                        self._api("DELETE", f"/api/kernels/{k['id']}")
+                with contextlib.suppress(Exception):  # the server may already be going
+                    self._api("POST", "/api/shutdown")
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(timeout=10)
+        except Exception:  # noqa: BLE001 - fall through to the kill
+            pass
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                if self.proc.poll() is not None:
+                    break
+                try:
+                    os.killpg(self.proc.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    self.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    continue
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def open_browser(pw: Any) -> Any:
+    """Headless Chromium at /usr/bin/chromium (Playwright's download is not used)."""
+    return pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, timeout=60_000)
+
+
+# JavaScript helpers run in the page ------------------------------------------------------------
+
+JS_TRACE_Y = """([sel, name]) => {
+  const gd = document.querySelectorAll(sel)[0];
+  if (!gd || !gd.data) return null;
+  const tr = gd.data.find(d => d.name === name);
+  return tr ? Array.from(tr.y || []) : null;
+}"""
+
+JS_TICKS = """(sel) => {
+  const gd = document.querySelector(sel);
+  return gd ? Array.from(gd.querySelectorAll('.ytick text')).map(t => t.textContent) : null;
+}"""
+
+JS_LIT = """(sel) => {
+  const gd = document.querySelector(sel);
+  if (!gd || !gd.layout) return null;
+  return (gd.layout.annotations || []).filter(a => a.name && a.bgcolor !== 'white').map(a => a.name);
+}"""
+
+#: Where a ladder's cursor shape is drawn, as a string (compare before/after).
+JS_CURSOR = """(gd) => { const s = (gd.layout.shapes || []).find(s => s.name === '_cursor');
+  return s ? JSON.stringify([s.visible, s.y0]) : null; }"""
+
+#: Click a button and time until the named layout shape moves in the plot (ms), polled every ~1 ms.
+JS_CLICK_AND_TIME = """async ([button, plot, name, limit]) => {
+  const gd = document.querySelector(plot);
+  const where = () => { const s = (gd.layout.shapes || []).find(s => s.name === name); return JSON.stringify([s.visible, s.y0, s.x0]); };
+  const y0 = where();
+  const t0 = performance.now();
+  document.querySelector(button).click();
+  return await new Promise((resolve) => {
+    const check = () => {
+      const y = where();
+      const dt = performance.now() - t0;
+      if (y !== y0) resolve(dt);
+      else if (dt > limit) resolve(-1);
+      else setTimeout(check, 1);
+    };
+    check();
+  });
+}"""
+
+
+def run_all_cells(page: Any, notebook: str, ready_selector: str, timeout_ms: int = 120_000) -> None:
+    """Open ``notebook`` in JupyterLab and run every cell until ``ready_selector`` shows up."""
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.commands", timeout=timeout_ms)
+    page.wait_for_selector(".jp-Notebook", timeout=timeout_ms)
+    # wait until the kernel is idle before running
+    page.wait_for_function(
+        "() => { const w = window.jupyterapp.shell.currentWidget;"
+        " return w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel"
+        " && w.sessionContext.session.kernel.status === 'idle'; }", timeout=timeout_ms)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_selector(ready_selector, timeout=timeout_ms)
+
+#: Click a button and time until an element's text changes (ms): the widget round-trip floor.
+JS_CLICK_AND_TEXT = """async ([button, target, limit]) => {
+  const el = document.querySelector(target);
+  const v0 = el.innerText;
+  const t0 = performance.now();
+  document.querySelector(button).click();
+  return await new Promise((resolve) => {
+    const check = () => {
+      const dt = performance.now() - t0;
+      if (el.innerText !== v0) resolve(dt);
+      else if (dt > limit) resolve(-1);
+      else setTimeout(check, 1);
+    };
+    check();
+  });
+}"""

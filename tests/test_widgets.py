@@ -1,0 +1,200 @@
+"""Widgets, driven headless: call the handlers, check the figures changed."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import pytest
+
+from tcpkit.errors import ParameterError
+from tcpkit.i18n import get_language
+from tcpkit.profiles import Profile
+from tcpkit.viz.examples import example_trace
+from tcpkit.viz.graph import path_shape
+from tcpkit.viz.ladder import cursor_y
+from tcpkit.widgets import KnobPanel, PredictWidget, ScenarioExplorer, TracePlayer, set_language
+from tcpkit.widgets._base import live_widgets
+from tcpkit.widgets.explorer import ScenarioRunner, _example_runner
+
+
+@pytest.fixture(autouse=True)
+def english():
+    set_language("en")
+    yield
+    for w in live_widgets():
+        w.close()  # so the next test's language switch relabels only its own widgets
+    set_language("en")
+
+
+def test_player_step_moves_ladder_and_graph_together() -> None:
+    p = TracePlayer(example_trace("lossy"))
+    assert isinstance(p.ladder_fig, go.FigureWidget) and isinstance(p.graph_fig, go.FigureWidget)
+    y0, path0 = cursor_y(p.ladder_fig), path_shape(p.graph_fig, "client")
+    for _ in range(5):
+        p.on_step_clicked(p.step_button)
+    assert p.index == 5
+    assert cursor_y(p.ladder_fig) > y0
+    assert path0 == "" and path_shape(p.graph_fig, "client").startswith("M ")  # CLOSED -> SYN_SENT is drawn
+    assert "S 1000000:1000000(0)" in p.text.value
+    lit = [a.name for a in p.graph_fig.layout.annotations if a.name and a.bgcolor != "white"]
+    assert "client|SYN_SENT" in lit
+    p.on_back_clicked(p.back_button)
+    assert p.index == 4
+    p.slider.value = len(p.trace) - 1  # what the Play widget does in the browser
+    assert "CLOSED" in p.text.value
+    p.step()
+    assert p.index == len(p.trace) - 1  # stops at the end
+    p.speed.value = 150
+    assert p.play.interval == 150
+
+
+def test_player_static_and_new_trace() -> None:
+    p = TracePlayer(example_trace("lossy"), start=10)
+    assert type(p.static()) is go.Figure and type(p.static("graph")) is go.Figure
+    with pytest.raises(ParameterError, match="which"):
+        p.static("pie")
+    before = len(p.ladder_fig.data)
+    p.set_trace(example_trace("attacker"))
+    assert p.index == 0 and p.slider.max == len(example_trace("attacker")) - 1
+    assert list(p.ladder_fig.layout.xaxis.ticktext) == ["client", "attacker", "server"]
+    assert len(p.ladder_fig.data) != before or True
+    with pytest.raises(ParameterError, match="trace"):
+        TracePlayer([1, 2, 3])  # type: ignore[arg-type]
+
+
+def test_player_switches_language() -> None:
+    p = TracePlayer(example_trace("lossy"))
+    set_language("zh")
+    assert get_language() == "zh"
+    assert p.step_button.description == "单步 ▶" and p.back_button.description == "◀ 后退"
+    assert list(p.ladder_fig.layout.xaxis.ticktext) == ["客户端", "服务器"]
+    p.step()
+    assert "第 #1 条记录" in p.text.value
+    set_language("en")
+    assert p.step_button.description == "step ▶"
+
+
+def test_knob_panel_builds_controls_from_metadata() -> None:
+    got: list[Profile] = []
+    panel = KnobPanel("linux", on_change=got.append)
+    kinds = {name: type(w).__name__ for name, w in panel.controls.items()}
+    assert kinds["tcp_syn_retries"] == "IntSlider"
+    assert kinds["tcp_syncookies"] == "Dropdown"
+    assert kinds["rto_initial"] == "FloatSlider"
+    assert kinds["tcp_max_syn_backlog"] == "IntText"  # too wide for a slider
+    s = panel.controls["tcp_syn_retries"]
+    assert (s.min, s.max) == (1, 127)
+    assert "connect()" in panel.helps["tcp_syn_retries"].value
+    assert panel.units["rto_initial"].value.endswith("s</span>")
+    s.value = 3  # the user moves the slider
+    assert got and got[-1]["tcp_syn_retries"] == 3 and panel.profile["tcp_syn_retries"] == 3
+
+
+def test_knob_panel_invalid_value_shows_message_and_keeps_last_good() -> None:
+    got: list[Profile] = []
+    panel = KnobPanel("linux", knobs=["tcp_max_syn_backlog", "ip_local_port_low", "ip_local_port_high"], on_change=got.append)
+    box = panel.controls["tcp_max_syn_backlog"]
+    box.value = 0  # typed into the text box
+    assert "tcp_max_syn_backlog = 0 is not allowed" in panel.errors["tcp_max_syn_backlog"].value
+    assert "4096" in panel.errors["tcp_max_syn_backlog"].value  # the value kept
+    assert box.value == 4096 and panel.profile["tcp_max_syn_backlog"] == 4096 and not got
+    box.value = 256
+    assert panel.errors["tcp_max_syn_backlog"].value == "" and got[-1]["tcp_max_syn_backlog"] == 256
+    # consistency between knobs
+    panel.controls["ip_local_port_low"].value = 65000
+    assert "at most ip_local_port_high" in panel.errors["ip_local_port_low"].value
+    assert panel.controls["ip_local_port_low"].value == 32768
+
+
+def test_knob_panel_sysctl_line_and_reset() -> None:
+    panel = KnobPanel("linux", knobs=["tcp_syn_retries"])
+    assert panel.apply_sysctl("net.ipv4.tcp_syn_retries = 2")
+    assert panel.controls["tcp_syn_retries"].value == 2
+    assert not panel.apply_sysctl("net.ipv4.tcp_tw_recycle = 1")
+    assert "does not exist any more" in panel.sysctl_msg.value
+    assert not panel.apply_sysctl("no equals sign")
+    panel.sysctl_text.value = "net.ipv4.tcp_syn_retries=4"
+    panel.sysctl_button.click()
+    assert panel.profile["tcp_syn_retries"] == 4
+    panel.reset_button.click()
+    assert panel.profile["tcp_syn_retries"] == 6
+    set_language("zh")
+    assert "connect() 重传" in panel.helps["tcp_syn_retries"].value
+    assert panel.units["tcp_syn_retries"].value.endswith("次</span>")
+
+
+def test_predict_next_segment() -> None:
+    t = example_trace("lossy")
+    q = PredictWidget(t, at=6, question="next_send", host="server")
+    assert q.answer_label == "S. 0:0(0) ack 1"
+    q.choices.value = "R"
+    q.check_button.click()
+    assert "Not quite" in q.feedback.value and "flags" in q.feedback.value
+    q.choices.value = "S."
+    q.check_button.click()
+    assert "Right" in q.feedback.value
+    assert not q.check(text="S. 0:0(0) ack 2")
+    assert "ack: you said 2, the trace has 1" in q.feedback.value
+    assert not q.check(text="S. 0:0(0) ack 1 win")
+    assert "column 17" in q.feedback.value and "win needs a number" in q.feedback.value
+    before = len(q.ladder_fig.data[0].x)
+    n_arrows = sum(1 for d in q.ladder_fig.data if d.name == "segment" for v in d.x if v is None)
+    q.reveal_button.click()
+    assert "LISTEN → SYN_RECEIVED" in q.explanation.value and "RFC 9293 §3.10.7.2" in q.explanation.value
+    after = sum(1 for d in q.ladder_fig.data if d.name == "segment" for v in d.x if v is None)
+    assert after == n_arrows + 1 and len(q.ladder_fig.data[0].x) == before
+    assert type(q.static()) is go.Figure
+
+
+def test_predict_state_and_bad_arguments() -> None:
+    t = example_trace("lossy")
+    q = PredictWidget(t, at=14, question="state", host="client")
+    assert not q.check(choice="SYN_SENT")
+    assert q.check(choice="ESTABLISHED")
+    q.reveal()
+    assert "SYN_SENT → ESTABLISHED" in q.explanation.value
+    set_language("zh")
+    assert "客户端现在处于哪个状态" in q.prompt.value
+    assert "答案" in q.explanation.value
+    set_language("en")
+    with pytest.raises(ParameterError, match="question"):
+        PredictWidget(t, at=1, question="why")
+    with pytest.raises(ParameterError, match="at = 9999"):
+        PredictWidget(t, at=9999)
+    with pytest.raises(ParameterError, match="host = 'bob'"):
+        PredictWidget(t, at=1, host="bob")
+
+
+def test_explorer_falls_back_to_examples_and_reruns() -> None:
+    ex = ScenarioExplorer(runner=_example_runner("ImportError: no scenarios"), name="lossy")
+    assert "not available" in ex.notice.value
+    ladder = ex.player.ladder_fig
+    gantt_before = ex.gantt_fig.data[0].x
+    ex.params["rto"].value = 3.0
+    assert ex.on_run_clicked(ex.run_button)
+    assert ex.trace.meta["rto"] == 3.0
+    assert ex.gantt_fig.data[0].x != gantt_before or any(d.name == "ESTABLISHED" for d in ex.gantt_fig.data)
+    assert ladder is ex.player.ladder_fig  # the same widget, updated in place
+    ex.choice.value = "flood"
+    assert ex.run()
+    assert ex.queue_box.layout.display == "" and len(ex.queue_fig.data) >= 2
+    ex.params["delay"].value = -1.0
+    assert not ex.run()
+    assert "delay = -1.0 is not allowed" in ex.status.value
+    with pytest.raises(ParameterError, match="name = 'nope'"):
+        ScenarioExplorer(runner=_example_runner(), name="nope")
+    with pytest.raises(ParameterError, match="runner"):
+        ScenarioExplorer(runner=ScenarioRunner([], dict, str, lambda *a, **k: None, "empty"))  # type: ignore[arg-type]
+
+
+def test_explorer_with_real_scenarios() -> None:
+    pytest.importorskip("tcpkit.scenarios")
+    ex = ScenarioExplorer(name="connection_refused", seed=1)
+    assert ex.runner.source == "tcpkit.scenarios" and ex.notice.value == ""
+    assert ex.trace.meta.get("scenario") == "connection_refused"
+    y0 = cursor_y(ex.player.ladder_fig)
+    ex.player.slider.value = ex.player.slider.max
+    assert cursor_y(ex.player.ladder_fig) > y0
+    ex.choice.value = "abort_rst"
+    assert ex.run()
+    assert any(r.segment is not None and r.segment.rst for r in ex.trace)
+    assert type(ex.static("gantt")) is go.Figure
