@@ -16,11 +16,14 @@ tcpkit.errors.ParameterError: parameter language = 'fr' is not allowed: expected
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .errors import ParameterError
 
-__all__ = ["set_language", "get_language", "tr", "register", "CATALOG"]
+__all__ = ["set_language", "get_language", "tr", "register", "on_language_change", "CATALOG"]
 
 _LANG = ["en"]
+_LISTENERS: list[Callable[[str], None]] = []
 
 #: key -> (English, Chinese).  Modules add their own keys with :func:`register`.
 CATALOG: dict[str, tuple[str, str]] = {
@@ -43,7 +46,31 @@ def set_language(lang: str) -> None:
     """Switch every label, hover text and message to ``"en"`` or ``"zh"``."""
     if lang not in ("en", "zh"):
         raise ParameterError("language", lang, "'en' or 'zh'")
+    changed = lang != _LANG[0]
     _LANG[0] = lang
+    if changed:
+        for listener in list(_LISTENERS):
+            listener(lang)
+
+
+def on_language_change(callback: Callable[[str], None]) -> Callable[[], None]:
+    """Call ``callback(lang)`` whenever :func:`set_language` switches language.
+
+    Returns a function that unsubscribes.  Open widgets use this to relabel at once.
+
+    >>> seen = []
+    >>> stop = on_language_change(seen.append)
+    >>> set_language("zh"); set_language("en"); stop(); set_language("zh"); set_language("en")
+    >>> seen
+    ['zh', 'en']
+    """
+    _LISTENERS.append(callback)
+
+    def unsubscribe() -> None:
+        if callback in _LISTENERS:
+            _LISTENERS.remove(callback)
+
+    return unsubscribe
 
 
 def get_language() -> str:
