@@ -50,7 +50,7 @@ from .errors import ParameterError, TcpError
 from .profiles import Params
 from .segment import MSS, Eol, Flags, Nop, Option, SackPermitted, Segment, Timestamp, WScale
 from .seqnum import MASK, seq_add, seq_diff, seq_ge, seq_gt, seq_in_window, seq_le, seq_lt
-from .states import SYNCHRONIZED, Event, State, lookup
+from .states import DATA_AFTER_CLOSE, SYNCHRONIZED, UNREAD_DATA, Event, State, lookup
 from .timers import RttEstimator, syn_give_up_time, syn_timeout, synack_timeout
 from .trace import Kind, TraceRecord
 
@@ -78,6 +78,10 @@ _SHUT = (SHUT_RD, SHUT_WR, SHUT_RDWR)
 FREEBSD_SB_MAX = 2097152
 #: Linux's quick-ACK budget at the start of a connection (``TCP_MAX_QUICKACKS``, include/net/tcp.h).
 MAX_QUICKACKS = 16
+#: Linux ``TCP_PAWS_WINDOW`` (include/net/tcp.h): timestamp ticks of slack before PAWS rejects.
+PAWS_WINDOW = 1
+#: ``TCP_PAWS_24DAYS`` / FreeBSD ``TCP_PAWS_IDLE``: after this long TS.Recent is no longer valid (RFC 7323 §5.5).
+PAWS_IDLE = 24 * 24 * 3600.0
 #: Largest segment the Linux model hands to the "NIC" at once (a TSO super-segment, GSO_MAX_SIZE).
 TSO_MAX = 65535 - 54
 
@@ -191,6 +195,9 @@ class Connection:
         The connection comes from a passive open (a listener's child).
     rcvbuf, sndbuf : int, optional
         Buffer sizes in bytes.
+    counters : dict, optional
+        Shared nstat-like counters (the Stack passes its own); the connection adds
+        ``PAWSEstab``, ``TCPAbortOnData`` and ``TCPAbortOnClose`` to them.
 
     Examples
     --------
@@ -217,8 +224,10 @@ class Connection:
         passive: bool = False,
         rcvbuf: int | None = None,
         sndbuf: int | None = None,
+        counters: dict[str, int] | None = None,
     ) -> None:
         self.params = params
+        self.counters = counters if counters is not None else {}
         self.local = local
         self.remote = remote
         self.host = host
@@ -250,6 +259,7 @@ class Connection:
         self.ts_ok = False
         self.sack_ok = False
         self.ts_recent = 0
+        self.ts_recent_time = 0.0  # when TS.Recent was last set (Linux ts_recent_stamp)
         # data
         self.send_buf = bytearray()  # bytes from ``_data_base`` on: unacknowledged and unsent
         self.recv_buf = bytearray()
@@ -326,6 +336,10 @@ class Connection:
                 self._cancel(now, name)
         elif row.dst is State.ESTABLISHED:
             self.ever_connected = True
+
+    def _count(self, now: float, name: str) -> None:
+        self.counters[name] = self.counters.get(name, 0) + 1
+        self._emit(now, Kind.COUNTER, values=((name, self.counters[name]),))
 
     # ------------------------------------------------------------------ timers
     def _set(self, now: float, name: str, deadline: float) -> None:
@@ -529,7 +543,7 @@ class Connection:
         if self.state is not State.LISTEN:
             raise TcpError("EINVAL", f"accept_syn needs a passive connection in LISTEN, not {self.state.value}")
         self.open_time = now
-        self._take_syn(seg)
+        self._take_syn(seg, now)
         self._transition(now, Event.RCV_SYN)
         self.snd_nxt = self.snd_max = seq_add(self.iss, 1)
         self.retransmits = 0
@@ -539,7 +553,7 @@ class Connection:
             self._set(now, "rexmt", now + synack_timeout(self.params, 0))
             self.rtt_seq, self.rtt_time = self.iss, now
 
-    def _take_syn(self, seg: Segment) -> None:
+    def _take_syn(self, seg: Segment, now: float) -> None:
         p = self.params
         self._peer_syn = seg
         self.irs = seg.seq
@@ -550,6 +564,7 @@ class Connection:
         self.ts_ok = p.timestamps and seg.timestamp is not None
         if self.ts_ok and seg.timestamp is not None:
             self.ts_recent = seg.timestamp[0]
+            self.ts_recent_time = now
         self.ws_ok = p.window_scaling and seg.wscale is not None
         if self.ws_ok and seg.wscale is not None:
             self.snd_wscale = min(seg.wscale, 14)
@@ -681,15 +696,14 @@ class Connection:
         if linger_zero and st is not State.CLOSED:
             self.abort(now)
             return
-        if st in (State.ESTABLISHED, State.CLOSE_WAIT) and self.recv_buf:
+        unread = self.recv_buf and (st in (State.ESTABLISHED, State.CLOSE_WAIT) or (st in (State.FIN_WAIT_1, State.FIN_WAIT_2) and self.params.os == "linux"))
+        if unread:
+            # after shutdown(SHUT_WR) too, Linux __tcp_close() resets when data was left unread
             self.recv_buf.clear()
+            self.send_buf.clear()
             self._send_rst_ack(now)
-            self._transition(now, Event.CLOSE, "unread data")
-            return
-        if st in (State.FIN_WAIT_1, State.FIN_WAIT_2) and self.recv_buf and self.params.os == "linux":
-            # after shutdown(SHUT_WR) Linux __tcp_close() still resets when data was left
-            # unread; the table has no "unread data" row here, so this is its ABORT row
-            self.abort(now)
+            self._transition(now, Event.CLOSE, UNREAD_DATA)
+            self._count(now, "TCPAbortOnClose")
             return
         self._close_write(now)
         if self.state is State.FIN_WAIT_2:
@@ -977,7 +991,11 @@ class Connection:
             self._set(now, "rexmt", nxt)
             return
         if st is State.SYN_RECEIVED:
-            if self.retransmits >= p.synack_retries:
+            # a listener's request may get a lower limit when its SYN queue is crowded
+            # (Linux reqsk_timer_handler pruning, see Listener.synack_retry_limit)
+            owner = self.listener
+            limit = owner.synack_retry_limit() if self.passive and owner is not None else p.synack_retries
+            if self.retransmits >= limit:
                 self._fail(now, Event.TIMEOUT_RETRIES, "ETIMEDOUT" if not self.passive else None)
                 return
             self.retransmits += 1
@@ -1136,7 +1154,7 @@ class Connection:
         if not seg.syn:
             self._drop(now, seg, "neither SYN nor RST in SYN_SENT")
             return
-        self._take_syn(seg)
+        self._take_syn(seg, now)
         if seg.has_ack:
             self._ack_advance(now, seg.ack)
         if seq_gt(self.snd_una, self.iss):
@@ -1228,6 +1246,13 @@ class Connection:
             # simultaneous open: the peer's SYN-ACK acknowledges our SYN; its SYN is old news
             # (Linux tcp_validate_incoming lets exactly this segment pass)
             seg = seg.replace(flags=seg.flags & ~Flags.SYN, seq=self.rcv_nxt, payload=b"", length=0)
+        # RFC 7323 §5.3 R1: PAWS before the sequence-number check (Linux tcp_validate_incoming)
+        if not seg.rst and not seg.syn and self._paws_reject(now, seg):
+            self._count(now, "PAWSEstab")
+            self._drop(now, seg, "PAWS: SEG.TSval is older than TS.Recent (RFC 7323 §5.3 R1)")
+            if p.os != "freebsd" or seg.length:
+                self._send_oow_ack(now)  # FreeBSD drops a bare ACK silently, data gets an ACK
+            return
         # first: sequence number
         if not self._acceptable(seg):
             if seg.rst:
@@ -1252,12 +1277,63 @@ class Connection:
             return
         self._synchronized_rest(now, seg)
 
+    def _paws_reject(self, now: float, seg: Segment) -> bool:
+        """PAWS (Protection Against Wrapped Sequences, 防回绕序列号保护): is ``seg`` an old duplicate?
+
+        True when timestamps are in use on a synchronized connection, TS.Recent is
+        valid (non-zero and set less than 24 days ago) and ``SEG.TSval`` is older
+        than TS.Recent.
+
+        Examples
+        --------
+        >>> c, s = handshake_pair("linux")
+        >>> s.ts_recent, s.state
+        (20, <State.ESTABLISHED: 'ESTABLISHED'>)
+        >>> old = Segment(src_port=40000, dst_port=80, seq=s.rcv_nxt, ack=s.snd_nxt, flags=Flags.ACK, window=100,
+        ...               payload=b"x", options=(Timestamp(10, 0),))
+        >>> s._paws_reject(1.0, old), s._paws_reject(1.0, old.replace(options=(Timestamp(21, 0),)))
+        (True, False)
+
+        Notes
+        -----
+        RFC 7323 §5.3 R1 (and §5.5 for the 24-day limit).  Linux net/ipv4/tcp_input.c
+        ``tcp_paws_discard()``: ``tcp_paws_check()`` with ``TCP_PAWS_WINDOW`` = 1 tick of
+        slack and ``TCP_PAWS_24DAYS``, except ``tcp_disordered_ack()`` (a pure duplicate
+        ACK that only arrived out of order, within one RTO of TS.Recent).  FreeBSD
+        sys/netinet/tcp_input.c (``TSTMP_LT(to_tsval, ts_recent)``, ``TCP_PAWS_IDLE``).
+        """
+        if not self.ts_ok or seg.timestamp is None or self.state not in SYNCHRONIZED or self.state is State.TIME_WAIT:
+            return False
+        if self.ts_recent == 0 or now - self.ts_recent_time >= PAWS_IDLE:
+            return False
+        behind = seq_diff(self.ts_recent, seg.timestamp[0])
+        linux = self.params.os == "linux"
+        if behind <= (PAWS_WINDOW if linux else 0):
+            return False
+        if linux:
+            # tcp_disordered_ack(): a pure ACK at RCV.NXT acknowledging exactly SND.UNA,
+            # no window update, with a timestamp less than one RTO old
+            disordered = (
+                seg.flags & ~Flags.PSH == Flags.ACK
+                and not seg.length
+                and seg.seq == self.rcv_nxt
+                and seg.ack == self.snd_una
+                and (seg.window or 0) << self.snd_wscale == self.snd_wnd
+                and behind <= self.rtt.rto * 1000
+            )
+            if disordered:
+                return False
+        return True
+
     def _synchronized_rest(self, now: float, seg: Segment) -> None:
         """SEGMENT ARRIVES after the sequence-number check (second to eighth checks)."""
         st = self.state
         p = self.params
-        if self.ts_ok and seg.timestamp is not None and seq_le(seg.seq, self.rcv_nxt):
-            self.ts_recent = seg.timestamp[0]  # RFC 7323 §4.3
+        if self.ts_ok and seg.timestamp is not None and seq_le(seg.seq, self.rcv_nxt) and (seq_ge(seg.timestamp[0], self.ts_recent) or self.ts_recent == 0 or now - self.ts_recent_time >= PAWS_IDLE):
+            # RFC 7323 §4.3 (2): SEG.TSval >= TS.Recent and SEG.SEQ <= Last.ACK.sent (an
+            # invalid TS.Recent, zero or 24 days old, is simply replaced: Linux tcp_paws_check)
+            self.ts_recent = seg.timestamp[0]
+            self.ts_recent_time = now
         # second: RST (RFC 5961 §3)
         if seg.rst:
             if p.rst_exact_match and seg.seq != self.rcv_nxt:
@@ -1444,9 +1520,16 @@ class Connection:
             if seg.length or seg.fin:
                 self._send_ack(now)  # the peer already sent its FIN: just acknowledge
             return
-        if self.orphan and self.params.os == "linux" and seg.length and seq_gt(seq_add(start, seg.length), self.rcv_nxt):
-            # data after close(): Linux resets (net/ipv4/tcp_input.c, LINUX_MIB_TCPABORTONDATA)
-            self.abort(now)
+        if self.orphan and self.params.os in ("linux", "freebsd") and seg.length and seq_gt(seq_add(start, seg.length), self.rcv_nxt) and st in (State.FIN_WAIT_1, State.FIN_WAIT_2):
+            # data after close(): nobody will read it (RFC 1122 §4.2.2.13).  Linux
+            # tcp_rcv_state_process() counts TCPAbortOnData, tcp_reset()s the socket and
+            # tcp_v4_do_rcv() answers the segment with tcp_v4_send_reset (seq = SEG.ACK);
+            # FreeBSD tcp_do_segment() (SS_NOFDREF, tcps_rcvafterclose) -> dropwithreset, alike
+            self._send_rst_for(now, seg)
+            self.send_buf.clear()
+            self.recv_buf.clear()
+            self._transition(now, Event.RCV_DATA, DATA_AFTER_CLOSE)
+            self._count(now, "TCPAbortOnData")
             return
         off = seq_diff(self.rcv_nxt, start)
         new_data = False

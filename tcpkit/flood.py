@@ -7,9 +7,9 @@ in?" for a flood of spoofed SYNs, in well under a second for 60 s of
 push 600,000 events through a heap: spoofed SYNs arrive evenly spaced, so
 between two events that change the SYN queue (a request expiring, an honest
 client's SYN or ACK) their number is arithmetic and they are handled as one
-batch.  The SYN queue (半连接队列) expires in FIFO order (every spoofed
-request lives exactly as long), so it is a :class:`collections.deque` of
-expiry times.
+batch.  The requests in the SYN queue (半连接队列) keep their own timers
+(a heap of SYN-ACK retransmission times), because how long a request lives
+depends on how crowded the queue is when its timers fire.
 
 :func:`simulate_flood_full` runs the same situation through the general
 simulator (:mod:`tcpkit.sim`, a real :class:`~tcpkit.stack.Stack`
@@ -43,7 +43,13 @@ Linux rules followed (``net/ipv4/tcp_input.c`` ``tcp_conn_request``,
   fewer than a quarter of it remains free (``max_syn_backlog - qlen <
   max_syn_backlog >> 2``) for peers not proven alive;
 * a request retransmits its SYN-ACK after 1, 2, 4, 8, 16 s and dies 32 s after
-  the last one (``tcp_synack_retries`` = 5, ``reqsk_timer_handler``);
+  the last one (``tcp_synack_retries`` = 5, ``reqsk_timer_handler``), unless
+  the SYN queue is more than half full (``qlen << 1 > max(8, backlog)``):
+  then the retry limit drops by one, down to 2, for every doubling of the
+  number of requests that have not retransmitted yet that the queue length
+  still reaches, so old requests die after 1 + 2 + 4 = 7 s
+  (``net/ipv4/inet_connection_sock.c``, "reserve half of room for young
+  embrions");
 * honest clients retransmit their SYN on the Linux schedule of
   :func:`tcpkit.timers.syn_retransmit_times`; spoofed sources never answer;
 * a final ACK (or a SYN-cookie ACK) that finds the accept queue full is
@@ -287,12 +293,19 @@ def simulate_flood(
     # cookies off: drop once max_syn_backlog - qlen < max_syn_backlog >> 2
     cap_eff = cap if cookies else min(cap, msb - (msb >> 2) + 1)
     synack_timeouts = [synack_timeout(p, k) for k in range(p.synack_retries + 1)]
+    max_retries = p.synack_retries
+    prune_at = max(8, cap)  # reqsk_timer_handler prunes when qlen << 1 > max(8, sk_max_ack_backlog)
     syn_timeouts = [syn_timeout(p, k) for k in range(p.syn_retries + p.syn_linear_timeouts + 1)]
 
-    expiries: deque[float] = deque()  # spoofed requests, FIFO by expiry
+    # request timers (reqsk_timer_handler), a heap of (time, tie, client or -1 for a spoofed
+    # request, SYN-ACK retransmissions so far); spoofed requests always have one pending,
+    # honest ones only after their ACK was ignored (otherwise it arrives before the timer)
+    rq: list[tuple[float, int, int, int]] = []
+    spoofed_q = 0  # spoofed requests in the SYN queue
+    young = 0  # requests in the SYN queue that have not retransmitted yet (reqsk_queue_len_young)
     # honest requests waiting for their first ACK, and cookie ACKs, FIFO by arrival: (time, client, kind)
-    acks: deque[tuple[float, int, int]] = deque()
-    later: list[tuple[float, int, int, int, int]] = []  # (time, kind, tie, client, n): ACKs to resent SYN-ACKs, honest expiries
+    acks: deque[tuple[float, float, int, int]] = deque()  # (time, sent, client, cookie)
+    later: list[tuple[float, float, int, int, int, int]] = []  # (time, sent, kind, tie, client, n): ACKs to resent SYN-ACKs
     honest_q = 0  # honest requests in the SYN queue
     syn_arrived: dict[int, float] = {}  # client -> when its queued SYN arrived (its request's timers start there)
     accept_q = 0  # connections waiting for accept()
@@ -301,7 +314,7 @@ def simulate_flood(
     counters = dict.fromkeys(("SyncookiesSent", "ListenOverflows", "ListenDrops", "TCPReqQFullDrop", "TCPReqQFullDoCookies", "SpoofedSyns", "SpoofedQueued", "LegitSyns"), 0)
     tie = 0
 
-    heap: list[tuple[float, int, int, int]] = []  # (time, kind, tie, client)
+    heap: list[tuple[float, float, int, int, int]] = []  # (time, sent, kind, tie, client)
     n_legit = 0
     if legit_rate > 0:
         n_legit = max(0, math.ceil(duration * legit_rate - LEGIT_PHASE))
@@ -312,12 +325,12 @@ def simulate_flood(
     sent_at = list(starts)  # when the current SYN of each client left
     done_at: list[float | None] = [None] * n_legit
     for j, s in enumerate(starts):
-        heap.append((s + d, _FIRST_SYN, j, j))
+        heap.append((s + d, s, _FIRST_SYN, j, j))
     n_samples = int(duration / sample_interval) + 1
     for k in range(n_samples):
         t = k * sample_interval
         if t <= duration:
-            heap.append((t, _SAMPLE, k, -1))
+            heap.append((t, math.inf, _SAMPLE, k, -1))
     heapq.heapify(heap)
     samples: list[tuple[float, int, int]] = []
 
@@ -332,7 +345,7 @@ def simulate_flood(
 
     def spoofed_until(t_end: float, strict: bool) -> None:
         """Handle every spoofed SYN arriving at or before ``t_end`` (before, if ``strict``), as one batch."""
-        nonlocal si
+        nonlocal si, spoofed_q, young, tie
         hi = min(n_spoof, max(si, math.floor((t_end - d) * flood_rate - SPOOF_PHASE) + 1))
         while hi > si and (spoof_time(hi - 1) > t_end or (strict and spoof_time(hi - 1) >= t_end)):
             hi -= 1
@@ -342,7 +355,7 @@ def simulate_flood(
         if n <= 0:
             return
         counters["SpoofedSyns"] += n
-        qlen = len(expiries) + honest_q
+        qlen = spoofed_q + honest_q
         si = hi
         if accept_q > cap:  # sk_acceptq_is_full(): nothing changes during the batch, every SYN is dropped
             if cookies == 2 or qlen >= cap:
@@ -358,11 +371,12 @@ def simulate_flood(
             counters["TCPReqQFullDoCookies"] += n
             return
         k = min(n, max(0, (cap if cookies else cap_eff) - qlen))
+        first_timeout = synack_timeouts[0]
         for i in range(hi - n, hi - n + k):
-            t = spoof_time(i)
-            for timeout in synack_timeouts:  # summed like the engine's timers, deadline by deadline
-                t += timeout
-            expiries.append(t)
+            tie += 1
+            heapq.heappush(rq, (spoof_time(i) + first_timeout, tie, -1, 0))
+        spoofed_q += k
+        young += k
         counters["SpoofedQueued"] += k
         rest = n - k
         if rest:
@@ -387,7 +401,7 @@ def simulate_flood(
 
     def honest_ack(t: float, j: int, n: int, cookie: bool) -> None:
         """The ACK of client ``j``'s handshake arrives (the ``n``-th, answering SYN-ACK ``n``)."""
-        nonlocal honest_q, reset, tie
+        nonlocal honest_q, young, reset, tie
         if accept_q > cap:  # tcp_check_req() / tcp_v4_syn_recv_sock(): the accept queue is full
             counters["ListenOverflows"] += 1
             counters["ListenDrops"] += 1
@@ -395,33 +409,61 @@ def simulate_flood(
                 return
             if abort:  # tcp_abort_on_overflow = 1: the request goes, the client gets an RST
                 honest_q -= 1
+                if n == 0:
+                    young -= 1
                 if t + d <= duration:
                     reset += 1
                 return
-            # tcp_abort_on_overflow = 0: the ACK is ignored; the next SYN-ACK draws another one
+            # tcp_abort_on_overflow = 0: the ACK is ignored; the request's timer n will
+            # resend its SYN-ACK (drawing another ACK) or let it go
             tie += 1
             t0 = syn_arrived[j]
-            if n < len(synack_timeouts) - 1:
-                for timeout in synack_timeouts[: n + 1]:
-                    t0 += timeout
-                heapq.heappush(later, ((t0 + d) + d, _RESENT_ACK, tie, j, n + 1))
-            else:
-                for timeout in synack_timeouts:
-                    t0 += timeout
-                heapq.heappush(later, (t0, _EXPIRY, tie, j, 0))
+            for timeout in synack_timeouts[: n + 1]:
+                t0 += timeout
+            heapq.heappush(rq, (t0, tie, j, n))
             return
         if not cookie:
             honest_q -= 1
+            if n == 0:
+                young -= 1
         enter_accept_queue(t)
+
+    def retry_limit(qlen: int) -> int:
+        """``reqsk_timer_handler()``: the SYN-ACK retry limit, lowered while the SYN queue is crowded."""
+        limit = max_retries
+        if qlen << 1 > prune_at:
+            y = young << 1
+            while limit > 2 and qlen >= y:
+                limit -= 1
+                y <<= 1
+        return limit
+
+    def request_timer(t: float, j: int, k: int) -> None:
+        """Timer ``k`` of a request fires: retransmit the SYN-ACK or let the request go."""
+        nonlocal spoofed_q, honest_q, young, tie
+        expire = k >= retry_limit(spoofed_q + honest_q)
+        if k == 0:
+            young -= 1
+        if expire:
+            if j < 0:
+                spoofed_q -= 1
+            else:
+                honest_q -= 1  # the request gave up on its client
+            return
+        tie += 1
+        if j < 0:
+            heapq.heappush(rq, (t + synack_timeouts[k + 1], tie, -1, k + 1))
+        else:  # the client answers the resent SYN-ACK
+            heapq.heappush(later, ((t + d) + d, t + d, _RESENT_ACK, tie, j, k + 1))
 
     while True:
         if heap:
-            t_heap, k_heap = heap[0][0], heap[0][1]
+            t_heap, s_heap, k_heap = heap[0][0], heap[0][1], heap[0][2]
         else:
-            t_heap, k_heap = math.inf, _SAMPLE
-        t_exp = expiries[0] if expiries else math.inf
-        t_ack = acks[0][0] if acks else math.inf
-        t_later, k_later = (later[0][0], later[0][1]) if later else (math.inf, _SAMPLE)
+            t_heap, s_heap, k_heap = math.inf, math.inf, _SAMPLE
+        t_exp = rq[0][0] if rq else math.inf
+        t_ack, s_ack = (acks[0][0], acks[0][1]) if acks else (math.inf, math.inf)
+        t_later, s_later, k_later = (later[0][0], later[0][1], later[0][2]) if later else (math.inf, math.inf, _SAMPLE)
         t_next = min(t_heap, t_exp, t_ack, t_later, tick_at)
         bound = min(t_next, duration)
         if si < n_spoof and spoof_time(si) <= bound:
@@ -431,8 +473,11 @@ def simulate_flood(
                 continue
         if t_next > duration:
             break
-        first = min((tick_at, _ACCEPT), (t_heap, k_heap), (t_ack, _LEGIT_ACK), (t_later, k_later), (t_exp, _EXPIRY))
-        if first == (tick_at, _ACCEPT):
+        # at equal arrival times, what was sent first arrives first (the simulator's
+        # scheduling order); accept() ticks are URGENT, timers LATE
+        first = min((tick_at, -math.inf, _ACCEPT), (t_heap, s_heap, k_heap), (t_ack, s_ack, _LEGIT_ACK), (t_later, s_later, k_later), (t_exp, math.inf, _EXPIRY))
+        kind_first = first[2]
+        if kind_first == _ACCEPT:
             if accept_q:
                 accept_q -= 1
                 accepted += 1
@@ -440,26 +485,24 @@ def simulate_flood(
             else:
                 tick_at = math.inf
             continue
-        if first == (t_ack, _LEGIT_ACK):
-            t, j, cookie = acks.popleft()
+        if kind_first == _LEGIT_ACK:
+            t, _, j, cookie = acks.popleft()
             honest_ack(t, j, 0, bool(cookie))
             continue
-        if first == (t_later, k_later):
-            t, kind, _, j, n = heapq.heappop(later)
-            if kind == _EXPIRY:
-                honest_q -= 1  # the request gave up on its client
-            else:
-                honest_ack(t, j, n, False)
+        if kind_first == _RESENT_ACK:
+            t, _, kind, _, j, n = heapq.heappop(later)
+            honest_ack(t, j, n, False)
             continue
-        if first == (t_exp, _EXPIRY):
-            expiries.popleft()
+        if kind_first == _EXPIRY:
+            t, _, j, k = heapq.heappop(rq)
+            request_timer(t, j, k)
             continue
-        t, kind, _, j = heapq.heappop(heap)
+        t, _, kind, _, j = heapq.heappop(heap)
         if kind == _SAMPLE:
-            samples.append((t, len(expiries) + honest_q, accept_q))
+            samples.append((t, spoofed_q + honest_q, accept_q))
             continue
         counters["LegitSyns"] += 1
-        qlen = len(expiries) + honest_q
+        qlen = spoofed_q + honest_q
         full = qlen >= cap
         overflow = False
         if cookies == 2 or full:
@@ -472,7 +515,7 @@ def simulate_flood(
                 else:
                     counters["SyncookiesSent"] += 1
                     done_at[j] = t + d
-                    acks.append(((t + d) + d, j, 1))
+                    acks.append(((t + d) + d, t + d, j, 1))
                     continue
             else:
                 counters["TCPReqQFullDrop"] += 1
@@ -486,15 +529,16 @@ def simulate_flood(
         else:
             done_at[j] = t + d
             honest_q += 1
+            young += 1
             syn_arrived[j] = t
-            acks.append(((t + d) + d, j, 0))
+            acks.append(((t + d) + d, t + d, j, 0))
             continue
         # The SYN was dropped: the client's timer retransmits it, or gives up.  When the
         # SYN queue was the reason, every SYN is dropped the same way until a request can
         # leave it (an expiry, an honest ACK); the accept queue can only grow at such an
         # ACK too.  So retransmissions before then are counted without being scheduled.
         # (A full accept queue may shrink at any accept(): no shortcut then.)
-        free_at = t if overflow else min(expiries[0] if expiries else math.inf, acks[0][0] if acks else math.inf, later[0][0] if later else math.inf)
+        free_at = t if overflow else min(rq[0][0] if rq else math.inf, acks[0][0] if acks else math.inf, later[0][0] if later else math.inf)
         a = attempt[j]
         sent = sent_at[j]
         while True:
@@ -513,7 +557,7 @@ def simulate_flood(
                 continue
             attempt[j] = a
             sent_at[j] = sent
-            heapq.heappush(heap, (nxt + d, _RETRANS_SYN, j, j))
+            heapq.heappush(heap, (nxt + d, nxt, _RETRANS_SYN, j, j))
             break
 
     connected = failed = 0

@@ -50,7 +50,7 @@ from . import syncookies
 from .connection import Connection, ConnId
 from .profiles import Params
 from .segment import Flags, Segment
-from .states import Event, State, lookup
+from .states import ACCEPT_OVERFLOW, Event, State, lookup
 from .trace import Kind, TraceRecord
 
 __all__ = ["Listener", "COUNTERS"]
@@ -67,6 +67,9 @@ COUNTERS: tuple[str, ...] = (
 )
 
 Send = Callable[[Segment], None]
+
+#: ``TCP_SYNCOOKIE_VALID`` (include/net/tcp.h): how long after the last cookie an ACK may be one, seconds.
+SYNCOOKIE_VALID = 120.0
 
 
 class Listener:
@@ -113,6 +116,8 @@ class Listener:
         self.backlog = max(0, min(backlog, params.somaxconn))
         self.syn_queue: dict[ConnId, Connection] = {}
         self.accept_queue: deque[Connection] = deque()
+        #: when this listener last answered a SYN with a cookie (``tcp_synq_overflow``), or None
+        self.last_overflow: float | None = None
         self.state = State.CLOSED
         self._transition(now, Event.PASSIVE_OPEN)
         self._emit_queue(now)
@@ -167,6 +172,52 @@ class Listener:
             # the syncache is not bounded by the backlog (sys/netinet/tcp_syncache.c cache_limit)
             return len(self.syn_queue) >= self.params.max_syn_backlog
         return len(self.syn_queue) >= self.backlog
+
+    def synack_retry_limit(self) -> int:
+        """How many SYN-ACK retransmissions a request may still make (``reqsk_timer_handler``).
+
+        Normally ``tcp_synack_retries``.  On Linux, when the SYN queue is more than half
+        full (``qlen << 1 > max(8, backlog)``), old requests are pruned: the limit drops by
+        one (down to 2) for each doubling of the "young" count (requests that have not
+        retransmitted yet) that the queue length still reaches -- "we reserve half of room
+        for young embrions; and abort old ones without pity".
+
+        Notes
+        -----
+        net/ipv4/inet_connection_sock.c ``reqsk_timer_handler()`` (``max_syn_ack_retries``,
+        ``reqsk_queue_len_young``) and ``syn_ack_recalc()`` (a request expires when its
+        ``num_timeout`` reaches the limit).  FreeBSD's syncache has no such rule.
+
+        Examples
+        --------
+        >>> from tcpkit.profiles import get_profile
+        >>> from tcpkit.segment import parse_segment
+        >>> p = get_profile("linux").params
+        >>> def child(now, remote):
+        ...     return Connection(p, local=("10.0.0.1", 80), remote=remote, iss=7, passive=True)
+        >>> lst = Listener(p, local=("10.0.0.1", 80), backlog=8, make_child=child)
+        >>> for port in range(5000, 5005):
+        ...     syn = parse_segment("S 0:0(0) win 65535").replace(src_port=port, dst_port=80)
+        ...     _ = lst.segment_arrives(0.0, "10.0.0.2", syn, send=lambda s: None)
+        >>> lst.synack_retry_limit()          # 5 of 8, all young: no pruning
+        5
+        >>> for c in lst.syn_queue.values():
+        ...     c.retransmits = 1             # all of them have retransmitted once
+        >>> lst.synack_retry_limit()
+        2
+        """
+        limit = self.params.synack_retries
+        if self.params.os != "linux":
+            return limit
+        qlen = len(self.syn_queue)
+        if qlen << 1 > max(8, self.backlog):
+            young = sum(1 for c in self.syn_queue.values() if c.retransmits == 0) << 1
+            while limit > 2:
+                if qlen < young:
+                    break
+                limit -= 1
+                young <<= 1
+        return limit
 
     def accept_queue_full(self) -> bool:
         """``sk_acceptq_is_full()``: MORE than ``backlog`` children wait (so backlog + 1 fit).
@@ -253,6 +304,7 @@ class Listener:
             for out in child.take_outgoing():
                 send(out)
             self._count(now, "SyncookiesSent")
+            self._note_overflow(now)
             # no state is kept: the child is forgotten
             return None
         child.accept_syn(now, seg)
@@ -260,13 +312,51 @@ class Listener:
         self._emit_queue(now)
         return child
 
+    def _note_overflow(self, now: float) -> None:
+        """``tcp_synq_overflow()`` (include/net/tcp.h): remember that a cookie was sent.
+
+        The stamp moves only when the last one is more than a second old (Linux keeps
+        it in jiffies and rewrites it at most once per ``HZ``).
+        """
+        last = self.last_overflow
+        if last is None or not last <= now <= last + 1.0:
+            self.last_overflow = now
+
+    def no_recent_overflow(self, now: float) -> bool:
+        """``tcp_synq_no_recent_overflow()``: no SYN cookie sent within ``TCP_SYNCOOKIE_VALID``.
+
+        An ACK for no request is only checked as a cookie when one was sent recently
+        (from one second before the stamp to ``TCP_SYNCOOKIE_VALID`` = 2 minutes after it).
+
+        Notes
+        -----
+        include/net/tcp.h ``tcp_synq_no_recent_overflow()``, ``TCP_SYNCOOKIE_VALID``
+        (``MAX_SYNCOOKIE_AGE * TCP_SYNCOOKIE_PERIOD`` = 2 * 60 s); net/ipv4/syncookies.c
+        ``cookie_v4_check()`` returns at once when it is true.
+
+        Examples
+        --------
+        >>> from tcpkit.profiles import get_profile
+        >>> lst = Listener(get_profile("linux").params, local=("a", 80), backlog=1, make_child=print)
+        >>> lst.no_recent_overflow(5.0)
+        True
+        >>> lst._note_overflow(5.0); lst.no_recent_overflow(100.0), lst.no_recent_overflow(126.0)
+        (False, True)
+        """
+        last = self.last_overflow
+        return last is None or not last - 1.0 <= now <= last + SYNCOOKIE_VALID
+
     def _cookie_ack(self, now: float, src_addr: str, seg: Segment, *, send: Send) -> tuple[bool, Connection | None]:
         """An ACK for no request: maybe the echo of a SYN cookie (``cookie_v4_check``).
 
         Returns ``(handled, child)``; not handled means "answer with RST".  A valid cookie
         meeting a full accept queue is dropped silently (``tcp_v4_syn_recv_sock`` overflow):
         the client's next segment carries the same cookie and may succeed later.
+        On Linux an ACK is not even checked (nor counted as ``SyncookiesFailed``)
+        unless a cookie was sent recently (:meth:`no_recent_overflow`).
         """
+        if self.params.os == "linux" and self.no_recent_overflow(now):
+            return False, None
         mss = syncookies.check_ack(seg, src_addr, self.local[0], now=now, seed=self.cookie_seed)
         if mss is None:
             self._count(now, "SyncookiesFailed")
@@ -313,10 +403,13 @@ class Listener:
             self._count(now, "ListenOverflows")
             self._count(now, "ListenDrops")
             if self.params.abort_on_overflow:
-                child.abort(now)
+                # tcp_check_req(): listen_overflow -> embryonic_reset: ONE reset, built from
+                # the ACK (tcp_v4_send_reset: seq = its ack, no ACK flag); the request goes
+                child._send_rst_for(now, seg)
+                child.send_buf.clear()
+                child._transition(now, Event.RCV_ACK, ACCEPT_OVERFLOW)
                 for out in child.take_outgoing():
                     send(out)
-                self._send_own(now, _rst_for(seg), send)
                 self._forget(now, child)
             else:
                 self._drop(now, seg, "accept queue full: final ACK dropped (tcp_abort_on_overflow = 0)")

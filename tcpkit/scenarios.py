@@ -918,10 +918,10 @@ def _sc_tw_exhaustion(seed: int, profile: str, ports: int, rate: float, duration
 
 @_scenario(
     "tw_reuse",
-    "A port-hungry client (binding its ports round robin) with tcp_tw_reuse=1 and timestamps: connect() reuses a 4-tuple still in TIME_WAIT, because timestamps make old segments harmless.",
-    "缺端口的客户端（轮流绑定端口）开启 tcp_tw_reuse=1 和时间戳：connect() 复用仍处于 TIME_WAIT 的四元组，因为时间戳让旧报文无害。",
-    "Linux ip-sysctl.rst tcp_tw_reuse, net/ipv4/tcp_ipv4.c tcp_twsk_unique; RFC 7323 §5 (PAWS), RFC 6191.",
-    ports=Param(20, "ports the client binds in turn", 2, 2000),
+    "A port-hungry client (plain connect(), ephemeral ports) with tcp_tw_reuse=1 and timestamps: connect() takes a port whose 4-tuple is still in TIME_WAIT once its last timestamp is over 1 s old, because timestamps (PAWS) make old segments harmless.",
+    "缺端口的客户端（普通 connect()，临时端口）开启 tcp_tw_reuse=1 和时间戳：当 TIME_WAIT 四元组的最后时间戳已超过 1 秒，connect() 便可复用该端口，因为时间戳（PAWS）让旧报文无害。",
+    "Linux ip-sysctl.rst tcp_tw_reuse / tcp_tw_reuse_delay, net/ipv4/inet_hashtables.c __inet_hash_connect / __inet_check_established, net/ipv4/tcp_ipv4.c tcp_twsk_unique; RFC 7323 §5 (PAWS), RFC 6191.",
+    ports=Param(20, "size of the client's ephemeral port range", 2, 2000),
     rate=Param(5.0, "connects per second", 0.1, 100),
     duration=Param(40.0, "seconds", 1, 600),
     time_wait_len=Param(10.0, "TIME_WAIT length (s)", 1, 600),
@@ -930,7 +930,7 @@ def _sc_tw_exhaustion(seed: int, profile: str, ports: int, rate: float, duration
 def _sc_tw_reuse(seed: int, profile: str, ports: int, rate: float, duration: float, time_wait_len: float, tw_reuse: int) -> tuple[Network, dict[str, Any]]:
     if profile != "linux":
         raise ParameterError("profile", profile, "linux (tcp_tw_reuse is a Linux knob)")
-    return _port_run(seed, profile, ports, rate, duration, {"time_wait_len": time_wait_len, "tcp_tw_reuse": tw_reuse}, 1, True)
+    return _port_run(seed, profile, ports, rate, duration, {"time_wait_len": time_wait_len, "tcp_tw_reuse": tw_reuse}, 1, False)
 
 
 @_scenario(

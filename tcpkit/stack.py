@@ -119,6 +119,10 @@ class _Socket:
     opts: dict[str, Any] = field(default_factory=dict)
 
 
+#: ``tcp_tw_reuse_delay`` (ip-sysctl.rst, Linux 6.13+; before: "more than 1 s" in whole seconds), seconds.
+TW_REUSE_DELAY = 1.0
+
+
 class _DefaultIsn:
     """Deterministic fallback ISNs (a hash of seed and 4-tuple plus a 4 us clock)."""
 
@@ -179,7 +183,7 @@ class Stack:
         self.conns: dict[ConnId, Connection] = {}
         self.listeners: dict[tuple[str, int], Listener] = {}
         self.counters: dict[str, int] = {name: 0 for name in COUNTERS}
-        self.counters.update({"OutRsts": 0, "AttemptFails": 0, "EstabResets": 0, "ActiveOpens": 0, "PassiveOpens": 0, "TCPAbortOnData": 0})
+        self.counters.update({"OutRsts": 0, "AttemptFails": 0, "EstabResets": 0, "ActiveOpens": 0, "PassiveOpens": 0, "TCPAbortOnData": 0, "TCPAbortOnClose": 0, "PAWSEstab": 0, "TWRecycled": 0})
         self._out: list[Datagram] = []
         self._port_counter = 0
         self._now = 0.0
@@ -244,6 +248,7 @@ class Stack:
             host=self.name,
             tracer=self.tracer,
             passive=passive,
+            counters=self.counters,
         )
         if opts:
             self._apply_opts(now, conn, opts)
@@ -299,12 +304,14 @@ class Stack:
         s.explicit = True
         self._call(now, text, "0")
 
-    def _ephemeral(self, addr: str, remote: tuple[str, int] | None) -> int:
+    def _ephemeral(self, addr: str, remote: tuple[str, int] | None, now: float = 0.0) -> int:
         """Linux-like ephemeral port choice: hashed offset, then increments (``__inet_hash_connect``).
 
         For ``connect`` (``remote`` given) a port is free when the 4-tuple is unused and no
-        socket was explicitly bound to it (ports are shared between destinations); for
-        ``bind``/``listen`` it must be unused altogether.
+        socket was explicitly bound to it (ports are shared between destinations); a
+        4-tuple held by a TIME_WAIT socket counts as free when ``tcp_tw_reuse`` allows
+        taking it over (``__inet_check_established`` -> ``tcp_twsk_unique``, see
+        :meth:`_tw_reuse_ok`).  For ``bind``/``listen`` the port must be unused altogether.
         """
         low, high = self.params.port_low, self.params.port_high
         span = high - low + 1
@@ -321,7 +328,8 @@ class Stack:
                 step = 2 * i if linux else i
             port = low + (offset + step) % span
             if remote is not None:
-                taken = (addr, port, remote[0], remote[1]) in self.conns or any(
+                held = self.conns.get((addr, port, remote[0], remote[1]))
+                taken = (held is not None and not (held.state is State.TIME_WAIT and self._tw_reuse_ok(held, now))) or any(
                     x.local is not None and x.local[1] == port and (x.explicit or x.listener is not None) for x in self.fds.values()
                 )
             else:
@@ -435,17 +443,21 @@ class Stack:
         remote = (addr, port)
         if s.local is None:
             try:
-                s.local = (self.addr, self._ephemeral(self.addr, remote))
+                s.local = (self.addr, self._ephemeral(self.addr, remote, now))
             except TcpError as err:
                 raise self._fail(now, text, err) from None
         local = (s.local[0] if s.local[0] != "0.0.0.0" else self.addr, s.local[1])
         cid = (local[0], local[1], addr, port)
         old = self.conns.get(cid)
         if old is not None:
-            if old.state is State.TIME_WAIT and self._tw_reuse_ok(old):
+            if old.state is State.TIME_WAIT and self._tw_reuse_ok(old, now):
                 old.abort(now)  # tcp_twsk_unique(): the TIME_WAIT socket gives way
                 self._collect(old, now)
                 del self.conns[cid]
+                self._count(now, "TWRecycled")  # LINUX_MIB_TIMEWAITRECYCLED
+                if self.params.os == "linux":
+                    # the new ISN continues above the old one (tcp_twsk_unique: tw_snd_nxt + 65535 + 2)
+                    self._isn_override[cid] = seq_add(old.snd_nxt, 65535 + 2) or 1
             else:
                 raise self._fail(now, text, TcpError("EADDRNOTAVAIL", f"4-tuple {cid} is in use ({old.state.value})"))
         conn = self._make_conn(now, local, remote, passive=False, opts=s.opts)
@@ -456,12 +468,32 @@ class Stack:
         self._collect(conn, now)
         raise self._fail(now, text, TcpError("EINPROGRESS", "SYN sent"))
 
-    def _tw_reuse_ok(self, tw: Connection) -> bool:
-        """``tcp_twsk_unique()`` (net/ipv4/tcp_ipv4.c): tw_reuse with timestamps, 2 = loopback only."""
+    def _tw_reuse_ok(self, tw: Connection, now: float) -> bool:
+        """May an outgoing connection take over the 4-tuple of TIME_WAIT socket ``tw``?
+
+        ``tcp_tw_reuse`` 1 (2: loopback only), timestamps in use on ``tw``, and its
+        last timestamp (``tw_ts_recent_stamp``) more than a second old.
+
+        Notes
+        -----
+        net/ipv4/tcp_ipv4.c ``tcp_twsk_unique()``; Documentation/networking/ip-sysctl.rst
+        ``tcp_tw_reuse`` and ``tcp_tw_reuse_delay`` (1000 ms).  The timestamps make the
+        reuse safe: PAWS (RFC 7323 §5) rejects old duplicates of the earlier incarnation.
+
+        Examples
+        --------
+        >>> from tcpkit.connection import handshake_pair
+        >>> c, _s = handshake_pair("linux")
+        >>> st = Stack(profile=get_profile("linux", tcp_tw_reuse=1))
+        >>> st._tw_reuse_ok(c, now=0.5), st._tw_reuse_ok(c, now=1.5)
+        (False, True)
+        """
         mode = self.params.tw_reuse
         if not mode or not tw.ts_ok:
             return False
-        return not (mode == 2 and not tw.remote[0].startswith("127."))
+        if mode == 2 and not (tw.remote[0].startswith("127.") and tw.local[0].startswith("127.")):
+            return False
+        return now - tw.ts_recent_time > TW_REUSE_DELAY
 
     # ------------------------------------------------------------------ data
     def _conn(self, fd: int, what: str) -> Connection:
@@ -797,7 +829,7 @@ class Stack:
         if conn is not None:
             owner = conn.listener
             if isinstance(owner, Listener) and conn.state is State.SYN_RECEIVED:
-                owner.child_segment(now, conn, seg, send=lambda s: self._out.append(Datagram(dst, src, s)))
+                owner.child_segment(now, conn, seg, send=self._listener_send(now, dst, src))
             else:
                 conn.segment_arrives(now, seg)
                 self._collect(conn, now)
@@ -806,13 +838,23 @@ class Stack:
             self._cleanup(conn)
             return
         if lst is not None:
-            child = lst.segment_arrives(now, src, seg, send=lambda s: self._out.append(Datagram(dst, src, s)))
+            child = lst.segment_arrives(now, src, seg, send=self._listener_send(now, dst, src))
             if child is not None:
                 self._collect(child, now)
                 if child.state is not State.CLOSED:
                     self.conns[child.conn_id] = child
             return
         self._closed_port(now, src, dst, seg, cid)
+
+    def _listener_send(self, now: float, src: str, dst: str) -> Callable[[Segment], None]:
+        """Where a listener (or its request) puts its replies; resets count as ``OutRsts``."""
+
+        def send(seg: Segment) -> None:
+            self._out.append(Datagram(src, dst, seg))
+            if seg.rst:
+                self._count(now, "OutRsts")
+
+        return send
 
     def _new_incarnation(self, now: float, tw: Connection, seg: Segment) -> bool:
         """A SYN that may reopen a TIME_WAIT 4-tuple (Linux ``tcp_timewait_state_process``).

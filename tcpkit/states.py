@@ -45,7 +45,15 @@ __all__ = [
     "lookup",
     "transitions_from",
     "glossary",
+    "ACCEPT_OVERFLOW",
+    "UNREAD_DATA",
+    "DATA_AFTER_CLOSE",
 ]
+
+#: Row conditions used by the engine (the strings appear in STATE trace records).
+ACCEPT_OVERFLOW = "accept queue full, tcp_abort_on_overflow"
+UNREAD_DATA = "unread data"
+DATA_AFTER_CLOSE = "data after close"
 
 
 class State(enum.Enum):
@@ -163,6 +171,7 @@ class Event(enum.Enum):
     RCV_ACK_OF_FIN = "rcv ACK of FIN"
     RCV_FIN_ACK = "rcv FIN+ACK of FIN"
     RCV_RST = "rcv RST"
+    RCV_DATA = "rcv data"
     # timers (RFC 9293 §3.8, §3.10.8)
     TIMEOUT_2MSL = "2MSL timeout"
     TIMEOUT_FIN_WAIT_2 = "FIN_WAIT_2 timeout"
@@ -187,6 +196,7 @@ _EVENT_ZH = {
     Event.RCV_ACK_OF_FIN: "收到对 FIN 的 ACK",
     Event.RCV_FIN_ACK: "收到 FIN 且确认了我方 FIN",
     Event.RCV_RST: "收到 RST",
+    Event.RCV_DATA: "收到数据",
     Event.TIMEOUT_2MSL: "2MSL 超时",
     Event.TIMEOUT_FIN_WAIT_2: "FIN_WAIT_2 超时",
     Event.TIMEOUT_RETRIES: "重传次数用尽",
@@ -256,11 +266,20 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t(S.SYN_SENT, E.RCV_SYN, S.SYN_RECEIVED, "SYN-ACK", _R + "§3.5 Figure 7; §3.10.7.3 (SYN without ACK)", "simultaneous", note="simultaneous open: resend our SYN with an ACK"),
     _t(S.SYN_SENT, E.CLOSE, S.CLOSED, "", _R + "§3.10.4 (CLOSE in SYN-SENT)", "client", note="give up before the peer answered"),
     _t(S.SYN_RECEIVED, E.RCV_ACK, S.ESTABLISHED, "", _R + "§3.10.7.4 (fifth: ACK in SYN-RECEIVED)", "server", note="our SYN is acknowledged"),
+    _t(S.SYN_RECEIVED, E.RCV_ACK, S.CLOSED, "RST", "Linux net/ipv4/tcp_minisocks.c tcp_check_req() (listen_overflow, embryonic_reset); ip-sysctl.rst tcp_abort_on_overflow", "abort", condition=ACCEPT_OVERFLOW, note="the handshake's ACK finds the accept queue full: one RST answers it and the request is dropped"),
     _t(S.SYN_RECEIVED, E.CLOSE, S.FIN_WAIT_1, "FIN", _R + "§3.10.4 (CLOSE in SYN-RECEIVED)", "active_close", note="close before the handshake finished"),
     # ---- active close
     _t(S.ESTABLISHED, E.CLOSE, S.FIN_WAIT_1, "FIN", _R + "§3.6 case 1; §3.10.4", "active_close", note="our application closed first"),
-    _t(S.ESTABLISHED, E.CLOSE, S.CLOSED, "RST", "RFC 2525 §2.17; Linux net/ipv4/tcp.c __tcp_close()", "abort", condition="unread data", note="closing with unread received data resets the connection"),
-    _t(S.CLOSE_WAIT, E.CLOSE, S.CLOSED, "RST", "RFC 2525 §2.17; Linux net/ipv4/tcp.c __tcp_close()", "abort", condition="unread data", note="closing with unread received data resets the connection"),
+    _t(S.ESTABLISHED, E.CLOSE, S.CLOSED, "RST", "RFC 2525 §2.17; Linux net/ipv4/tcp.c __tcp_close()", "abort", condition=UNREAD_DATA, note="closing with unread received data resets the connection"),
+    _t(S.CLOSE_WAIT, E.CLOSE, S.CLOSED, "RST", "RFC 2525 §2.17; Linux net/ipv4/tcp.c __tcp_close()", "abort", condition=UNREAD_DATA, note="closing with unread received data resets the connection"),
+    *(
+        _t(st, E.CLOSE, S.CLOSED, "RST", "RFC 1122 §4.2.2.13; RFC 2525 §2.17; Linux net/ipv4/tcp.c __tcp_close()", "abort", condition=UNREAD_DATA, note="after shutdown(SHUT_WR), close() with unread received data still resets (Linux)")
+        for st in (S.FIN_WAIT_1, S.FIN_WAIT_2)
+    ),
+    *(
+        _t(st, E.RCV_DATA, S.CLOSED, "RST", "RFC 1122 §4.2.2.13; Linux net/ipv4/tcp_input.c tcp_rcv_state_process() (TCPAbortOnData); FreeBSD sys/netinet/tcp_input.c (tcps_rcvafterclose)", "abort", condition=DATA_AFTER_CLOSE, note="new data for a socket the application has closed: nobody can read it, so reset")
+        for st in (S.FIN_WAIT_1, S.FIN_WAIT_2)
+    ),
     _t(S.FIN_WAIT_1, E.RCV_ACK_OF_FIN, S.FIN_WAIT_2, "", _R + "§3.10.7.4 (fifth: ACK in FIN-WAIT-1)", "active_close", note="our FIN is acknowledged; the peer may still send"),
     _t(S.FIN_WAIT_1, E.RCV_FIN, S.CLOSING, "ACK", _R + "§3.10.7.4 (eighth, FIN-WAIT-1); §3.6 case 3", "simultaneous", note="simultaneous close: the peer's FIN crossed ours"),
     _t(S.FIN_WAIT_1, E.RCV_FIN_ACK, S.TIME_WAIT, "ACK", _R + "§3.10.7.4 (eighth, FIN-WAIT-1)", "active_close", note="FIN and ACK of our FIN together (a three-segment close); missing from Figure 5"),

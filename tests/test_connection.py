@@ -534,7 +534,28 @@ def test_linux_close_after_half_close_with_unread_data_resets() -> None:
     assert link.a.state(c) is State.FIN_WAIT_2
     link.a.close(link.now, c)
     assert sent_by(link, "client")[-1].rst
-    assert [r.event for r in link.records if r.kind is Kind.STATE and r.host == "client"][-1] == "abort"
+    last = [r for r in link.records if r.kind is Kind.STATE and r.host == "client"][-1]
+    assert (last.event, last.condition, last.dst_state) == ("close", "unread data", "CLOSED")  # its own row, not ABORT
+
+
+@pytest.mark.parametrize("profile", ["linux", "freebsd"])
+def test_data_after_close_answered_by_one_rst_from_the_segment(profile: str) -> None:
+    # Linux tcp_rcv_state_process(): TCPAbortOnData, tcp_reset(); tcp_v4_send_reset builds the RST from the segment.
+    # FreeBSD tcp_do_segment(): SS_NOFDREF and state > CLOSE_WAIT with data -> tcps_rcvafterclose, dropwithreset.
+    link, c, _lfd, s = pair(profile)
+    conn = link.a.connection(c)
+    assert conn is not None
+    link.a.close(link.now, c)
+    link.settle()
+    assert conn.state is State.FIN_WAIT_2
+    link.b.send(link.now, s, b"too late")
+    link.settle()
+    rst = [d.segment for _t, d in link.delivered if d.src == CLIENT_ADDR and d.segment.rst]
+    assert len(rst) == 1 and rst[0].flags == Flags.RST and rst[0].seq == conn.snd_nxt
+    assert conn.state is State.CLOSED and link.a.counters["TCPAbortOnData"] == 1
+    assert link.b.getsockopt(s, "SO_ERROR") == "ECONNRESET"
+    last = [r for r in link.records if r.kind is Kind.STATE and r.host == "client"][-1]
+    assert (last.src_state, last.event, last.condition) == ("FIN_WAIT_2", "rcv data", "data after close")
 
 
 def test_fast_retransmit_after_three_duplicate_acks() -> None:
@@ -555,3 +576,42 @@ def test_fast_retransmit_after_three_duplicate_acks() -> None:
     assert not [r for r in link.records if r.kind is Kind.TIMER_FIRE and r.timer == "rexmt" and r.time > t0]
     resent = [r.segment.seq for r in link.records if r.kind is Kind.SEND and r.host == "client" and r.segment is not None and r.segment.length and r.time >= t0]
     assert resent.count(lost[1]) == 2  # sent, lost, sent again after the duplicates
+
+
+def _ts_seg(conn: Connection, tsval: int, flags: Flags = Flags.ACK, payload: bytes = b"") -> Segment:
+    from tcpkit.segment import Timestamp
+
+    return Segment(src_port=conn.remote[1], dst_port=conn.local[1], seq=conn.rcv_nxt, ack=conn.snd_nxt, flags=flags, window=65535, payload=payload, options=(Timestamp(tsval, 0),))
+
+
+@pytest.mark.parametrize("profile", ["linux", "freebsd"])
+def test_paws_drops_data_with_an_old_timestamp(profile: str) -> None:
+    from tcpkit.connection import handshake_pair
+
+    _c, s = handshake_pair(profile)
+    assert s.ts_ok and s.ts_recent > 5
+    s.segment_arrives(1.0, _ts_seg(s, s.ts_recent - 5, Flags.ACK | Flags.PSH, b"old"))
+    assert s.recv_buf == b"" and s.counters["PAWSEstab"] == 1
+    out = s.take_outgoing()
+    assert len(out) == 1 and out[0].flags == Flags.ACK and out[0].ack == s.rcv_nxt  # dropped, and ACKed
+    s.segment_arrives(1.1, _ts_seg(s, s.ts_recent + 5, Flags.ACK | Flags.PSH, b"new"))
+    assert bytes(s.recv_buf) == b"new" and s.counters["PAWSEstab"] == 1
+
+
+def test_paws_lets_an_rst_through_and_allows_one_tick_on_linux() -> None:
+    from tcpkit.connection import handshake_pair
+
+    _c, s = handshake_pair("linux")
+    s.segment_arrives(1.0, _ts_seg(s, s.ts_recent - 1, Flags.ACK | Flags.PSH, b"ok"))  # TCP_PAWS_WINDOW = 1
+    assert bytes(s.recv_buf) == b"ok"
+    s.segment_arrives(1.1, _ts_seg(s, s.ts_recent - 1000, Flags.RST))
+    assert s.state is State.CLOSED and s.take_error() == "ECONNRESET"
+
+
+def test_paws_off_without_timestamps() -> None:
+    from tcpkit.connection import handshake_pair
+
+    _c, s = handshake_pair("rfc9293")  # no timestamps negotiated
+    assert not s.ts_ok
+    s.segment_arrives(1.0, _ts_seg(s, 1, Flags.ACK | Flags.PSH, b"taken"))
+    assert bytes(s.recv_buf) == b"taken" and s.counters.get("PAWSEstab", 0) == 0

@@ -30,6 +30,8 @@ CASES = [
     (3, 30, 5, 0, 2, 0.4, {"accept_rate": 2}),
     (40, 15, 5, 2, 1, 0.05, {"accept_rate": 6, "tcp_abort_on_overflow": 1}),
     (5, 30, 2, 1, 1, 0.05, {"accept_rate": 7.5}),
+    # an ACK and a first SYN arriving at the same float instant: the one sent first goes first
+    (2, 20, 6, 0, 2, 0.3, {"accept_rate": 3}),
 ]
 
 
@@ -44,6 +46,40 @@ def test_fast_path_equals_general_simulator(flood: float, legit: float, backlog:
     assert fast.samples == full.samples
     assert {k: fast.counters.get(k, 0) for k in COUNTERS} == {k: full.counters.get(k, 0) for k in COUNTERS}
     assert len(trace) > 0
+
+
+# longer runs where the SYN queue stays more than half full past 7 s, so reqsk_timer_handler
+# prunes requests that have retransmitted (tcp_synack_retries 4 or 5 lowered to 2)
+PRUNE_CASES = [
+    dict(flood_rate=40, legit_rate=5, backlog=8, rtt=0.05, tcp_syncookies=0),
+    dict(flood_rate=15, legit_rate=4, backlog=16, rtt=0.05, tcp_syncookies=0),
+    dict(flood_rate=5, legit_rate=25, backlog=8, rtt=0.25, tcp_syncookies=0, accept_rate=5, tcp_abort_on_overflow=1),
+    dict(flood_rate=4, legit_rate=12, backlog=10, rtt=0.1, tcp_syncookies=0, tcp_synack_retries=4),
+    dict(flood_rate=30, legit_rate=6, backlog=10, rtt=0.05, tcp_syncookies=1),
+    dict(flood_rate=2, legit_rate=20, backlog=6, rtt=0.3, tcp_syncookies=0, accept_rate=3, tcp_synack_retries=4),
+]
+
+
+@pytest.mark.parametrize("kw", PRUNE_CASES)
+def test_fast_path_equals_general_simulator_with_pruning(kw: dict) -> None:
+    kw = dict(duration=16.0, **kw)
+    full, _trace = simulate_flood_full(**kw)
+    fast = simulate_flood(**kw)
+    assert (fast.attempts, fast.connected, fast.failed, fast.pending) == (full.attempts, full.connected, full.failed, full.pending)
+    assert (fast.accepted, fast.reset) == (full.accepted, full.reset)
+    assert fast.connect_times == pytest.approx(full.connect_times, abs=1e-9)
+    assert fast.samples == full.samples
+    assert {k: fast.counters.get(k, 0) for k in COUNTERS} == {k: full.counters.get(k, 0) for k in COUNTERS}
+
+
+def test_pruning_turns_the_syn_queue_over() -> None:
+    # without pruning the 8 first spoofed requests would hold the queue for 63 s; with it, those that
+    # retransmitted die at 1 + 2 + 4 = 7 s while the queue is more than half full, and new ones get in
+    r = simulate_flood(duration=30, flood_rate=200, legit_rate=5, backlog=8, tcp_syncookies=0)
+    assert r.counters["SpoofedQueued"] > 8 * 2
+    two_retries = simulate_flood(duration=30, flood_rate=200, legit_rate=5, backlog=8, tcp_syncookies=0, tcp_synack_retries=2)
+    # with tcp_synack_retries = 2 EVERY request dies at 7 s; pruning stops once the queue is half full
+    assert two_retries.counters["SpoofedQueued"] > r.counters["SpoofedQueued"]
 
 
 def test_syn_queue_full_without_cookies_locks_out_clients() -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from engine_helpers import CLIENT_ADDR, SERVER_ADDR, Link, errno_of, make_pair
 
 from tcpkit.errors import TcpError
+from tcpkit.listener import Listener
 from tcpkit.profiles import get_profile
 from tcpkit.segment import Flags, Segment, parse_segment
 from tcpkit.stack import Stack
@@ -88,6 +90,19 @@ def test_abort_on_overflow_1_resets_client() -> None:
     assert link.a.getsockopt(fds[3], "SO_ERROR") == "ECONNRESET"
 
 
+def test_abort_on_overflow_1_sends_exactly_one_rst_built_from_the_ack() -> None:
+    # Linux tcp_check_req(): listen_overflow -> embryonic_reset -> one send_reset (tcp_v4_send_reset)
+    link, _lfd, fds = _overflow_at_third_ack(1)
+    link.settle()
+    rsts = [d.segment for _t, d in link.delivered if d.src == SERVER_ADDR and d.segment.rst]
+    assert len(rsts) == 1
+    conn = link.a.connection(fds[3])
+    assert conn is not None
+    assert rsts[0].flags == Flags.RST and rsts[0].seq == conn.rcv_nxt  # seq = the ACK's ack field, no ACK bit
+    assert link.b.counters["ListenOverflows"] == 1 and link.b.counters["OutRsts"] == 1
+    assert not any(c.state is State.SYN_RECEIVED for c in link.b.conns.values())
+
+
 def test_syn_queue_full_without_cookies_drops() -> None:
     link = make_pair("linux", tcp_syncookies=0, drop=lambda d, t: d.src == CLIENT_ADDR and d.segment.flags == Flags.ACK)
     lfd = server(link, backlog=2)
@@ -128,11 +143,49 @@ def test_syncookies_2_always() -> None:
 def test_forged_cookie_fails_and_gets_rst() -> None:
     link = make_pair("linux", tcp_syncookies=2)
     server(link, backlog=8)
+    syn = Segment(src_port=4000, dst_port=80, seq=7, flags=Flags.SYN, window=100)
+    link.b.segment_arrives(0.0, CLIENT_ADDR, SERVER_ADDR, syn)  # a cookie goes out: checks are on
+    assert link.b.counters["SyncookiesSent"] == 1
+    link.b.take_outgoing()
     bogus = Segment(src_port=5000, dst_port=80, seq=100, ack=12345, flags=Flags.ACK, window=100)
-    link.b.segment_arrives(0.0, CLIENT_ADDR, SERVER_ADDR, bogus)
+    link.b.segment_arrives(1.0, CLIENT_ADDR, SERVER_ADDR, bogus)
     out = link.b.take_outgoing()
     assert link.b.counters["SyncookiesFailed"] == 1
     assert len(out) == 1 and out[0].segment.rst and out[0].segment.seq == 12345
+
+
+def test_ack_without_recent_cookie_is_not_checked_as_one() -> None:
+    # Linux cookie_v4_check(): returns at once when tcp_synq_no_recent_overflow(sk)
+    link = make_pair("linux", tcp_syncookies=2)
+    server(link, backlog=8)
+    bogus = Segment(src_port=5000, dst_port=80, seq=100, ack=12345, flags=Flags.ACK, window=100)
+    link.b.segment_arrives(0.0, CLIENT_ADDR, SERVER_ADDR, bogus)  # no cookie was ever sent
+    out = link.b.take_outgoing()
+    assert link.b.counters["SyncookiesFailed"] == 0 and link.b.counters["SyncookiesRecv"] == 0
+    assert len(out) == 1 and out[0].segment.rst and out[0].segment.seq == 12345
+
+
+def test_valid_cookie_too_long_after_the_last_overflow_is_refused() -> None:
+    # a genuine cookie ACK, but the listener sent its last cookie more than TCP_SYNCOOKIE_VALID ago
+    from tcpkit.listener import SYNCOOKIE_VALID
+
+    link = make_pair("linux", tcp_syncookies=2)
+    lfd = server(link, backlog=8)
+    syn = Segment(src_port=4000, dst_port=80, seq=7, flags=Flags.SYN, window=100)
+    link.b.segment_arrives(0.0, CLIENT_ADDR, SERVER_ADDR, syn)
+    cookie = link.b.take_outgoing()[0].segment.seq
+    ack = Segment(src_port=4000, dst_port=80, seq=8, ack=(cookie + 1) % 2**32, flags=Flags.ACK, window=100)
+    lst = link.b.fds[lfd].listener
+    assert lst is not None and not lst.no_recent_overflow(SYNCOOKIE_VALID - 1)
+    assert lst.no_recent_overflow(SYNCOOKIE_VALID + 1)
+    link.b.segment_arrives(SYNCOOKIE_VALID + 1, CLIENT_ADDR, SERVER_ADDR, ack)
+    out = link.b.take_outgoing()
+    assert link.b.counters["SyncookiesRecv"] == 0 and link.b.counters["SyncookiesFailed"] == 0
+    assert len(out) == 1 and out[0].segment.rst
+    link.b.segment_arrives(SYNCOOKIE_VALID + 2, CLIENT_ADDR, SERVER_ADDR, syn)  # a new cookie re-arms the check
+    cookie = link.b.take_outgoing()[0].segment.seq
+    link.b.segment_arrives(SYNCOOKIE_VALID + 2.1, CLIENT_ADDR, SERVER_ADDR, ack.replace(ack=(cookie + 1) % 2**32))
+    assert link.b.counters["SyncookiesRecv"] == 1
 
 
 def test_max_syn_backlog_keeps_last_quarter() -> None:
@@ -200,3 +253,43 @@ def test_accept_on_empty_queue_is_eagain() -> None:
         assert e.errno_name == "EAGAIN"
     else:  # pragma: no cover
         raise AssertionError("accept should have raised EAGAIN")
+
+
+def _request_lifetimes(backlog: int, n: int) -> list[float]:
+    """``n`` spoofed SYNs (nobody answers the SYN-ACKs) at t = 0; when each request dies."""
+    st = Stack(name="server", addr=SERVER_ADDR, profile=get_profile("linux", tcp_syncookies=0), seed=2)
+    lfd = st.socket()
+    st.bind(lfd, 80)
+    st.listen(0.0, lfd, backlog)
+    for i in range(n):
+        st.segment_arrives(0.0, "203.0.113.9", SERVER_ADDR, Segment(src_port=1000 + i, dst_port=80, seq=i, flags=Flags.SYN, window=100))
+    lst = st.fds[lfd].listener
+    assert lst is not None and len(lst.syn_queue) == n
+    alive = dict(lst.syn_queue)
+    died: list[float] = []
+    while (t := st.next_deadline()) is not None:
+        st.handle_timer(t)
+        st.take_outgoing()
+        died += [t for k in list(alive) if k not in lst.syn_queue and alive.pop(k)]
+    return died
+
+
+def test_crowded_syn_queue_prunes_old_requests() -> None:
+    # reqsk_timer_handler(): qlen << 1 > max(8, backlog) and no young request left -> retry limit 2,
+    # so a request dies at its third timer (1 + 2 + 4 = 7 s) instead of after 5 retries (63 s)
+    # ... until the queue is back to half full (qlen << 1 = 8): the other four live their full 63 s
+    assert _request_lifetimes(backlog=8, n=8) == [pytest.approx(7.0)] * 4 + [pytest.approx(63.0)] * 4
+    assert _request_lifetimes(backlog=12, n=12) == [pytest.approx(7.0)] * 6 + [pytest.approx(63.0)] * 6
+    assert _request_lifetimes(backlog=16, n=8) == [pytest.approx(63.0)] * 8  # half full only: no pruning
+
+
+def test_freebsd_syncache_is_not_pruned() -> None:
+    from tcpkit.connection import Connection
+
+    p = get_profile("freebsd").params
+    lst = Listener(p, local=(SERVER_ADDR, 80), backlog=8, make_child=lambda now, r: Connection(p, local=(SERVER_ADDR, 80), remote=r, iss=1, passive=True))
+    for i in range(8):
+        lst.segment_arrives(0.0, "203.0.113.9", Segment(src_port=1000 + i, dst_port=80, seq=i, flags=Flags.SYN, window=100), send=lambda s: None)
+    for c in lst.syn_queue.values():
+        c.retransmits = 3
+    assert lst.synack_retry_limit() == p.synack_retries

@@ -332,17 +332,20 @@ def test_time_wait_exhaustion_reaches_the_true_ceiling() -> None:
     assert r["client_time_wait_at_end"] >= 15
 
 
-# Tripwires for open engine bugs (NOTES-engine.md, "From the simulator"): when the engine is fixed these
-# XPASS and fail (strict), which is the signal to drop the workaround and assert the real behaviour.
-@pytest.mark.xfail(strict=True, reason="engine: tcp_tw_reuse not applied to ephemeral ports (NOTES-engine.md)")
 def test_time_wait_exhaustion_with_tw_reuse_on_ephemeral_ports() -> None:
+    # tcp_tw_reuse applies to connect()'s own port choice (__inet_hash_connect -> tcp_twsk_unique)
     r = run_scenario("time_wait_exhaustion", tw_reuse=1).meta["result"]
     assert r["connected"] == r["attempts"] and not r["errors"]
+    assert r["measured_per_s"] > r["ceiling_per_s"]
 
 
-@pytest.mark.xfail(strict=True, reason="engine: no PAWS, RFC 7323 §5 (NOTES-engine.md)")
 def test_old_duplicate_stopped_by_paws() -> None:
-    assert not run_scenario("old_duplicate", isn="fixed", timestamps=1).meta["result"]["old_data_accepted"]
+    # RFC 7323 §5.3 R1: same 4-tuple and ISN, but the replayed segment's TSval is older than TS.Recent
+    r = run_scenario("old_duplicate", isn="fixed", timestamps=1).meta["result"]
+    assert not r["old_data_accepted"] and r["first_ok"]
+    assert r["old_segment_dropped_because"] is not None and "PAWS" in r["old_segment_dropped_because"]
+    # without timestamps the same replay is taken as new data
+    assert run_scenario("old_duplicate", isn="fixed", timestamps=0).meta["result"]["old_data_accepted"]
 
 
 def test_tw_reuse() -> None:
@@ -351,6 +354,13 @@ def test_tw_reuse() -> None:
     assert off["errors"].get("EADDRNOTAVAIL", 0) > 0
     assert off["measured_per_s"] == pytest.approx(off["ceiling_per_s"], rel=0.1)
     assert on["connected"] == on["attempts"] and on["measured_per_s"] > on["ceiling_per_s"]
+
+
+def test_tw_reuse_waits_for_the_timestamp_to_age() -> None:
+    # 10 ports at 20 connects/s: a port comes round every 0.5 s, before its TIME_WAIT timestamp is 1 s old
+    fast = run_scenario("tw_reuse", tw_reuse=1, ports=10, rate=20.0, duration=5.0).meta["result"]
+    assert fast["errors"].get("EADDRNOTAVAIL", 0) > 0 and fast["connected"] < fast["attempts"]
+    assert fast["measured_per_s"] > fast["ceiling_per_s"]
 
 
 @pytest.mark.parametrize(("recycle", "second_ok"), [(1, False), (0, True)])
@@ -457,3 +467,11 @@ def test_cli_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "syn_flood", "--param", "flood_rate"]) == 2
     assert main(["run", "syn_flood", "--param", "flood_rate=-3"]) == 2
     assert "flood_rate" in capsys.readouterr().err
+
+
+def test_lost_handshake_ack_late_data_is_not_a_failed_cookie() -> None:
+    # no SYN cookie was sent, so cookie_v4_check() never looks at the late ACK (tcp_synq_no_recent_overflow)
+    t = run_scenario("lost_handshake_ack")
+    names = {name for r in t if r.host == "server" and r.values and r.kind is Kind.COUNTER for name, _v in r.values}
+    assert "OutRsts" in names and not names & {"SyncookiesFailed", "SyncookiesRecv"}
+    assert t.meta["result"]["client_error"] == "ECONNRESET"

@@ -160,8 +160,67 @@ def test_tw_reuse_loopback_only() -> None:
         fd2 = cli.socket()
         cli.setsockopt(1.0, fd2, "SO_REUSEADDR", 1)
         cli.bind(fd2, port)
-        err = errno_of(lambda fd2=fd2, cli=cli, remote=remote: cli.connect(1.1, fd2, remote, 80))
+        if ok:  # tcp_twsk_unique(): the TIME_WAIT socket's last timestamp must be more than 1 s old
+            assert errno_of(lambda fd2=fd2, cli=cli, remote=remote: cli.connect(1.1, fd2, remote, 80)) == "EADDRNOTAVAIL"
+        err = errno_of(lambda fd2=fd2, cli=cli, remote=remote: cli.connect(3.0, fd2, remote, 80))
         assert err == ("EINPROGRESS" if ok else "EADDRNOTAVAIL")
+        assert cli.counters["TWRecycled"] == (1 if ok else 0)
+
+
+def _tw_client(tw_reuse: int, *, ports: int = 2) -> tuple[Stack, Stack, int, list[int]]:
+    """A client with ``ports`` ephemeral ports whose every 4-tuple to the server is in TIME_WAIT."""
+    prof = get_profile("linux", tcp_tw_reuse=tw_reuse, ip_local_port_low=50000, ip_local_port_high=50000 + ports - 1)
+    srv = Stack(name="s", addr="10.9.0.1", profile="linux", seed=3)
+    cli = Stack(name="c", addr="10.9.0.2", profile=prof, seed=4)
+    lfd = srv.socket()
+    srv.bind(lfd, 80)
+    srv.listen(0.0, lfd)
+    t = 0.0
+    used = []
+
+    def pump() -> None:
+        nonlocal t
+        for _ in range(4):
+            t += 0.01
+            for a, b in ((cli, srv), (srv, cli)):
+                for d in a.take_outgoing():
+                    b.segment_arrives(t, d.src, d.dst, d.segment)
+
+    for _ in range(ports):
+        fd = cli.socket()
+        errno_of(lambda fd=fd: cli.connect(t, fd, "10.9.0.1", 80))
+        pump()
+        used.append(cli.connection(fd).local[1])  # type: ignore[union-attr]
+        cli.close(t, fd)
+        srv.close(t, srv.accept(t, lfd))
+        pump()
+    assert [i.state for i in cli.sockets()] == [State.TIME_WAIT] * ports
+    return cli, srv, lfd, used
+
+
+@pytest.mark.parametrize("tw_reuse", [0, 1])
+def test_tw_reuse_on_ephemeral_connect(tw_reuse: int) -> None:
+    # __inet_hash_connect -> __inet_check_established -> tcp_twsk_unique for each candidate port
+    cli, _srv, _lfd, used = _tw_client(tw_reuse)
+    fd = cli.socket()
+    assert errno_of(lambda: cli.connect(0.5, fd, "10.9.0.1", 80)) == "EADDRNOTAVAIL"  # too soon (or off)
+    err = errno_of(lambda: cli.connect(5.0, fd, "10.9.0.1", 80))
+    if not tw_reuse:
+        assert err == "EADDRNOTAVAIL" and cli.counters["TWRecycled"] == 0
+        return
+    assert err == "EINPROGRESS" and cli.counters["TWRecycled"] == 1
+    conn = cli.connection(fd)
+    assert conn is not None and conn.local[1] in used and conn.state is State.SYN_SENT
+    assert sorted(i.state.value for i in cli.sockets()) == ["SYN_SENT", "TIME_WAIT"]
+
+
+def test_tw_reuse_needs_timestamps() -> None:
+    prof = get_profile("linux", tcp_tw_reuse=1, tcp_timestamps=0)
+    st = Stack(profile=prof)
+    from tcpkit.connection import handshake_pair
+
+    c, _s = handshake_pair("rfc9293")
+    assert not c.ts_ok and not st._tw_reuse_ok(c, now=100.0)
 
 
 def test_tcpdrop_and_sockets_listing() -> None:

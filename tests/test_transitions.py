@@ -27,7 +27,15 @@ from tcpkit.errors import IllegalTransition
 from tcpkit.profiles import get_profile
 from tcpkit.segment import Flags, Segment
 from tcpkit.stack import Datagram
-from tcpkit.states import TRANSITIONS, Event, State, lookup
+from tcpkit.states import (
+    ACCEPT_OVERFLOW,
+    DATA_AFTER_CLOSE,
+    TRANSITIONS,
+    UNREAD_DATA,
+    Event,
+    State,
+    lookup,
+)
 from tcpkit.trace import Kind
 
 S = State
@@ -193,6 +201,66 @@ def d_close_wait_unread() -> Link:
     link.settle()
     assert link.b.state(s) is S.CLOSE_WAIT
     link.b.close(link.now, s)
+    return link
+
+
+def _unread_in(state: State) -> Callable[[], Link]:
+    def run() -> Link:
+        link, c, _lfd, s = est()
+        if state is S.FIN_WAIT_1:
+            link.drop = lambda d, t: from_server(d, t) and pure_ack(d, t)  # our FIN stays unacknowledged
+        link.b.send(link.now, s, b"never read")  # crosses the client's FIN
+        link.a.shutdown(link.now, c, "SHUT_WR")
+        link.run(link.now + link.delay * 3)
+        conn = conn_of(link, "a", c)
+        assert conn.state is state and conn.recv_buf
+        link.a.close(link.now, c)
+        assert conn.state is S.CLOSED and link.a.counters["TCPAbortOnClose"] == 1
+        return link
+
+    return run
+
+
+def _data_after_close_in(state: State) -> Callable[[], Link]:
+    def run() -> Link:
+        link, c, _lfd, s = est()
+        conn = conn_of(link, "a", c)
+        if state is S.FIN_WAIT_2:
+            link.a.close(link.now, c)
+            link.settle()
+            assert conn.state is state and conn.orphan
+            link.b.send(link.now, s, b"too late")
+        else:  # the data crosses our FIN, so it does not acknowledge it
+            link.b.send(link.now, s, b"too late")
+            link.a.close(link.now, c)
+            assert conn.state is state and conn.orphan
+        link.settle()
+        assert conn.state is S.CLOSED
+        assert link.a.counters["TCPAbortOnData"] == 1
+        return link
+
+    return run
+
+
+for _st in (S.FIN_WAIT_1, S.FIN_WAIT_2):
+    DRIVES[(_st, E.CLOSE, UNREAD_DATA)] = _unread_in(_st)
+    DRIVES[(_st, E.RCV_DATA, DATA_AFTER_CLOSE)] = _data_after_close_in(_st)
+
+
+@drive(S.SYN_RECEIVED, E.RCV_ACK, ACCEPT_OVERFLOW)
+def d_accept_overflow_abort() -> Link:
+    link = make_pair(tcp_syncookies=0, tcp_abort_on_overflow=1)
+    lfd = link.b.socket()
+    link.b.bind(lfd, 80)
+    link.b.listen(0.0, lfd, 2)  # the accept queue holds three
+    fds: list[int] = []
+    for _ in range(2):  # two connect at once, then two more (admitted while there is room)
+        more = [link.a.socket() for _ in range(2)]
+        for fd in more:
+            errno_of(lambda fd=fd: link.a.connect(link.now, fd, SERVER_ADDR, 80))
+        fds += more
+        link.settle()
+    assert [link.a.state(fd) for fd in fds] == [S.ESTABLISHED] * 3 + [S.CLOSED]
     return link
 
 
