@@ -899,21 +899,31 @@ def _port_run(seed: int, profile: str, ports: int, rate: float, duration: float,
     }
 
 
+#: Parameters shared by the two port-hungry client scenarios.
+_PORT_RUN_PARAMS = {
+    "ports": Param(20, "size of the client's ephemeral port range", 2, 2000),
+    "rate": Param(5.0, "connects per second", 0.1, 100),
+    "duration": Param(40.0, "seconds", 1, 600),
+    "time_wait_len": Param(10.0, "TIME_WAIT length (s)", 1, 600),
+}
+
+
+def _port_scenario(seed: int, profile: str, ports: int, rate: float, duration: float, time_wait_len: float, tw_reuse: int, knob: str) -> tuple[Network, dict[str, Any]]:
+    if profile != "linux":
+        raise ParameterError("profile", profile, f"linux ({knob} is a Linux knob)")
+    return _port_run(seed, profile, ports, rate, duration, {"time_wait_len": time_wait_len, "tcp_tw_reuse": tw_reuse}, 1, False)
+
+
 @_scenario(
     "time_wait_exhaustion",
     "One client opens and closes connections faster than TIME_WAIT frees ports: connect() fails with EADDRNOTAVAIL; the ceiling is ports / TIME_WAIT (28232/60 = 470 per second on Linux defaults).",
     "单个客户端开关连接的速度快于 TIME_WAIT 释放端口：connect() 以 EADDRNOTAVAIL 失败；上限为端口数 / TIME_WAIT 时长（Linux 默认 28232/60 ≈ 470 次每秒）。",
     "Linux ip-sysctl.rst ip_local_port_range, include/net/tcp.h TCP_TIMEWAIT_LEN, net/ipv4/inet_hashtables.c __inet_hash_connect.",
-    ports=Param(20, "size of the client's ephemeral port range", 2, 2000),
-    rate=Param(5.0, "connects per second", 0.1, 100),
-    duration=Param(40.0, "seconds", 1, 600),
-    time_wait_len=Param(10.0, "TIME_WAIT length (s)", 1, 600),
+    **_PORT_RUN_PARAMS,
     tw_reuse=Param(0, "tcp_tw_reuse: 1 lets connect() take a port whose 4-tuple is in TIME_WAIT (timestamps on)", choices=(0, 1)),
 )
 def _sc_tw_exhaustion(seed: int, profile: str, ports: int, rate: float, duration: float, time_wait_len: float, tw_reuse: int) -> tuple[Network, dict[str, Any]]:
-    if profile != "linux":
-        raise ParameterError("profile", profile, "linux (ip_local_port_range is a Linux knob)")
-    return _port_run(seed, profile, ports, rate, duration, {"time_wait_len": time_wait_len, "tcp_tw_reuse": tw_reuse}, 1, False)
+    return _port_scenario(seed, profile, ports, rate, duration, time_wait_len, tw_reuse, "ip_local_port_range")
 
 
 @_scenario(
@@ -921,16 +931,11 @@ def _sc_tw_exhaustion(seed: int, profile: str, ports: int, rate: float, duration
     "A port-hungry client (plain connect(), ephemeral ports) with tcp_tw_reuse=1 and timestamps: connect() takes a port whose 4-tuple is still in TIME_WAIT once its last timestamp is over 1 s old, because timestamps (PAWS) make old segments harmless.",
     "缺端口的客户端（普通 connect()，临时端口）开启 tcp_tw_reuse=1 和时间戳：当 TIME_WAIT 四元组的最后时间戳已超过 1 秒，connect() 便可复用该端口，因为时间戳（PAWS）让旧报文无害。",
     "Linux ip-sysctl.rst tcp_tw_reuse / tcp_tw_reuse_delay, net/ipv4/inet_hashtables.c __inet_hash_connect / __inet_check_established, net/ipv4/tcp_ipv4.c tcp_twsk_unique; RFC 7323 §5 (PAWS), RFC 6191.",
-    ports=Param(20, "size of the client's ephemeral port range", 2, 2000),
-    rate=Param(5.0, "connects per second", 0.1, 100),
-    duration=Param(40.0, "seconds", 1, 600),
-    time_wait_len=Param(10.0, "TIME_WAIT length (s)", 1, 600),
+    **_PORT_RUN_PARAMS,
     tw_reuse=Param(1, "tcp_tw_reuse", choices=(0, 1)),
 )
 def _sc_tw_reuse(seed: int, profile: str, ports: int, rate: float, duration: float, time_wait_len: float, tw_reuse: int) -> tuple[Network, dict[str, Any]]:
-    if profile != "linux":
-        raise ParameterError("profile", profile, "linux (tcp_tw_reuse is a Linux knob)")
-    return _port_run(seed, profile, ports, rate, duration, {"time_wait_len": time_wait_len, "tcp_tw_reuse": tw_reuse}, 1, False)
+    return _port_scenario(seed, profile, ports, rate, duration, time_wait_len, tw_reuse, "tcp_tw_reuse")
 
 
 @_scenario(
