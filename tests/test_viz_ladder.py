@@ -9,7 +9,15 @@ from tcpkit.i18n import set_language
 from tcpkit.segment import parse_segment
 from tcpkit.trace import Kind, Trace, TraceRecord
 from tcpkit.viz.examples import example_trace
-from tcpkit.viz.ladder import LadderView, build_ladder, cursor_y, ladder_figure
+from tcpkit.viz.ladder import (
+    MAX_SEGMENTS,
+    LadderView,
+    build_ladder,
+    cursor_y,
+    ladder_figure,
+    ladder_pages,
+    ladder_window,
+)
 
 
 class TB:
@@ -184,3 +192,92 @@ def test_real_scenario_with_a_lost_final_ack() -> None:
     assert any(a.rexmit and a.src == "server" and a.label.startswith("F.") for a in lad.arrows)
     # every other segment found its receiver
     assert all(a.delivered for a in lad.arrows if not a.lost)
+
+
+def _long_trace(rounds: int) -> Trace:
+    """``rounds`` data segments a -> b, each acknowledged: 4 segment records per round, 10 ms apart."""
+    tb = TB().state(0.0, "a", "SYN_SENT", "ESTABLISHED", "rcv_synack")
+    for k in range(rounds):
+        t = 0.01 * k
+        seq = 1 + 100 * k
+        tb.send(t, "a", "b", f"P. {seq}:{seq + 100}(100) ack 1").recv(t + 0.002, "b", "a", f"P. {seq}:{seq + 100}(100) ack 1")
+        tb.send(t + 0.002, "b", "a", f". 1:1(0) ack {seq + 100}").recv(t + 0.004, "a", "b", f". 1:1(0) ack {seq + 100}")
+    return tb.trace()
+
+
+def _segments(t: Trace, start: int, stop: int) -> int:
+    return sum(1 for r in t.records[start:stop] if r.segment is not None)
+
+
+def test_a_long_trace_is_cut_with_a_note() -> None:
+    t = _long_trace(300)  # 1200 segment records
+    view = LadderView(t)
+    assert (view.first, view.cut) == (0, True) and _segments(t, 0, view.stop) == MAX_SEGMENTS == 100
+    assert t[view.stop].segment is not None  # stops right before the 101st segment record
+    assert len(view.ladder.arrows) == 50 and all(a.delivered for a in view.ladder.arrows)
+    fig = view.figure()
+    assert fig.layout.meta["records"] == [0, view.stop, len(t)]
+    assert f"✂ cut: records 0–{view.stop - 1} of {len(t)} (at most 100 segments)" in fig.layout.title.text
+    assert "max_segments=" in fig.layout.title.text
+    labels = next(d for d in fig.data if d.name == "_labels")
+    assert len(labels.text) == 50
+    odd = LadderView(t, max_segments=99)  # the 99th segment record is a send whose arrival is cut off
+    assert [a.delivered for a in odd.ladder.arrows][-1] is False and "arrives after the cut" in odd.ladder.arrows[-1].hover
+    assert any(d.name == "arrives after the cut" for d in odd.figure().data)
+    everything = ladder_figure(t, max_segments=None)
+    assert "records" not in everything.layout.meta and "✂" not in everything.layout.title.text
+    assert len(next(d for d in everything.data if d.name == "_labels").text) == 600
+    set_language("zh")
+    try:
+        assert "已截断" in ladder_figure(t).layout.title.text
+    finally:
+        set_language("en")
+
+
+def test_a_short_trace_is_drawn_as_before() -> None:
+    t = example_trace("lossy")
+    fig = ladder_figure(t)
+    assert fig.layout.meta == {"tcpkit": "ladder", "hosts": ["client", "server"]}
+    assert "<br>" not in fig.layout.title.text and fig.layout.margin.t == 90
+    assert fig.to_plotly_json() == ladder_figure(t, max_segments=None).to_plotly_json()
+
+
+def test_time_window_and_first_record() -> None:
+    t = _long_trace(300)
+    start, stop = ladder_window(t, window=(1.0, 1.2))
+    assert all(1.0 <= r.time <= 1.2 for r in t.records[start:stop])
+    assert t[start - 1].time < 1.0 and t[stop].time > 1.2
+    fig = ladder_figure(t, window=(1.0, 1.2))
+    assert fig.layout.meta["records"] == [start, stop, len(t)]
+    assert f"records {start}–{stop - 1} of {len(t)};" in fig.layout.title.text  # cut by the window, not the limit
+    assert ladder_window(t, window=(1.0, 1.2), max_segments=10) == (start, start + 10)
+    view = LadderView(t, first=401, max_segments=8)
+    assert (view.first, _segments(t, 401, view.stop)) == (401, 8)
+    # record indices stay those of the whole trace
+    fig = view.figure(upto=402)
+    assert cursor_y(fig) == view.ry[1] and view.cursor_at(402) == (view.ry[1], view._arrow_xy(view.ladder.arrows[0]))
+    view.move_cursor(fig, 5)  # not drawn: the cursor hides
+    assert cursor_y(fig) is None and view.cursor_at(5) is None
+    with pytest.raises(ParameterError, match=f"index = {len(t)}"):
+        view.move_cursor(fig, len(t))
+
+
+def test_pages_cover_the_trace() -> None:
+    t = _long_trace(300)
+    pages = ladder_pages(t)
+    assert pages == [0, *(ladder_window(t, first=p)[1] for p in pages[:-1])]
+    assert len(pages) == 12 and ladder_window(t, first=pages[-1])[1] == len(t)
+    assert ladder_pages(t, max_segments=None) == [0]
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"max_segments": -1}, "max_segments = -1"),
+    ({"max_segments": 2.5}, "max_segments = 2.5"),
+    ({"window": (2.0, 1.0)}, r"window = \(2.0, 1.0\).*t0 <= t1"),
+    ({"window": (50.0, 60.0)}, r"window = \(50.0, 60.0\).*records from index 0: 0.000 to 2.994 s"),
+    ({"window": "soon"}, "window = 'soon'"),
+    ({"first": 99999}, "first = 99999.*from 0 to 1200"),
+])
+def test_bad_window_arguments(kwargs, match) -> None:
+    with pytest.raises(ParameterError, match=match):
+        ladder_figure(_long_trace(300), **kwargs)

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
+import ipywidgets as W
 import plotly.graph_objects as go
 import pytest
 
+import tcpkit
+from tcpkit import i18n
 from tcpkit.errors import ParameterError
 from tcpkit.i18n import get_language
 from tcpkit.profiles import Profile
 from tcpkit.viz.examples import example_trace
 from tcpkit.viz.graph import path_shape
-from tcpkit.viz.ladder import cursor_y
+from tcpkit.viz.ladder import LadderView, cursor_y, ladder_pages
 from tcpkit.widgets import KnobPanel, PredictWidget, ScenarioExplorer, TracePlayer, set_language
-from tcpkit.widgets._base import live_widgets
+from tcpkit.widgets._base import TcpkitWidget, live_widgets
 from tcpkit.widgets.explorer import ScenarioRunner, _example_runner
 
 
@@ -28,11 +34,11 @@ def english():
 def test_player_step_moves_ladder_and_graph_together() -> None:
     p = TracePlayer(example_trace("lossy"))
     assert isinstance(p.ladder_fig, go.FigureWidget) and isinstance(p.graph_fig, go.FigureWidget)
-    y0, path0 = cursor_y(p.ladder_fig), path_shape(p.graph_fig, "client")
+    y0, path0 = p.cursor.y, path_shape(p.graph_fig, "client")
     for _ in range(5):
         p.on_step_clicked(p.step_button)
     assert p.index == 5
-    assert cursor_y(p.ladder_fig) > y0
+    assert p.cursor.y > y0
     assert path0 == "" and path_shape(p.graph_fig, "client").startswith("M ")  # CLOSED -> SYN_SENT is drawn
     assert "S 1000000:1000000(0)" in p.text.value
     lit = [a.name for a in p.graph_fig.layout.annotations if a.name and a.bgcolor != "white"]
@@ -56,7 +62,8 @@ def test_player_static_and_new_trace() -> None:
     p.set_trace(example_trace("attacker"))
     assert p.index == 0 and p.slider.max == len(example_trace("attacker")) - 1
     assert list(p.ladder_fig.layout.xaxis.ticktext) == ["client", "attacker", "server"]
-    assert len(p.ladder_fig.data) != before or True
+    labels = [d for d in p.ladder_fig.data if d.name == "_labels"][0]
+    assert any(t.startswith("R ") for t in labels.text) and len(p.ladder_fig.data) != before
     with pytest.raises(ParameterError, match="trace"):
         TracePlayer([1, 2, 3])  # type: ignore[arg-type]
 
@@ -191,10 +198,122 @@ def test_explorer_with_real_scenarios() -> None:
     ex = ScenarioExplorer(name="connection_refused", seed=1)
     assert ex.runner.source == "tcpkit.scenarios" and ex.notice.value == ""
     assert ex.trace.meta.get("scenario") == "connection_refused"
-    y0 = cursor_y(ex.player.ladder_fig)
+    y0 = ex.player.cursor.y
     ex.player.slider.value = ex.player.slider.max
-    assert cursor_y(ex.player.ladder_fig) > y0
+    assert ex.player.cursor.y > y0
     ex.choice.value = "abort_rst"
     assert ex.run()
     assert any(r.segment is not None and r.segment.rst for r in ex.trace)
     assert type(ex.static("gantt")) is go.Figure
+
+
+def test_player_step_moves_only_the_cursor_overlay() -> None:
+    p = TracePlayer(example_trace("lossy"), start=4)
+    ladder_before = p.ladder_fig.to_dict()
+    view = LadderView(p.trace)
+    assert cursor_y(p.ladder_fig) is None  # the figure's own cursor shape stays hidden
+    for i in (5, 6, 20):
+        p.slider.value = i
+        y, seg = view.cursor_at(i)
+        assert p.cursor.y == y == view.ry[i]
+        assert p.cursor.segment == ([] if seg is None else list(seg))
+        assert p.cursor.span == list(view.x_span)
+    p.slider.value = 6  # record 6 is the SYN arriving: its arrow is highlighted
+    arrow = view.ladder.arrows[view.ladder.record_arrow[6]]
+    assert p.cursor.segment == [0.0, view.ry[arrow.send_index], 1.0, view.ry[6]]
+    assert p.ladder_fig.to_dict() == ladder_before  # the ladder itself was not touched
+    assert type(p.static()) is go.Figure and cursor_y(p.static()) == view.ry[6]  # the static copy shows the cursor
+
+
+def test_player_without_overlay_moves_the_figure_shapes() -> None:
+    p = TracePlayer(example_trace("lossy"), overlay=False)
+    y0 = cursor_y(p.ladder_fig)
+    p.step(5)
+    assert cursor_y(p.ladder_fig) > y0 and p.cursor.y is None
+    assert p.cursor not in p.widget.children[-1].children
+
+
+def test_player_turns_ladder_pages_on_a_long_trace() -> None:
+    t = example_trace("lossy")
+    pages = ladder_pages(t, max_segments=10)
+    assert pages[0] == 0 and len(pages) >= 3
+    p = TracePlayer(t, max_segments=10)
+    assert p.ladder_fig.layout.meta["records"] == [0, pages[1], len(t)]
+    assert "✂" in p.ladder_fig.layout.title.text
+    y_first_page = p.cursor.y
+    p.slider.value = pages[1] + 1  # off the first page: the ladder is redrawn from pages[1]
+    assert p.ladder_fig.layout.meta["records"][0] == pages[1]
+    assert p.cursor.y == LadderView(t, max_segments=10, first=pages[1]).ry[1]
+    p.slider.value = 0  # and back
+    assert p.ladder_fig.layout.meta["records"][0] == 0 and p.cursor.y == y_first_page
+    assert p.static().layout.meta["records"][0] == 0
+    full = TracePlayer(t, max_segments=None)
+    assert "records" not in full.ladder_fig.layout.meta and "✂" not in full.ladder_fig.layout.title.text
+
+
+def test_tcpkit_set_language_relabels_open_widgets_at_once() -> None:
+    p = TracePlayer(example_trace("lossy"))
+    panel = KnobPanel("linux", knobs=["tcp_syn_retries"])
+    q = PredictWidget(example_trace("lossy"), at=6, host="server")
+    tcpkit.set_language("zh")  # the package-level switch, not tcpkit.widgets.set_language
+    assert p.step_button.description == "单步 ▶"
+    assert list(p.ladder_fig.layout.xaxis.ticktext) == ["客户端", "服务器"]
+    assert "第 #0 条记录" in p.text.value
+    assert panel.reset_button.description == "恢复默认值"
+    assert q.check_button.description == "检查"
+    i18n.set_language("en")
+    assert p.step_button.description == "step ▶" and q.check_button.description == "check"
+
+
+class _Label(TcpkitWidget):
+    """The smallest tcpkit widget: one label, no callbacks that keep it alive."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.widget = W.HTML()
+        self.refresh_language()
+
+    def refresh_language(self) -> None:
+        self.widget.value = i18n.tr("state")
+
+
+def test_closed_and_collected_widgets_unsubscribe() -> None:
+    base = len(i18n._LISTENERS)
+    p = TracePlayer(example_trace("lossy"))
+    panel = KnobPanel("linux", knobs=["tcp_syn_retries"])
+    assert len(i18n._LISTENERS) == base + 2
+    p.close()
+    assert len(i18n._LISTENERS) == base + 1
+    i18n.set_language("zh")
+    assert p.step_button.description == "step ▶"  # closed: not relabelled any more
+    assert panel.reset_button.description == "恢复默认值"
+    i18n.set_language("en")
+    ref = weakref.ref(panel)
+    panel.close()
+    del panel
+    gc.collect()
+    assert ref() is None and len(i18n._LISTENERS) == base
+    # the subscription itself does not keep a widget alive
+    lost = _Label()
+    i18n.set_language("zh")
+    assert lost.widget.value == "状态"
+    i18n.set_language("en")
+    ref = weakref.ref(lost)
+    del lost
+    gc.collect()
+    assert ref() is None and len(i18n._LISTENERS) == base
+    i18n.set_language("zh")  # no callback to a dead widget
+    i18n.set_language("en")
+
+
+def test_a_failing_widget_does_not_stop_the_language_switch(monkeypatch) -> None:
+    bad = KnobPanel("linux", knobs=["tcp_syn_retries"])
+    good = KnobPanel("linux", knobs=["tcp_syn_retries"])
+
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(bad, "refresh_language", boom)
+    with pytest.warns(RuntimeWarning, match="KnobPanel could not switch language: RuntimeError: boom"):
+        i18n.set_language("zh")
+    assert good.reset_button.description == "恢复默认值"

@@ -37,7 +37,16 @@ from .graph import (
     to_dot,
     to_mermaid,
 )
-from .ladder import Ladder, LadderView, build_ladder, cursor_y, ladder_figure
+from .ladder import (
+    MAX_SEGMENTS,
+    Ladder,
+    LadderView,
+    build_ladder,
+    cursor_y,
+    ladder_figure,
+    ladder_pages,
+    ladder_window,
+)
 from .timeline import (
     isn_figure,
     queue_figure,
@@ -51,6 +60,7 @@ __all__ = [
     "GROUPS",
     "Highlighter",
     "MAIN_GROUPS",
+    "MAX_SEGMENTS",
     "Ladder",
     "LadderView",
     "build_ladder",
@@ -59,6 +69,8 @@ __all__ = [
     "highlight",
     "isn_figure",
     "ladder_figure",
+    "ladder_pages",
+    "ladder_window",
     "path_shape",
     "path_states",
     "path_transitions",

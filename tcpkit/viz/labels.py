@@ -56,6 +56,10 @@ register(
         "viz.ladder.relative": ("relative sequence numbers", "相对序列号"),
         "viz.ladder.absolute": ("absolute sequence numbers", "绝对序列号"),
         "viz.ladder.delay": ("one-way delay {ms:.1f} ms", "单向时延 {ms:.1f} 毫秒"),
+        "viz.ladder.cut": ("✂ cut: records {i0}–{i1} of {n}{why}; choose others with max_segments=, window=(t0, t1) or first=",
+                           "✂ 已截断：显示第 {i0}–{i1} 条记录，共 {n} 条{why}；可用 max_segments=、window=(t0, t1) 或 first= 选择其他部分"),
+        "viz.ladder.beyond": ("arrives after the cut", "在截断处之后到达"),
+        "viz.ladder.cut_limit": (" (at most {limit} segments)", "（最多 {limit} 个报文段）"),
         # timelines
         "viz.queue.title": ("SYN queue and accept queue", "SYN 队列（半连接队列）与全连接队列"),
         "viz.queue.syn": ("SYN queue", "SYN 队列（半连接队列）"),

@@ -48,7 +48,14 @@ from ..seqnum import MASK
 from ..trace import Kind, Trace, TraceRecord
 from .labels import tr
 
-__all__ = ["Arrow", "TimerBar", "Ladder", "build_ladder", "ladder_figure", "LadderView", "segment_label", "cursor_y"]
+__all__ = ["Arrow", "TimerBar", "Ladder", "build_ladder", "ladder_figure", "LadderView", "segment_label", "cursor_y",
+           "ladder_window", "ladder_pages", "MAX_SEGMENTS"]
+
+#: Default number of segment records (SEND, RECV, DROP) one ladder draws; longer traces are cut.
+#: About 50 arrows: what the ladder's largest height (1800 px) shows with readable labels
+#: (400 records, as in a tw_reuse run, leave about 6 px per event row and the labels overlap).
+MAX_SEGMENTS = 100
+_SEG_KINDS = (Kind.SEND, Kind.RECV, Kind.DROP)
 
 TIMER_COLORS = {"rto": "#ff7f0e", "rexmt": "#ff7f0e", "tlp": "#fdd0a2", "time_wait": "#9467bd", "keepalive": "#17becf", "delack": "#bcbd22",
                 "fin_wait_2": "#8c564b", "persist": "#e377c2"}
@@ -160,12 +167,16 @@ def build_ladder(trace: Trace, *, relative: bool = True, hosts: Sequence[str] | 
     >>> lad.drops[0][1:3]
     ('server', 'RST in window but not exact: challenge ACK (RFC 5961 §3.2)')
     """
-    recs = trace.records
     order = list(hosts) if hosts is not None else _order_hosts(trace)
     known = set(trace.hosts)
     for h in order:
         if h not in known:
             raise ParameterError("hosts", h, "hosts of the trace: " + ", ".join(trace.hosts))
+    return _build_ladder(trace, relative, order)
+
+
+def _build_ladder(trace: Trace, relative: bool, order: list[str], inflight: str = "viz.ladder.inflight") -> Ladder:
+    recs = trace.records
     addr_host: dict[str, str] = {}
     for r in recs:
         if r.conn is not None and r.kind in (Kind.RECV, Kind.STATE):
@@ -256,7 +267,7 @@ def build_ladder(trace: Trace, *, relative: bool = True, hosts: Sequence[str] | 
             hover += "<br>" + tr("viz.ladder.lost") + ": " + str(info.get("reason") or "")
         else:
             t_end, frac = r.time + 0.6 * one_way, 0.6
-            hover += "<br>" + tr("viz.ladder.inflight")
+            hover += "<br>" + tr(inflight)
         if rexmit_of.get(j):
             hover += "<br>" + tr("viz.ladder.rexmit")
         a = Arrow(src=r.host, dst=dst, t_send=r.time, t_end=t_end, label=lab, hover=hover, send_index=j,
@@ -270,6 +281,99 @@ def build_ladder(trace: Trace, *, relative: bool = True, hosts: Sequence[str] | 
     return Ladder(hosts=order, arrows=arrows, states=[s for s in states if s[1] in order],
                   timers=[b for b in timers if b.host in order], drops=[d for d in drops if d[1] in order],
                   record_arrow=record_arrow, times=[r.time for r in recs])
+
+
+def ladder_window(trace: Trace, *, max_segments: int | None = MAX_SEGMENTS,
+                  window: tuple[float, float] | None = None, first: int = 0) -> tuple[int, int]:
+    """The records ``[start, stop)`` a ladder of ``trace`` draws.
+
+    Parameters
+    ----------
+    trace : Trace
+    max_segments : int or None
+        At most this many segment records (SEND, RECV, DROP); ``None`` or 0: no limit.
+    window : (float, float), optional
+        Only records with ``t0 <= time <= t1`` (seconds).
+    first : int
+        Index of the first record to consider.
+
+    Returns
+    -------
+    (int, int)
+        ``start`` and ``stop`` record indices (``stop`` excluded).
+
+    Raises
+    ------
+    ParameterError
+        For a limit that is not a positive integer, a window that is not
+        ``(t0, t1)`` with ``t0 <= t1`` or holds no record, or ``first`` outside the trace.
+
+    Examples
+    --------
+    >>> from tcpkit.viz.examples import example_trace
+    >>> t = example_trace("lossy")
+    >>> ladder_window(t) == (0, len(t))
+    True
+    >>> ladder_window(t, max_segments=4)       # the 5th segment record is where it stops
+    (0, 14)
+    >>> ladder_window(t, window=(1.0, 1.2))
+    (28, 33)
+    >>> ladder_window(t, max_segments=-1)
+    Traceback (most recent call last):
+    ...
+    tcpkit.errors.ParameterError: parameter max_segments = -1 is not allowed: expected a whole number of segment records >= 1, or None for no limit
+    """
+    if max_segments is not None and (isinstance(max_segments, bool) or not isinstance(max_segments, int) or max_segments < 0):
+        raise ParameterError("max_segments", max_segments, "a whole number of segment records >= 1, or None for no limit")
+    recs = trace.records
+    n = len(recs)
+    if isinstance(first, bool) or not isinstance(first, int) or not (0 <= first < max(n, 1)):
+        raise ParameterError("first", first, f"a record index from 0 to {max(n - 1, 0)}")
+    i0 = first
+    t1 = math.inf
+    if window is not None:
+        ok = (isinstance(window, tuple | list) and len(window) == 2
+              and all(isinstance(v, int | float) and not isinstance(v, bool) for v in window) and window[0] <= window[1])
+        if not ok:
+            raise ParameterError("window", window, "a time range (t0, t1) in seconds with t0 <= t1")
+        t0, t1 = float(window[0]), float(window[1])
+        while i0 < n and recs[i0].time < t0:
+            i0 += 1
+        if i0 >= n or recs[i0].time > t1:
+            span = f"{recs[0].time:.3f} to {recs[-1].time:.3f} s" if n else "none: the trace is empty"
+            raise ParameterError("window", window, f"a time range holding records (records from index {first}: {span})")
+    i1, segs = i0, 0
+    while i1 < n:
+        r = recs[i1]
+        if r.time > t1:
+            break
+        if r.segment is not None and r.kind in _SEG_KINDS:
+            if max_segments and segs >= max_segments:
+                break
+            segs += 1
+        i1 += 1
+    return i0, i1
+
+
+def ladder_pages(trace: Trace, *, max_segments: int | None = MAX_SEGMENTS) -> list[int]:
+    """Where consecutive ladders of at most ``max_segments`` segment records start.
+
+    The trace player draws the page holding its cursor and turns the page
+    when the cursor leaves it.
+
+    >>> from tcpkit.viz.examples import example_trace
+    >>> ladder_pages(example_trace("lossy"))
+    [0]
+    >>> ladder_pages(example_trace("lossy"), max_segments=10)
+    [0, 26, 45]
+    """
+    n = len(trace)
+    pages = [0]
+    while True:
+        _, stop = ladder_window(trace, max_segments=max_segments, first=pages[-1])
+        if stop >= n or stop <= pages[-1]:
+            return pages
+        pages.append(stop)
 
 
 class _TimeMap:
@@ -334,6 +438,23 @@ class LadderView:
         for long waits, as textbook ladders are drawn; ``linear``: real time.
     height : int, optional
         Figure height in pixels (default grows with the number of segments).
+    max_segments : int or None
+        Draw at most this many segment records (default :data:`MAX_SEGMENTS`,
+        100); a longer trace is cut and the figure's title says so.  ``None``
+        draws everything (slow and unreadable for thousands of segments).
+    window : (float, float), optional
+        Draw only records from ``t0`` to ``t1`` seconds (still at most ``max_segments``).
+    first : int
+        Start at this record index.
+
+    Attributes
+    ----------
+    first, stop : int
+        The records drawn are ``trace[first:stop]``; record indices given to
+        :meth:`figure` and :meth:`move_cursor` are indices into the whole
+        trace, while ``ladder`` and ``ry`` count from ``first``.
+    cut : bool
+        Whether records were left out.
 
     Examples
     --------
@@ -343,15 +464,33 @@ class LadderView:
     >>> view.move_cursor(fig, 5)
     >>> cursor_y(fig) == view.ry[5] == view.y(0.010)
     True
+    >>> part = LadderView(example_trace("lossy"), max_segments=10, first=26)
+    >>> part.first, part.stop, part.cut, part.covers(5)
+    (26, 45, True, False)
+    >>> fig = part.figure(upto=27); cursor_y(fig) == part.ry[27 - 26]
+    True
     """
 
     def __init__(self, trace: Trace, *, relative: bool = True, hosts: Sequence[str] | None = None,
-                 max_gap: float | None = None, height: int | None = None, scale: str = "events") -> None:
+                 max_gap: float | None = None, height: int | None = None, scale: str = "events",
+                 max_segments: int | None = MAX_SEGMENTS, window: tuple[float, float] | None = None,
+                 first: int = 0) -> None:
         if max_gap is not None and (not isinstance(max_gap, int | float) or max_gap < 0):
             raise ParameterError("max_gap", max_gap, "a number of seconds >= 0 (0 disables shortening)")
         self.trace = trace
         self.relative = relative
-        self.ladder = build_ladder(trace, relative=relative, hosts=hosts)
+        order = list(hosts) if hosts is not None else _order_hosts(trace)
+        known = set(trace.hosts)
+        for h in order:
+            if h not in known:
+                raise ParameterError("hosts", h, "hosts of the trace: " + ", ".join(trace.hosts))
+        self.first, self.stop = ladder_window(trace, max_segments=max_segments, window=window, first=first)
+        self.max_segments = max_segments
+        self.cut = (self.first, self.stop) != (0, len(trace))
+        if self.cut:
+            trace = trace[self.first:self.stop]
+        self._inflight = "viz.ladder.beyond" if self.stop < len(self.trace) else "viz.ladder.inflight"
+        self.ladder = _build_ladder(trace, relative, order, self._inflight)
         lad = self.ladder
         if scale not in ("events", "linear"):
             raise ParameterError("scale", scale, "'events' (one step per event) or 'linear' (real time)")
@@ -475,7 +614,7 @@ class LadderView:
                                      opacity=0.6, name=f"{tr('viz.ladder.timer')} {name}", hovertext=hov, hoverinfo="text"))
         # arrows, by kind
         kinds = (("normal", tr("viz.ladder.segment"), "#222", "solid"), ("rexmit", tr("viz.ladder.rexmit"), "#e6550d", "solid"),
-                 ("lost", tr("viz.ladder.lost"), "#d62728", "dot"), ("inflight", tr("viz.ladder.inflight"), "#999", "dash"))
+                 ("lost", tr("viz.ladder.lost"), "#d62728", "dot"), ("inflight", tr(self._inflight), "#999", "dash"))
         mids_x, mids_y, mids_t, mids_h, mids_pos = [], [], [], [], []
         for kind, lname, color, dash in kinds:
             axs: list[float | None] = []
@@ -538,13 +677,59 @@ class LadderView:
                          ticktext=[f"{t:.3f}" for t in tick_t], title={"text": tr("viz.ladder.time")}, showgrid=True,
                          gridcolor="#eee", zeroline=False)
         sub = tr("viz.ladder.relative") if self.relative else tr("viz.ladder.absolute")
-        fig.update_layout(title={"text": f"{tr('viz.ladder.title')} <span style='font-size:12px'>({sub})</span>", "x": 0.01},
-                          height=self.height, plot_bgcolor="white", margin={"l": 60, "r": 20, "t": 90, "b": 40},
-                          legend={"orientation": "h", "y": -0.03}, hovermode="closest",
-                          meta={"tcpkit": "ladder", "hosts": lad.hosts})
+        title = f"{tr('viz.ladder.title')} <span style='font-size:12px'>({sub})</span>"
+        meta: dict[str, object] = {"tcpkit": "ladder", "hosts": lad.hosts}
+        if self.cut:
+            title += f"<br><span style='font-size:11px;color:#b35900'>{self.cut_note()}</span>"
+            meta["records"] = [self.first, self.stop, len(self.trace)]
+        fig.update_layout(title={"text": title, "x": 0.01},
+                          height=self.height, plot_bgcolor="white", margin={"l": 60, "r": 20, "t": 110 if self.cut else 90, "b": 40},
+                          legend={"orientation": "h", "y": -0.03}, hovermode="closest", meta=meta)
         if upto is not None:
             self.move_cursor(fig, upto)
         return fig
+
+    def covers(self, index: int) -> bool:
+        """Whether record ``index`` (of the whole trace) is drawn."""
+        return self.first <= index < self.stop
+
+    def cut_note(self) -> str:
+        """The note a cut ladder shows (empty when nothing was left out)."""
+        if not self.cut:
+            return ""
+        segs = sum(1 for r in self.trace.records[self.first:self.stop] if r.segment is not None and r.kind in _SEG_KINDS)
+        full = bool(self.max_segments) and segs >= (self.max_segments or 0)
+        why = tr("viz.ladder.cut_limit", limit=self.max_segments) if full else ""
+        return tr("viz.ladder.cut", i0=self.first, i1=self.stop - 1, n=len(self.trace), why=why)
+
+    def cursor_at(self, index: int | None) -> tuple[float, tuple[float, float, float, float] | None] | None:
+        """Where the cursor goes for record ``index`` of the whole trace.
+
+        ``None`` when hidden (no index, or a record outside the drawn window);
+        else ``(y, segment)`` with ``segment = (x0, y0, x1, y1)`` of the record's
+        arrow, or ``None`` when the record is not on an arrow.
+
+        >>> from tcpkit.viz.examples import example_trace
+        >>> view = LadderView(example_trace("lossy"))
+        >>> y, seg = view.cursor_at(5)
+        >>> y == view.ry[5] and seg == (0.0, view.ry[5], 1.0, view.ry[6])
+        True
+        """
+        n = len(self.trace)
+        if index is None or n == 0:
+            return None
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n:
+            raise ParameterError("index", index, f"a record index from 0 to {n - 1}")
+        if not self.covers(index):
+            return None
+        local = index - self.first
+        ai = self.ladder.record_arrow.get(local)
+        return self.ry[local], (None if ai is None else self._arrow_xy(self.ladder.arrows[ai]))
+
+    @property
+    def x_span(self) -> tuple[float, float]:
+        """Left and right ends of the cursor line (x of the first and last timeline, padded)."""
+        return -0.6, len(self.ladder.hosts) - 0.4
 
     def _ticks(self) -> tuple[list[float], list[float]]:
         cands = sorted({(self.ry[a.send_index], round(a.t_send, 6)) for a in self.ladder.arrows}
@@ -570,23 +755,22 @@ class LadderView:
         if ci is None or ai_ is None:
             raise ParameterError("fig", "a figure", "a figure made by LadderView.figure()")
         cursor, current = shapes[ci], shapes[ai_]
-        times = self.ladder.times
-        if index is None or not times:
-            cursor.visible = False
-            current.visible = False
+        where = self.cursor_at(index)
+        if where is None:
+            if cursor.visible is not False:
+                cursor.visible = False
+            if current.visible is not False:
+                current.visible = False
             return
-        if not 0 <= index < len(times):
-            raise ParameterError("index", index, f"a record index from 0 to {len(times) - 1}")
-        y = self.ry[index]
+        y, seg = where
         if cursor.y0 != y or not cursor.visible:
             cursor.y0 = cursor.y1 = y
             cursor.visible = True
-        ai = self.ladder.record_arrow.get(index)
-        if ai is None:
+        if seg is None:
             if current.visible:
                 current.visible = False
         else:
-            x0, y0, x1, y1 = self._arrow_xy(self.ladder.arrows[ai])
+            x0, y0, x1, y1 = seg
             if (current.x0, current.y0, current.x1, current.y1) != (x0, y0, x1, y1) or not current.visible:
                 current.x0, current.y0, current.x1, current.y1 = x0, y0, x1, y1
                 current.visible = True
@@ -607,7 +791,8 @@ def cursor_y(fig: go.Figure) -> float | None:
 
 def ladder_figure(trace: Trace, *, relative: bool = True, hosts: Sequence[str] | None = None,
                   max_gap: float | None = None, upto: int | None = None, height: int | None = None,
-                  scale: str = "events") -> go.Figure:
+                  scale: str = "events", max_segments: int | None = MAX_SEGMENTS,
+                  window: tuple[float, float] | None = None, first: int = 0) -> go.Figure:
     """Draw the ladder diagram of a trace (see :class:`LadderView` for the parameters).
 
     Examples
@@ -618,4 +803,5 @@ def ladder_figure(trace: Trace, *, relative: bool = True, hosts: Sequence[str] |
     >>> any("1000001:1001001(1000)" in t for t in labels.text)
     True
     """
-    return LadderView(trace, relative=relative, hosts=hosts, max_gap=max_gap, height=height, scale=scale).figure(upto)
+    return LadderView(trace, relative=relative, hosts=hosts, max_gap=max_gap, height=height, scale=scale,
+                      max_segments=max_segments, window=window, first=first).figure(upto)

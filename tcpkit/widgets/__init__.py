@@ -2,9 +2,11 @@
 
 All of them are built from :mod:`tcpkit.viz` pictures shown in Plotly
 ``FigureWidget`` objects and ipywidgets controls, can be driven without a
-browser (call the handlers directly, as the tests do) and switch language
-with :func:`set_language`.  Each has ``static()`` returning a plain Figure
-(or table) for notebooks read without a kernel.
+browser (call the handlers directly, as the tests do) and relabel at once
+when :func:`tcpkit.set_language` switches language.  Each has ``static()``
+returning a plain Figure (or table) for notebooks read without a kernel.
+The player's ladder cursor is a small overlay (:class:`LadderCursor`) that
+moves without re-rendering the ladder.
 
 Examples
 --------
@@ -20,6 +22,7 @@ Examples
 from __future__ import annotations
 
 from ._base import replace_figure, set_language
+from .cursor import LadderCursor
 from .explorer import ScenarioExplorer, ScenarioRunner, scenario_runner
 from .knobs import KnobPanel
 from .player import TracePlayer, describe_record
@@ -27,6 +30,7 @@ from .predict import PredictWidget
 
 __all__ = [
     "KnobPanel",
+    "LadderCursor",
     "PredictWidget",
     "ScenarioExplorer",
     "ScenarioRunner",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 import weakref
 from typing import Any
 
@@ -15,17 +16,38 @@ _LIVE: weakref.WeakSet[TcpkitWidget] = weakref.WeakSet()
 
 
 class TcpkitWidget:
-    """Base class: holds ``self.widget`` (an ipywidgets box) and relabels on a language change."""
+    """Base class: holds ``self.widget`` (an ipywidgets box) and relabels on a language change.
+
+    Every open widget subscribes to :func:`tcpkit.i18n.on_language_change`
+    through a weak reference, so ``tcpkit.set_language("zh")`` relabels it at
+    once; the subscription ends when the widget is closed or garbage-collected.
+    """
 
     widget: Any
 
     def __init__(self) -> None:
         self._lang = i18n.get_language()
         _LIVE.add(self)
+        ref = weakref.ref(self)
+
+        def relabel(_lang: str) -> None:
+            w = ref()
+            if w is not None:
+                w._on_language_change()
+
+        # finalize(): unsubscribes when the widget is collected, or at close() (at most once)
+        self._language_subscription = weakref.finalize(self, i18n.on_language_change(relabel))
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         self._check_language()
         return self.widget._repr_mimebundle_(**kwargs)
+
+    def _on_language_change(self) -> None:
+        try:
+            self._check_language()
+        except Exception as exc:  # noqa: BLE001 - one broken widget must not stop set_language for the others
+            warnings.warn(f"{type(self).__name__} could not switch language: {type(exc).__name__}: {exc}",
+                          RuntimeWarning, stacklevel=2)
 
     def _check_language(self) -> None:
         if self._lang != i18n.get_language():
@@ -39,6 +61,7 @@ class TcpkitWidget:
     def close(self) -> None:
         """Close the widget and its children (frees them in the kernel and the browser)."""
         _LIVE.discard(self)
+        self._language_subscription()
         _close_tree(self.widget)
 
 
@@ -55,10 +78,10 @@ def live_widgets() -> list[TcpkitWidget]:
 
 
 def set_language(lang: str) -> None:
-    """:func:`tcpkit.set_language`, then relabel every live widget at once.
+    """:func:`tcpkit.set_language`: switch language and relabel every open widget at once.
 
-    Widgets also notice a language change made with :func:`tcpkit.set_language`
-    at their next interaction.
+    Open widgets subscribe to :func:`tcpkit.i18n.on_language_change`, so
+    calling :func:`tcpkit.set_language` directly relabels them too.
 
     >>> set_language("zh"); set_language("en")
     """

@@ -20,6 +20,7 @@ True
 
 from __future__ import annotations
 
+import bisect
 from typing import Any
 
 import ipywidgets as W
@@ -29,8 +30,9 @@ from ..errors import IllegalTransition, ParameterError
 from ..trace import Kind, Trace, TraceRecord
 from ..viz.graph import Highlighter, state_graph_figure
 from ..viz.labels import event_text, note_text, state_name, tr
-from ..viz.ladder import LadderView
+from ..viz.ladder import MAX_SEGMENTS, LadderView, ladder_pages
 from ._base import TcpkitWidget, replace_figure
+from .cursor import STACK_CLASS, LadderCursor
 
 __all__ = ["TracePlayer", "describe_record"]
 
@@ -76,30 +78,47 @@ class TracePlayer(TcpkitWidget):
         The record shown first.
     graph, ladder : bool
         Which pictures to show.
+    max_segments : int or None
+        The ladder draws at most this many segment records at a time (default
+        100, see :data:`tcpkit.viz.ladder.MAX_SEGMENTS`) and turns the page when the cursor leaves them; ``None``: all.
+    overlay : bool
+        Draw the ladder's cursor with a small overlay widget that moves
+        without re-rendering the ladder (default); ``False`` moves Plotly
+        layout shapes instead (slower in the browser, no custom JavaScript).
 
     Attributes
     ----------
     widget : ipywidgets.VBox
         What the notebook displays (the player displays itself too).
     ladder_fig, graph_fig : plotly.graph_objects.FigureWidget
+    cursor : LadderCursor
+        The ladder's cursor overlay (``cursor.y`` is where the cursor is).
     slider, play, speed, back_button, step_button, text : the controls.
 
     Notes
     -----
     Play/pause is an ``ipywidgets.Play`` linked to the slider in the browser:
     the browser keeps time, the kernel only reacts to the new index, so the
-    Python side never reads a clock.  Every update happens inside
-    ``FigureWidget.batch_update()``: one message per figure per step.
+    Python side never reads a clock.  A step sends the ladder cursor (five
+    numbers, to :class:`~tcpkit.widgets.cursor.LadderCursor`), the text, and
+    one ``batch_update`` of the state graph; the ladder figure itself is
+    only re-sent when the trace changes or the cursor leaves the drawn page.
     """
 
     def __init__(self, trace: Trace, *, relative: bool = True, start: int = 0, graph: bool = True,
-                 ladder: bool = True) -> None:
+                 ladder: bool = True, max_segments: int | None = MAX_SEGMENTS, overlay: bool = True) -> None:
         super().__init__()
         if not isinstance(trace, Trace):
             raise ParameterError("trace", type(trace).__name__, "a tcpkit.trace.Trace")
         self.relative = relative
         self.show_graph, self.show_ladder = graph, ladder
+        self.max_segments = max_segments
+        self.overlay = overlay
+        self._pages = [0]
+        self._view: LadderView | None = None
+        self._syncing = False
         self.ladder_fig = go.FigureWidget()
+        self.cursor = LadderCursor()
         self.graph_fig = go.FigureWidget()
         self.slider = W.IntSlider(min=0, max=0, value=0, continuous_update=True, readout=True,
                                   layout=W.Layout(width="320px"))
@@ -119,7 +138,9 @@ class TracePlayer(TcpkitWidget):
         if graph:
             figs.append(self.graph_fig)
         if ladder:
-            figs.append(self.ladder_fig)
+            stack = W.VBox([self.ladder_fig, self.cursor] if overlay else [self.ladder_fig])
+            stack.add_class(STACK_CLASS)
+            figs.append(stack)
         self.widget = W.VBox([W.HBox([self.back_button, self.play, self.step_button, self.slider, self.speed]),
                               self.text, *figs])
         self.widget.add_class("tcpkit-player")
@@ -138,13 +159,12 @@ class TracePlayer(TcpkitWidget):
         n = len(trace)
         mx = max(n - 1, 0)
         start = min(max(start, 0), mx)
-        self._view = LadderView(trace, relative=self.relative) if n else None
+        self._pages = ladder_pages(trace, max_segments=self.max_segments) if n else [0]
+        self._view = None
         # the new figures already show record ``start``: after a replacement the browser
         # must not receive a cursor update before it has drawn the new traces
         if self.show_ladder:
-            lf = self._view.figure(start) if self._view else go.Figure()
-            lf.update_layout(width=max(720, 300 * len(self._view.ladder.hosts)) if self._view else 720)
-            replace_figure(self.ladder_fig, lf)
+            self._draw_ladder(start)
         if self.show_graph:
             gf = state_graph_figure(trace, upto=start if n else None)
             panels = len((gf.layout.meta or {}).get("hosts", [])) or 1
@@ -168,27 +188,38 @@ class TracePlayer(TcpkitWidget):
             return
         if not 0 <= i < n:
             raise ParameterError("index", i, f"a record index from 0 to {n - 1}")
+        # cheapest and most visible first: the ladder cursor, the text, then the graph
         if self.show_ladder and self._view is not None:
-            with self.ladder_fig.batch_update():
-                self._view.move_cursor(self.ladder_fig, i)
-        if self.show_graph:
-            with self.graph_fig.batch_update():
-                self._hl.apply(self.graph_fig, i)
+            if not self._view.covers(i):
+                self._draw_ladder(i)  # turn the page
+            if self.overlay:
+                self.cursor.show(self._view, i)
+            else:
+                with self.ladder_fig.batch_update():
+                    self._view.move_cursor(self.ladder_fig, i)
         r = self.trace[i]
         import html
 
         self.text.value = (f"<b>{tr('w.record_of', i=i, last=n - 1)}</b> · t = {r.time:.3f} s · "
                            f"<span style='font-family:monospace'>{html.escape(describe_record(r))}</span>")
+        if self.show_graph:
+            with self.graph_fig.batch_update():
+                self._hl.apply(self.graph_fig, i)
         if self.slider.value != i:
-            self.slider.value = i
+            # the slider follows last: its echo to the browser must not delay the cursor
+            self._syncing = True
+            try:
+                self.slider.value = i
+            finally:
+                self._syncing = False
 
     def step(self, n: int = 1) -> None:
         """Go ``n`` records forward (stops at the end)."""
-        self.slider.value = min(self.index + n, self.slider.max)
+        self._go(min(self.index + n, self.slider.max))
 
     def back(self, n: int = 1) -> None:
         """Go ``n`` records back (stops at the start)."""
-        self.slider.value = max(self.index - n, 0)
+        self._go(max(self.index - n, 0))
 
     def on_step_clicked(self, _button: Any) -> None:
         self.step()
@@ -199,14 +230,40 @@ class TracePlayer(TcpkitWidget):
     def static(self, which: str = "ladder") -> go.Figure:
         """A plain Figure of the ladder (``"ladder"``) or the state graph (``"graph"``) at the cursor."""
         if which == "ladder":
-            return LadderView(self.trace, relative=self.relative).figure(self.index if len(self.trace) else None)
+            if not len(self.trace):
+                return LadderView(self.trace, relative=self.relative).figure()
+            return self._page_view(self.index).figure(self.index)
         if which == "graph":
             return state_graph_figure(self.trace, upto=self.index)
         raise ParameterError("which", which, "'ladder' or 'graph'")
 
     # -- internals ---------------------------------------------------------------------
+    def _page_view(self, i: int) -> LadderView:
+        first = self._pages[max(bisect.bisect_right(self._pages, i) - 1, 0)]
+        return LadderView(self.trace, relative=self.relative, max_segments=self.max_segments, first=first)
+
+    def _draw_ladder(self, i: int) -> None:
+        """Draw the ladder page holding record ``i`` (cursor at ``i``)."""
+        if not len(self.trace):
+            self._view = None
+            replace_figure(self.ladder_fig, go.Figure(layout={"width": 720}))
+            if self.overlay:
+                self.cursor.show(None, None)
+            return
+        self._view = view = self._page_view(i)
+        lf = view.figure(None if self.overlay else i)
+        lf.update_layout(width=max(720, 300 * len(view.ladder.hosts)))
+        replace_figure(self.ladder_fig, lf)
+        if self.overlay:
+            self.cursor.show(view, i)
+
+    def _go(self, i: int) -> None:
+        if i != self.index:
+            self.show(i)
+
     def _on_slider(self, change: dict[str, Any]) -> None:
-        self.show(int(change["new"]))
+        if not self._syncing:
+            self.show(int(change["new"]))
 
     def _on_speed(self, change: dict[str, Any]) -> None:
         self.play.interval = int(change["new"])

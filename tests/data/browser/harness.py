@@ -222,3 +222,42 @@ JS_CLICK_AND_TEXT = """async ([button, target, limit]) => {
     check();
   });
 }"""
+
+#: Where a player's cursor overlay (tcpkit.widgets.cursor.LadderCursor) is drawn, as a string:
+#: [display, data y, pixel y of the cursor line, pixel ends of the highlighted segment]; null if absent.
+JS_OVERLAY = """(root) => { const svg = (root || document).querySelector('svg.tcpkit-cursor');
+  if (!svg) return null;
+  const l = svg.querySelector('.tcpkit-cursor-line'), b = svg.querySelector('.tcpkit-cursor-segment');
+  return JSON.stringify([svg.style.display, svg.dataset.y, l.getAttribute('y1'),
+    b.style.display === 'none' ? null : [b.getAttribute('x1'), b.getAttribute('y1'), b.getAttribute('x2'), b.getAttribute('y2')]]); }"""
+
+#: Click a button and time until the cursor overlay under ``root`` has moved (ms): ``[dom, frame, settled]``.
+#: ``dom``: the overlay's SVG changed (MutationObserver, no polling delay); ``frame``: the next
+#: animation frame has started (the browser paints the new cursor right after its rAF callbacks);
+#: ``settled``: a task queued after that frame ran (upper bound: also waits for whatever other
+#: messages were queued, e.g. the player's text and slider).  ``[-1, -1, -1]`` after ``limit`` ms.
+JS_CLICK_AND_TIME_OVERLAY = """async ([button, root, limit]) => {
+  const box = document.querySelector(root);
+  const svg = box.querySelector('svg.tcpkit-cursor');
+  const l = svg.querySelector('.tcpkit-cursor-line'), b = svg.querySelector('.tcpkit-cursor-segment');
+  const where = () => JSON.stringify([svg.style.display, l.getAttribute('y1'), b.style.display,
+                                      b.getAttribute('y1'), b.getAttribute('y2')]);
+  const w0 = where();
+  return await new Promise((resolve) => {
+    let done = false;
+    const obs = new MutationObserver(() => {
+      if (done || where() === w0) return;
+      done = true;
+      obs.disconnect();
+      const dom = performance.now() - t0;
+      requestAnimationFrame(() => {
+        const frame = performance.now() - t0;
+        setTimeout(() => resolve([dom, frame, performance.now() - t0]), 0);
+      });
+    });
+    obs.observe(svg, {attributes: true, subtree: true});
+    setTimeout(() => { if (!done) { done = true; obs.disconnect(); resolve([-1, -1, -1]); } }, limit);
+    const t0 = performance.now();
+    box.querySelector(button).click();
+  });
+}"""
