@@ -6,7 +6,9 @@ reads pcap (either byte order, micro- or nanosecond timestamps) and pcapng,
 with Ethernet, Linux cooked (SLL and SLL2), BSD loopback (NULL and LOOP) and
 raw-IP link types, IPv4 and IPv6; anything it cannot use is skipped and
 counted in an :class:`ImportReport`.  :func:`annotate` then rebuilds both
-sides' states (状态) from the packets, using only rows of the transition table.
+sides' states (状态) from the packets, using only rows of the transition table;
+:func:`tcpkit.replay.replay` (``tcpkit pcap import FILE --replay``) instead runs
+both sides through the engine itself and compares its segments with the capture.
 
 Examples
 --------
@@ -924,11 +926,14 @@ def _parser() -> argparse.ArgumentParser:
     im.add_argument("capture", help="a pcap or pcapng file")
     im.add_argument("--json", metavar="OUT", help="write the annotated trace as JSON")
     im.add_argument("--names", nargs=2, default=["client", "server"], metavar=("INITIATOR", "RESPONDER"))
+    im.add_argument("--replay", action="store_true", help="replay each connection through the engine on both sides and compare")
+    im.add_argument("--profile", default="linux", help="engine profile for --replay: linux, freebsd or rfc9293 (default linux)")
+    im.add_argument("--delay", type=float, default=0.0, help="--replay: seconds from the capture point to the receiver (default 0)")
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``tcpkit pcap export TRACE.json OUT.pcap`` / ``tcpkit pcap import CAPTURE [--json OUT]``.
+    """``tcpkit pcap export TRACE.json OUT.pcap`` / ``tcpkit pcap import CAPTURE [--json OUT] [--replay]``.
 
     >>> main(["import", "/nonexistent.pcap"])
     1
@@ -948,7 +953,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {n} packets to {args.out}" + (f" (skipped {sends - n} SEND records without a connection)" if sends > n else ""))
             return 0
         cap = read_capture(args.capture)
-        tr = cap.annotate(names=(args.names[0], args.names[1]))
+        names = (args.names[0], args.names[1])
+        replay_report = None
+        if args.replay:
+            from .replay import replay
+
+            result = replay(cap, profile=args.profile, names=names, delay=args.delay)
+            tr, replay_report = result.trace, result.report
+        else:
+            tr = cap.annotate(names=names)
         print(cap.report.summary())
         for c in cap.connections():
             ca, cp, sa, sp = c.conn
@@ -956,9 +969,19 @@ def main(argv: list[str] | None = None) -> int:
             for host in args.names:
                 path = [s for _, s in tr.states(host, _side_conn(c.conn, host == args.names[1]))]
                 print(f"  {host:<8} {' -> '.join(path) if path else '(no state seen)'}")
+        if replay_report is not None:
+            print(f"\nengine replay (profile {args.profile}): {replay_report.summary()}")
+            for row in replay_report.rows:
+                if row.verdict != "match":
+                    seg = row.captured or row.engine or ""
+                    print(f"  t={row.time:.6f} {row.host}: {row.verdict}: {seg}  ({row.details})")
+            for why in replay_report.skipped:
+                print(f"  skipped: {why}")
+            print("  the engine agrees with the capture" if replay_report.agrees else "  the engine differs from the capture")
         if args.json:
             Path(args.json).write_text(tr.to_json(indent=1), encoding="utf-8")
-            print(f"\nwrote the annotated trace ({len(tr)} records) to {args.json}")
+            what = "replayed" if args.replay else "annotated"
+            print(f"\nwrote the {what} trace ({len(tr)} records) to {args.json}")
         return 0
     except TcpkitError as exc:
         print(f"tcpkit pcap: error: {exc}", file=sys.stderr)
