@@ -54,7 +54,7 @@ def test(args: list[str]) -> int:
     status = 0
     status |= run(BIN / "ruff", "check", "tcpkit", check=False)
     status |= run(BIN / "mypy", check=False)
-    rc = run(PY, "-m", "pytest", "-n", "2", "--dist", "loadgroup", *args, check=False)
+    rc = run(PY, "-m", "pytest", "-n", "2", "--dist", "loadfile", *args, check=False)
     return status or rc
 
 

@@ -24,7 +24,7 @@ from tcpkit.course.checks import (
     simultaneous_close_result,
 )
 from tcpkit.course.codec import Unsendable, dumps, loads
-from tcpkit.course.sandbox import isolation, run_limited
+from tcpkit.course.sandbox import isolation, kept_under_tmp, run_limited
 from tcpkit.errors import ParameterError
 from tcpkit.states import State
 
@@ -49,7 +49,9 @@ EXPECTED = {
     # wrong answers with the checks, tcpkit and otter patched: only honest shape checks pass
     # (q2's list has the right labels, q4's function returns a number)
     "monkeypatch": ({"q1": 0, "q2": 1, "q3": 0, "q4": 0.75}, "ok"),
-    "file_vandal": ({"q1": 3, "q2": 2, "q3": 2, "q4": 3}, "errors"),
+    # Its recursive glob of the file system may or may not finish inside the cell time limit, depending
+    # on where the jail puts the working folder; either way it changes nothing (see the sandbox test).
+    "file_vandal": ({"q1": 3, "q2": 2, "q3": 2, "q4": 3}, None),
     # q2 is right only if it found hidden tests or solutions: it must not
     "read_hidden_tests": ({"q1": 3, "q2": 1, "q3": 2, "q4": 3}, "ok"),
     "fake_score": ({"q1": 0, "q2": 1, "q3": 1, "q4": 0}, "ok"),
@@ -154,7 +156,10 @@ def test_each_submission_gets_the_score_its_answers_deserve(graded: dict, studen
     r = graded["results"][student]
     scores, status = EXPECTED[student]
     assert r.scores == pytest.approx(scores, abs=1e-4), r.failures
-    assert r.status == status, r.notes
+    if status is not None:
+        assert r.status == status, r.notes
+    else:
+        assert r.status in ("ok", "errors") and all("CellTimeout" in n for n in r.notes.split(";") if n.strip()), r.notes
     assert r.total == pytest.approx(sum(scores.values()), abs=1e-4)
 
 
@@ -268,7 +273,9 @@ def test_jail_hides_folders_and_makes_the_file_system_read_only(tmp_path: Path) 
     )
     r = run_limited([sys.executable, "-I", "-c", code], timeout=30, memory_mb=256, files={"nb.ipynb": b"{}"}, hide=[secret], jail=True)
     lines = r.stdout.decode().split("\n")
-    assert lines[0] in ("[]", "gone") and lines[1:3] == ["['nb.ipynb']", "30"], r.stderr  # 30 = EROFS
+    # a checkout under /tmp comes back read-only inside the jail's /tmp, beside the notebook
+    kept = sorted({p.split("/")[2] for p in kept_under_tmp()})
+    assert lines[0] in ("[]", "gone") and lines[1:3] == [str(sorted(["nb.ipynb", *kept])), "30"], r.stderr  # 30 = EROFS
     assert not target.exists()
 
 

@@ -108,7 +108,7 @@ def isolation() -> str:
         Path(tmp, "run").mkdir()
         try:
             r = subprocess.run(
-                ["unshare", *_UNSHARE_FLAGS, "sh", "-c", _JAIL, "jail", tmp, "", "true"],
+                ["unshare", *_UNSHARE_FLAGS, "sh", "-c", _JAIL, "jail", tmp, "", "", "true"],
                 capture_output=True,
                 timeout=20,
             )
@@ -119,10 +119,12 @@ def isolation() -> str:
 
 _UNSHARE_FLAGS = ["--user", "--map-root-user", "--mount", "--net", "--pid", "--fork", "--mount-proc", "--kill-child=SIGKILL"]
 
-# $1 = private work dir, $2 = tmpfs size ("" for default), $3... = folders to hide, then "--" and the command.
+# $1 = private work dir, $2 = tmpfs size ("" for default), $3 = ":"-separated folders under /tmp that
+# must stay visible (Python or tcpkit in a checkout under /tmp), $4... = folders to hide, then "--" and
+# the command.
 _JAIL = r"""
 set -e
-work="$1"; size="$2"; shift 2
+work="$1"; size="$2"; keep="$3"; shift 3
 hide=""
 while [ "$#" -gt 0 ] && [ "$1" != "--" ] && [ "$1" != "true" ]; do hide="$hide
 $1"; shift; done
@@ -132,10 +134,18 @@ cp "$work/in/"* "$work/run/" 2>/dev/null || true
 mount --rbind / /
 mount -o remount,bind,ro /
 mount -o remount,bind,ro /dev/shm 2>/dev/null || true
-mount --bind "$work/run" /tmp
+# the private folder becomes /tmp; folders Python itself needs from the old /tmp come back read-only
+old_ifs="$IFS"; IFS=:
+for k in $keep; do
+  rel="${k#/tmp/}"; mkdir -p "$work/run/$rel"
+  mount --bind "$k" "$work/run/$rel"; mount -o remount,bind,ro "$work/run/$rel"
+done
+IFS="$old_ifs"
+mount --rbind "$work/run" /tmp
+home=/tmp
 printf '%s\n' "$hide" | while IFS= read -r d; do if [ -n "$d" ] && [ -d "$d" ]; then mount -t tmpfs -o size=64k,ro none "$d"; fi; done
 ip link set lo up 2>/dev/null || true
-cd /tmp
+cd "$home"
 # a session of its own: kill(0, ...) from the student reaches no process outside the jail
 if command -v setsid >/dev/null 2>&1; then exec setsid "$@"; fi
 exec "$@"
@@ -146,6 +156,22 @@ def _needed() -> list[Path]:
     import tcpkit
 
     return [Path(tcpkit.__file__).resolve().parent, Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(sys.executable).resolve().parent]
+
+
+def kept_under_tmp() -> list[str]:
+    """Folders under ``/tmp`` the jailed child still needs (Python or tcpkit in a checkout there).
+
+    The jail puts a private folder over ``/tmp`` and mounts these back read-only at the same paths.
+
+    >>> all(p.startswith("/tmp/") for p in kept_under_tmp())
+    True
+    """
+    tmp = Path("/tmp")
+    out: list[str] = []
+    for n in sorted({p for p in _needed() if tmp in p.parents}):
+        if not any(Path(k) in n.parents or Path(k) == n for k in out):
+            out.append(str(n))
+    return out
 
 
 def hideable(folders: Sequence[str | os.PathLike[str]]) -> list[str]:
@@ -311,7 +337,8 @@ def limited_process(
             hidden = hideable(hide)
             if os.path.dirname(tmp) != "/tmp":
                 hidden.append(os.path.dirname(tmp))  # the other jobs' folders
-            argv = ["unshare", *_UNSHARE_FLAGS, "sh", "-c", _JAIL, "jail", tmp, f"{fsize_mb}m", *hidden, "--", *argv]
+            keep = ":".join(kept_under_tmp())
+            argv = ["unshare", *_UNSHARE_FLAGS, "sh", "-c", _JAIL, "jail", tmp, f"{fsize_mb}m", keep, *hidden, "--", *argv]
             env = child_env("/tmp")
         values = _limit_values(memory_mb, cpu_s, fsize_mb)
         # prlimit(1) sets the limits between fork and exec without running Python code in the
