@@ -1463,8 +1463,11 @@ class Connection:
             and self.snd_una != self.snd_max
             and (seg.window or 0) << self.snd_wscale == self.snd_wnd
         )
+        # "advanced" (SND.UNA moved) decides the timers; "acked" (bytes, the SYN not counted)
+        # decides the congestion window: an ACK of a bare SYN-ACK advances but acks no data
+        advanced = seq_gt(seg.ack, self.snd_una)
         acked = self._ack_advance(now, seg.ack)
-        if acked and self.recover is not None:
+        if advanced and self.recover is not None:
             self._cancel(now, "rexmt")
             if seq_ge(seg.ack, self.recover):
                 # full ACK: leave fast recovery (RFC 6582 §3.2 step 3)
@@ -1478,13 +1481,15 @@ class Connection:
             self.retransmits = 0
             if self.snd_una != self.snd_max:
                 self._set(now, "rexmt", now + self._rto())
-        elif acked:
+        elif advanced:
             self.dupacks = 0
             self.retransmits = 0
             self.first_retransmit_time = None
             self._unacked_since = now
             # slow start / congestion avoidance (RFC 5681 §3.1)
-            if self.cwnd < self.ssthresh:
+            if not acked:
+                pass
+            elif self.cwnd < self.ssthresh:
                 # Linux tcp_slow_start() adds every acknowledged segment; RFC 5681 caps the
                 # increase at one SMSS per ACK (RFC 3465 discusses both)
                 self.cwnd += acked if self.params.os == "linux" else min(acked, self.smss)

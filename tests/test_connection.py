@@ -615,3 +615,18 @@ def test_paws_off_without_timestamps() -> None:
     assert not s.ts_ok
     s.segment_arrives(1.0, _ts_seg(s, 1, Flags.ACK | Flags.PSH, b"taken"))
     assert bytes(s.recv_buf) == b"taken" and s.counters.get("PAWSEstab", 0) == 0
+
+
+def test_ack_of_a_bare_syn_ack_stops_the_retransmission_timer() -> None:
+    """The SYN-ACK's RTO must not outlive the handshake (RFC 6298 §5.2: all data acked -> timer off).
+
+    Before the fix the stale timer fired at 1.01 s in a simultaneous close and resent the FIN.
+    """
+    from tcpkit.scenarios import run_scenario
+    from tcpkit.trace import Kind
+
+    trace = run_scenario("simultaneous_close", seed=1)
+    server_fins = [r for r in trace if r.host == "server" and r.kind is Kind.SEND and r.segment is not None and r.segment.fin]
+    assert len(server_fins) == 1
+    fired = [r for r in trace if r.host == "server" and r.kind is Kind.TIMER_FIRE and r.timer == "rexmt"]
+    assert fired == []
