@@ -88,6 +88,7 @@ TERMS: dict[str, str] = {
     "ephemeral port": "临时端口",
     "port exhaustion": "端口耗尽",
     "TCP timestamps": "TCP 时间戳",
+    "PAWS (Protection Against Wrapped Sequences)": "防止序列号回绕",
     "NAT": "网络地址转换",
     "connection pooling": "连接池",
     "keepalive": "保活机制",

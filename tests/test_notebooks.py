@@ -245,3 +245,33 @@ def test_course_text_table_and_terms() -> None:
     rows = glossary_rows()
     assert len(rows) == 11 + len(TERMS)
     assert term("TIME_WAIT") == "TIME_WAIT (时间等待)"
+
+
+def test_packetdrill_construction_tasks_show_pass_and_a_failure() -> None:
+    """At least two "Build it" tasks run a packetdrill script: once passing, once failing with the engine's reason."""
+    with_scripts = []
+    for n in NAMES:
+        nb = _load(n)
+        idx, _ = _section(nb, "Build it")
+        end, _ = _section(nb, "Check yourself")
+        cells = [c for c in nb.cells[idx + 1 : end] if c.cell_type == "code" and "run_text(" in c.source]
+        if not cells:
+            continue
+        outputs = "".join(o.get("text", "") for c in cells for o in c.outputs)
+        assert "PASS <string>" in outputs, n
+        assert "passed: False" in outputs and re.search(r"line \d+: .+expected .+; engine: ", outputs), n
+        with_scripts.append(n)
+    assert len(with_scripts) >= 2, with_scripts
+
+
+def test_syn_ack_lifetime_is_taught_for_a_lone_request_and_under_a_flood() -> None:
+    """Notebook 03: 63 s for a lone request, 7 s when reqsk_timer_handler prunes a crowded SYN queue."""
+    nb = _load("03_queues_and_attacks")
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "63 s" in text and "7 s" in text
+    assert "inet_connection_sock.c" in text and "reqsk_timer_handler" in text
+    outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "request dropped after 63.0 s" in outputs
+    lengths = re.search(r"SYN queue length every 5 s: \[([\d, ]+)\] \| limit (\d+)", outputs)
+    assert lengths is not None
+    assert max(int(x) for x in lengths.group(1).split(",")) < int(lengths.group(2)), "pruning keeps a gentle flood below the limit"
