@@ -20,26 +20,8 @@ CAPTURES = Path(__file__).resolve().parent.parent / "tcpkit" / "data" / "capture
 A, B = "10.0.0.1", "10.0.0.2"
 TIMER_EVENTS = {e.value for e in Event if e.name.startswith("TIMEOUT_")}
 
-# Same expectations as the table-based observer (tests/test_pcap.py), now from the engine.
-EXPECTED = {
-    "client_closes_first": (
-        ["CLOSED", "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"],
-        ["CLOSED", "LISTEN", "SYN_RECEIVED", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"],
-    ),
-    "server_closes_first": (
-        ["CLOSED", "SYN_SENT", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"],
-        ["CLOSED", "LISTEN", "SYN_RECEIVED", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"],
-    ),
-    "half_close": (
-        ["CLOSED", "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"],
-        ["CLOSED", "LISTEN", "SYN_RECEIVED", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"],
-    ),
-    "abort_rst": (
-        ["CLOSED", "SYN_SENT", "ESTABLISHED", "CLOSED"],
-        ["CLOSED", "LISTEN", "SYN_RECEIVED", "ESTABLISHED", "CLOSED"],
-    ),
-    "connection_refused": (["CLOSED", "SYN_SENT", "CLOSED"], []),
-}
+# Same expectations as the table-based observer, now from the engine: one table, in tests/test_pcap.py.
+from test_pcap import EXPECTED  # noqa: E402
 
 
 def _paths(trace: Trace, names: tuple[str, str] = ("client", "server")) -> tuple[list[str], list[str]]:
