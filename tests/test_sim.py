@@ -196,7 +196,7 @@ def test_port_range_from_profile_and_parameter() -> None:
     net.run(until=1)
     used = [i.conn[3] for i in srv.host.stack.sockets() if i.conn[3] != 0]
     assert used and set(used) <= {50000, 50001} and len(srv.accepted) == len(used)
-    # the third client finds both ports taken (Linux would use both; see NOTES-engine.md on port parity)
+    # the third client finds both ports taken (Linux would use both; see docs/notes/engine.md on port parity)
     assert apps[2].error == "EADDRNOTAVAIL"
     for bad in [(6000, 5000), (0, 10), (1, 70000), (1.5, 3), "1-2"]:
         with pytest.raises(ParameterError):
