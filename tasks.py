@@ -46,7 +46,8 @@ def install() -> None:
 
 def lab(args: list[str]) -> int:
     install()
-    return run(BIN / "jupyter", "lab", "notebooks/00_start_here.ipynb", *args, check=False)
+    extra = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []  # containers run as root
+    return run(BIN / "jupyter", "lab", "notebooks/00_start_here.ipynb", *extra, *args, check=False)
 
 
 def test(args: list[str]) -> int:
