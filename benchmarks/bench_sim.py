@@ -2,7 +2,7 @@
 
 Rows:
 
-* ``flood 60 s x 10k SYN/s``: :func:`tcpkit.flood.simulate_flood` on Linux defaults
+* ``flood 60 s x 10k SYN/s``: :func:`tcpkit.drivers.flood.simulate_flood` on Linux defaults
   (backlog 128, cookies 0, 1 and 2; the slowest is reported).  Goal: under 0.3 s.
   Again with a slow application (``accept_rate=50``, half the connect rate) and
   ``tcp_abort_on_overflow`` 0 and 1: same goal.
@@ -19,9 +19,9 @@ import math
 import time
 from typing import Any
 
-from tcpkit.flood import LEGIT_PHASE, SPOOF_PHASE, simulate_flood
-from tcpkit.profiles import get_profile
-from tcpkit.timers import syn_retransmit_times, synack_timeout
+from tcpkit.drivers.flood import LEGIT_PHASE, SPOOF_PHASE, simulate_flood
+from tcpkit.engine.profiles import get_profile
+from tcpkit.engine.timers import syn_retransmit_times, synack_timeout
 
 
 def simpy_flood(duration: float = 60.0, flood_rate: float = 10000.0, legit_rate: float = 100.0, backlog: int = 128, rtt: float = 0.05, syncookies: int = 1) -> dict[str, int]:
@@ -133,8 +133,8 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     rows.append({"name": "simpy and fast path agree (connected clients)", "value": float(st["connected"] == fast.connected), "unit": "bool", "goal": "1", "ok": st["connected"] == fast.connected})
 
     try:
-        from tcpkit.apps import Client, Server
-        from tcpkit.sim import Network
+        from tcpkit.drivers.apps import Client, Server
+        from tcpkit.drivers.sim import Network
     except ImportError:  # the engine is not there yet
         return rows
 

@@ -194,7 +194,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     _kernel_steps(example_trace("lossy"), 3)  # warm up imports and FigureWidget
     rows += _rows("widgets.kernel_step_example", _kernel_steps(example_trace("lossy"), n), 20, "player step, in-process, example trace")
     try:
-        from tcpkit.scenarios import run_scenario
+        from tcpkit.drivers.scenarios import run_scenario
 
         big = run_scenario("half_close", seed=1)
         rows += _rows("widgets.kernel_step_scenario", _kernel_steps(big, n), 20, f"player step, in-process, half_close ({len(big)} records)")

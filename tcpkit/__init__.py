@@ -9,9 +9,18 @@ The public names are re-exported here; see the README for a tour.
 
 from __future__ import annotations
 
-from .apps import Client, Server
-from .connection import Connection, handshake_pair
-from .errors import (
+from typing import Any
+
+from . import compat
+from .capture.pcap import Capture, ImportReport, annotate, export_pcap, read_capture
+from .drivers.apps import Client, Server
+from .drivers.flood import FloodResult, simulate_flood, simulate_flood_full
+from .drivers.links import BlackHole, DropFlags, DropIf, DropNth, Link, Nat
+from .drivers.packetdrill import ScriptResult, run_file, run_script, run_text
+from .drivers.scenarios import SCENARIOS, Scenario, list_scenarios, run_scenario
+from .drivers.sim import Host, Network, Simulator, Socket
+from .engine.connection import Connection, handshake_pair
+from .engine.errors import (
     IllegalTransition,
     KnobError,
     ParameterError,
@@ -22,23 +31,27 @@ from .errors import (
     TcpkitError,
     TraceFormatError,
 )
-from .flood import FloodResult, simulate_flood, simulate_flood_full
+from .engine.isn import IsnGenerator, make_isn, predict_next_clock_isn
+from .engine.listener import Listener
+from .engine.profiles import Params, Profile, get_profile
+from .engine.segment import Flags, Segment, parse_segment
+from .engine.stack import Datagram, SocketInfo, Stack
+from .engine.states import STATES, TRANSITIONS, Event, State, Transition, lookup
+from .engine.trace import Kind, Trace, TraceRecord
 from .i18n import get_language, set_language
-from .isn import IsnGenerator, make_isn, predict_next_clock_isn
-from .links import BlackHole, DropFlags, DropIf, DropNth, Link, Nat
-from .listener import Listener
-from .live import LiveResult, run_live
-from .packetdrill import ScriptResult, run_file, run_script, run_text
-from .pcap import Capture, ImportReport, annotate, export_pcap, read_capture
-from .profiles import Params, Profile, get_profile
-from .scenarios import SCENARIOS, Scenario, list_scenarios, run_scenario
-from .segment import Flags, Segment, parse_segment
-from .sim import Host, Network, Simulator, Socket
-from .stack import Datagram, SocketInfo, Stack
-from .states import STATES, TRANSITIONS, Event, State, Transition, lookup
-from .trace import Kind, Trace, TraceRecord
 
 __version__ = "0.1.0"
+
+compat.install()  # round-1 paths such as ``tcpkit.sim`` keep importing
+
+
+def __getattr__(name: str) -> Any:
+    # The real-kernel lab opens sockets and reads /proc: load it only when asked for.
+    if name in ("run_live", "LiveResult"):
+        from . import live
+
+        return getattr(live, name)
+    raise AttributeError(f"module 'tcpkit' has no attribute {name!r}")
 
 __all__ = [
     "annotate",

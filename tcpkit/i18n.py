@@ -11,14 +11,14 @@ Examples
 >>> set_language("fr")
 Traceback (most recent call last):
 ...
-tcpkit.errors.ParameterError: parameter language = 'fr' is not allowed: expected 'en' or 'zh'
+tcpkit.engine.errors.ParameterError: parameter language = 'fr' is not allowed: expected 'en' or 'zh'
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from .errors import ParameterError
+from .engine.errors import ParameterError
 
 __all__ = ["set_language", "get_language", "tr", "register", "on_language_change", "CATALOG"]
 

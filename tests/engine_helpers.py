@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tcpkit.errors import TcpError
-from tcpkit.profiles import Profile, get_profile
-from tcpkit.segment import Segment
-from tcpkit.stack import Datagram, Stack
-from tcpkit.states import State
-from tcpkit.trace import Kind, TraceRecord
+from tcpkit.engine.errors import TcpError
+from tcpkit.engine.profiles import Profile, get_profile
+from tcpkit.engine.segment import Segment
+from tcpkit.engine.stack import Datagram, Stack
+from tcpkit.engine.states import State
+from tcpkit.engine.trace import Kind, TraceRecord
 
 CLIENT_ADDR = "10.0.0.2"
 SERVER_ADDR = "10.0.0.1"
@@ -139,7 +139,7 @@ def inject(link: Link, side: str, fd: int, flags: str, *, seq: int | None = None
     ``seq`` defaults to the connection's RCV.NXT and ``ack`` to its SND.NXT, i.e. a
     segment the peer could have sent right now.
     """
-    from tcpkit.segment import parse_flags
+    from tcpkit.engine.segment import parse_flags
 
     st = link.a if side == "a" else link.b
     conn = st.connection(fd)

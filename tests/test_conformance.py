@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tcpkit.packetdrill import run_file
+from tcpkit.drivers.packetdrill import run_file
 
 CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance"
 

@@ -14,13 +14,13 @@ from engine_helpers import (
     seg_text,
 )
 
-from tcpkit.connection import Connection, freebsd_options, linux_options, wscale_for
-from tcpkit.errors import ParameterError, TcpError
-from tcpkit.profiles import get_profile
-from tcpkit.segment import Flags, Segment, parse_segment
-from tcpkit.states import State
-from tcpkit.timers import syn_give_up_time, syn_retransmit_times, synack_retransmit_times
-from tcpkit.trace import Kind
+from tcpkit.engine.connection import Connection, freebsd_options, linux_options, wscale_for
+from tcpkit.engine.errors import ParameterError, TcpError
+from tcpkit.engine.profiles import get_profile
+from tcpkit.engine.segment import Flags, Segment, parse_segment
+from tcpkit.engine.states import State
+from tcpkit.engine.timers import syn_give_up_time, syn_retransmit_times, synack_retransmit_times
+from tcpkit.engine.trace import Kind
 
 
 def pair(profile: str = "linux", **knobs: object):  # type: ignore[no-untyped-def]
@@ -579,14 +579,14 @@ def test_fast_retransmit_after_three_duplicate_acks() -> None:
 
 
 def _ts_seg(conn: Connection, tsval: int, flags: Flags = Flags.ACK, payload: bytes = b"") -> Segment:
-    from tcpkit.segment import Timestamp
+    from tcpkit.engine.segment import Timestamp
 
     return Segment(src_port=conn.remote[1], dst_port=conn.local[1], seq=conn.rcv_nxt, ack=conn.snd_nxt, flags=flags, window=65535, payload=payload, options=(Timestamp(tsval, 0),))
 
 
 @pytest.mark.parametrize("profile", ["linux", "freebsd"])
 def test_paws_drops_data_with_an_old_timestamp(profile: str) -> None:
-    from tcpkit.connection import handshake_pair
+    from tcpkit.engine.connection import handshake_pair
 
     _c, s = handshake_pair(profile)
     assert s.ts_ok and s.ts_recent > 5
@@ -599,7 +599,7 @@ def test_paws_drops_data_with_an_old_timestamp(profile: str) -> None:
 
 
 def test_paws_lets_an_rst_through_and_allows_one_tick_on_linux() -> None:
-    from tcpkit.connection import handshake_pair
+    from tcpkit.engine.connection import handshake_pair
 
     _c, s = handshake_pair("linux")
     s.segment_arrives(1.0, _ts_seg(s, s.ts_recent - 1, Flags.ACK | Flags.PSH, b"ok"))  # TCP_PAWS_WINDOW = 1
@@ -609,7 +609,7 @@ def test_paws_lets_an_rst_through_and_allows_one_tick_on_linux() -> None:
 
 
 def test_paws_off_without_timestamps() -> None:
-    from tcpkit.connection import handshake_pair
+    from tcpkit.engine.connection import handshake_pair
 
     _c, s = handshake_pair("rfc9293")  # no timestamps negotiated
     assert not s.ts_ok
@@ -622,8 +622,8 @@ def test_ack_of_a_bare_syn_ack_stops_the_retransmission_timer() -> None:
 
     Before the fix the stale timer fired at 1.01 s in a simultaneous close and resent the FIN.
     """
-    from tcpkit.scenarios import run_scenario
-    from tcpkit.trace import Kind
+    from tcpkit.drivers.scenarios import run_scenario
+    from tcpkit.engine.trace import Kind
 
     trace = run_scenario("simultaneous_close", seed=1)
     server_fins = [r for r in trace if r.host == "server" and r.kind is Kind.SEND and r.segment is not None and r.segment.fin]

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 import tcpkit
-from tcpkit.course import Limits, build, check_release, load_bundle, main
+from tcpkit.cli.course import main
+from tcpkit.course import Limits, build, check_release, load_bundle
 from tcpkit.course import grade as grade_mod
 from tcpkit.course.build import default_source, masters, solution_lines
 from tcpkit.course.bundle import answer_names, doctest_source
@@ -25,8 +26,8 @@ from tcpkit.course.checks import (
 )
 from tcpkit.course.codec import Unsendable, dumps, loads
 from tcpkit.course.sandbox import isolation, kept_under_tmp, run_limited
-from tcpkit.errors import ParameterError
-from tcpkit.states import State
+from tcpkit.engine.errors import ParameterError
+from tcpkit.engine.states import State
 
 SUBMISSIONS = Path(__file__).parent / "data" / "submissions"
 HW = "hw1_handshake"
@@ -79,7 +80,7 @@ def graded(built: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
         if nb.stem in JAILED_ONLY and isolation() != "namespace":
             continue  # without the jail these really would vandalise this machine
         shutil.copy(nb, subs / nb.name)
-    watched = [Path(tcpkit.__file__).parent / "states.py", Path(tcpkit.__file__).parent / "course" / "checks.py", *sorted(subs.iterdir()), *sorted((built / "grading").iterdir())]
+    watched = [Path(tcpkit.__file__).parent / "engine" / "states.py", Path(tcpkit.__file__).parent / "course" / "checks.py", *sorted(subs.iterdir()), *sorted((built / "grading").iterdir())]
     before = {p: _sha(p) for p in watched}
     out = work / "out" / "grades.csv"
     results = grade_mod.grade_folder(subs, built / "grading", out, workers=2, limits=LIMITS)

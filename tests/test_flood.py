@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from tcpkit.errors import KnobError, ParameterError
-from tcpkit.flood import FloodResult, simulate_flood, simulate_flood_full
+from tcpkit.drivers.flood import FloodResult, simulate_flood, simulate_flood_full
+from tcpkit.engine.errors import KnobError, ParameterError
 
 COUNTERS = ("SyncookiesSent", "ListenDrops", "TCPReqQFullDrop", "TCPReqQFullDoCookies", "ListenOverflows")
 

@@ -7,10 +7,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tcpkit import KnobError, RemovedKnobError, SegmentSyntaxError, get_profile, parse_segment
-from tcpkit.segment import Flags, Segment
-from tcpkit.seqnum import seq_add, seq_diff, seq_lt
-from tcpkit.states import STATES, TRANSITIONS, Event, State, lookup
-from tcpkit.trace import Kind, Trace, TraceRecord
+from tcpkit.engine.segment import Flags, Segment
+from tcpkit.engine.seqnum import seq_add, seq_diff, seq_lt
+from tcpkit.engine.states import STATES, TRANSITIONS, Event, State, lookup
+from tcpkit.engine.trace import Kind, Trace, TraceRecord
 
 CANONICAL = [
     "S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>",
@@ -111,7 +111,7 @@ def test_profiles_validate_and_know_removed_knobs() -> None:
 def test_generated_state_reference_is_up_to_date() -> None:
     from pathlib import Path
 
-    from tcpkit.docgen import states_markdown
+    from tcpkit.cli.docs import states_markdown
 
     path = Path(__file__).resolve().parent.parent / "docs" / "states.md"
-    assert path.read_text(encoding="utf-8") == states_markdown(), "run: python -m tcpkit.docgen"
+    assert path.read_text(encoding="utf-8") == states_markdown(), "run: python -m tcpkit.cli.docs"

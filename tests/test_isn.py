@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tcpkit.errors import ParameterError
-from tcpkit.isn import (
+from tcpkit.engine.errors import ParameterError
+from tcpkit.engine.isn import (
     CLOCK_TICK,
     KINDS,
     RFC793_TICK,
@@ -15,7 +15,7 @@ from tcpkit.isn import (
     make_isn,
     predict_next_clock_isn,
 )
-from tcpkit.siphash import siphash_3u32
+from tcpkit.engine.siphash import siphash_3u32
 
 A = ("10.0.0.1", 40000, "10.0.0.2", 80)
 B = ("10.0.0.1", 40001, "10.0.0.2", 80)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tcpkit.errors import ParameterError
-from tcpkit.links import BlackHole, DropFlags, DropIf, DropNth, Link, Nat
-from tcpkit.segment import parse_segment
+from tcpkit.drivers.links import BlackHole, DropFlags, DropIf, DropNth, Link, Nat
+from tcpkit.engine.errors import ParameterError
+from tcpkit.engine.segment import parse_segment
 
 SYN = parse_segment("S 0:0(0)")
 ACK = parse_segment(". 1:1(0) ack 1")

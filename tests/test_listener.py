@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from engine_helpers import CLIENT_ADDR, SERVER_ADDR, Link, errno_of, make_pair
 
-from tcpkit.errors import TcpError
-from tcpkit.listener import Listener
-from tcpkit.profiles import get_profile
-from tcpkit.segment import Flags, Segment, parse_segment
-from tcpkit.stack import Stack
-from tcpkit.states import State
-from tcpkit.trace import Kind
+from tcpkit.engine.errors import TcpError
+from tcpkit.engine.listener import Listener
+from tcpkit.engine.profiles import get_profile
+from tcpkit.engine.segment import Flags, Segment, parse_segment
+from tcpkit.engine.stack import Stack
+from tcpkit.engine.states import State
+from tcpkit.engine.trace import Kind
 
 
 def server(link: Link, backlog: int) -> int:
@@ -167,7 +167,7 @@ def test_ack_without_recent_cookie_is_not_checked_as_one() -> None:
 
 def test_valid_cookie_too_long_after_the_last_overflow_is_refused() -> None:
     # a genuine cookie ACK, but the listener sent its last cookie more than TCP_SYNCOOKIE_VALID ago
-    from tcpkit.listener import SYNCOOKIE_VALID
+    from tcpkit.engine.listener import SYNCOOKIE_VALID
 
     link = make_pair("linux", tcp_syncookies=2)
     lfd = server(link, backlog=8)
@@ -284,7 +284,7 @@ def test_crowded_syn_queue_prunes_old_requests() -> None:
 
 
 def test_freebsd_syncache_is_not_pruned() -> None:
-    from tcpkit.connection import Connection
+    from tcpkit.engine.connection import Connection
 
     p = get_profile("freebsd").params
     lst = Listener(p, local=(SERVER_ADDR, 80), backlog=8, make_child=lambda now, r: Connection(p, local=(SERVER_ADDR, 80), remote=r, iss=1, passive=True))

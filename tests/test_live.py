@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tcpkit.errors import ParameterError, TraceFormatError
-from tcpkit.live import Lab, Script, main, run_live, run_one
+from tcpkit.cli.live import main
+from tcpkit.engine.errors import ParameterError, TraceFormatError
+from tcpkit.engine.states import State
+from tcpkit.engine.trace import Kind, Trace, TraceRecord
+from tcpkit.live import Lab, Script, run_live, run_one
 from tcpkit.live.compare import compare_paths
 from tcpkit.live.extras import capture_unavailable
 from tcpkit.live.model import role_paths
@@ -21,12 +24,10 @@ from tcpkit.live.procnet import decode_address, parse_proc_net_tcp, read_proc_ne
 from tcpkit.live.run import LiveResult, load_recorded
 from tcpkit.live.scripts import SCRIPTS
 from tcpkit.live.watch import SHORT_STATES, Watcher
-from tcpkit.states import State
-from tcpkit.trace import Kind, Trace, TraceRecord
 
 HAVE_PROC = Path("/proc/net/tcp").exists()
 needs_proc = pytest.mark.skipif(not HAVE_PROC, reason="no Linux /proc/net/tcp on this system")
-HAVE_MODEL = importlib.util.find_spec("tcpkit.scenarios") is not None
+HAVE_MODEL = importlib.util.find_spec("tcpkit.drivers.scenarios") is not None
 
 # Real lines in the kernel's format (net/ipv4/tcp_ipv4.c), from a little-endian machine.
 TCP4 = """\
@@ -212,7 +213,7 @@ def test_without_proc_the_lab_says_so_and_uses_recorded_observations(tmp_path: P
     assert "recorded on" in res.summary()
 
 
-@pytest.mark.skipif(not HAVE_MODEL, reason="tcpkit.scenarios (the model) is not available")
+@pytest.mark.skipif(not HAVE_MODEL, reason="tcpkit.drivers.scenarios (the model) is not available")
 @pytest.mark.parametrize("name", sorted(n for n, s in SCRIPTS.items() if s.model_name))
 def test_recorded_linux_observations_agree_with_the_model(tmp_path: Path, name: str) -> None:
     res = run_one(name, proc_root=tmp_path)  # no /proc here: what a macOS or JupyterLite student gets
@@ -338,7 +339,7 @@ def test_accept_queue_holds_backlog_plus_one(kernel_results: dict[str, LiveResul
 
 
 @pytest.mark.live
-@pytest.mark.skipif(not HAVE_MODEL, reason="tcpkit.scenarios (the model) is not available yet")
+@pytest.mark.skipif(not HAVE_MODEL, reason="tcpkit.drivers.scenarios (the model) is not available yet")
 @pytest.mark.parametrize("name", sorted(n for n, s in SCRIPTS.items() if not s.netns))
 def test_model_and_kernel_agree(kernel_results: dict[str, LiveResult], name: str) -> None:
     r = kernel_results[name]
@@ -452,7 +453,7 @@ def test_loopback_capture_sees_the_handshake_and_the_rst() -> None:
     res = run_one("abort_rst", model=False, root_extras=True)
     assert [f for _, _, _, f in summarize_pcap(res.capture or b"")][:3] == ["S", "S.", "."]
     assert "R." in [f for _, _, _, f in summarize_pcap(res.capture or b"")]
-    if importlib.util.find_spec("tcpkit.pcap") is not None:  # read back by the pcap importer
+    if importlib.util.find_spec("tcpkit.capture.pcap") is not None:  # read back by the pcap importer
         paths = role_paths(res.capture_trace)
         assert paths["client"].states[:2] == ("SYN_SENT", "ESTABLISHED")
         assert paths["client"].states[-1] == "CLOSED"

@@ -117,7 +117,7 @@ def test_lab_construction_task_and_check_yourself(name: str) -> None:
     _section(nb, "Build it")
     idx, _ = _section(nb, "Check yourself")
     after = [c.source for c in nb.cells[idx + 1 :] if c.cell_type == "code"]
-    assert any("Quiz(" in src for src in after), "the check-yourself section needs a tcpkit.quiz.Quiz"
+    assert any("Quiz(" in src for src in after), "the check-yourself section needs a tcpkit.lessons.quiz.Quiz"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -146,7 +146,7 @@ def test_outputs_are_readable_without_a_kernel(name: str) -> None:
 
 
 def test_every_key_term_in_the_course_text_has_a_chinese_name() -> None:
-    from tcpkit.course_text import TERMS
+    from tcpkit.lessons.text import TERMS
 
     assert all(CJK.search(zh) for zh in TERMS.values())
 
@@ -233,8 +233,8 @@ def test_notebook_code_has_no_unused_names_or_undefined_names() -> None:
 
 
 def test_course_text_table_and_terms() -> None:
-    from tcpkit.course_text import TERMS, Table, glossary_rows, term
-    from tcpkit.errors import ParameterError
+    from tcpkit.engine.errors import ParameterError
+    from tcpkit.lessons.text import TERMS, Table, glossary_rows, term
 
     with pytest.raises(ParameterError, match="2 values, one per column"):
         Table(["a", "b"], [[1]])

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tcpkit.packetdrill import _shell_arith, main, run_file, run_text, state_constant
-from tcpkit.states import State
+from tcpkit.cli.pkt import main
+from tcpkit.drivers.packetdrill import _shell_arith, run_file, run_text, state_constant
+from tcpkit.engine.states import State
 
 DATA = Path(__file__).resolve().parent / "data" / "pkt"
 

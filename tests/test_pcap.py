@@ -12,21 +12,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tcpkit.errors import TraceFormatError
-from tcpkit.pcap import (
+from tcpkit.capture.pcap import (
     CapturedPacket,
     annotate,
     export_pcap,
     export_pcap_bytes,
-    main,
     read_capture,
     split_connections,
     trace_packets,
 )
-from tcpkit.segment import Segment, parse_segment
-from tcpkit.states import Event, State, lookup
-from tcpkit.trace import Kind, Trace, TraceRecord
-from tcpkit.wire import encode_options, encode_packet
+from tcpkit.capture.wire import encode_options, encode_packet
+from tcpkit.cli.pcap import main
+from tcpkit.engine.errors import TraceFormatError
+from tcpkit.engine.segment import Segment, parse_segment
+from tcpkit.engine.states import Event, State, lookup
+from tcpkit.engine.trace import Kind, Trace, TraceRecord
 
 CAPTURES = Path(__file__).resolve().parent.parent / "tcpkit" / "data" / "captures"
 C4, S4 = "192.0.2.2", "192.0.2.1"
@@ -481,7 +481,7 @@ def _edges(trace: Trace, *, drop_timers: bool) -> dict[tuple[str, int, str, int]
 
 @pytest.mark.parametrize("name", AGREEING)
 def test_capture_of_an_engine_run_gives_the_engine_states(name: str) -> None:
-    scenarios = pytest.importorskip("tcpkit.scenarios")
+    scenarios = pytest.importorskip("tcpkit.drivers.scenarios")
     trace = scenarios.run_scenario(name, seed=1)
     rebuilt = read_capture(export_pcap_bytes(trace)).annotate()
     # Timers are invisible on the wire; everything else must match, connection by connection.

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tcpkit.errors import ScriptSyntaxError, TcpkitError
-from tcpkit.pktscript import (
+from tcpkit.drivers.pktscript import (
     ANY,
     AssertStep,
     BitOr,
@@ -21,7 +20,8 @@ from tcpkit.pktscript import (
     load_script,
     parse_script,
 )
-from tcpkit.segment import MSS, Flags, SackPermitted, Timestamp
+from tcpkit.engine.errors import ScriptSyntaxError, TcpkitError
+from tcpkit.engine.segment import MSS, Flags, SackPermitted, Timestamp
 
 CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance"
 

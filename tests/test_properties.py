@@ -13,11 +13,11 @@ from engine_helpers import CLIENT_ADDR, SERVER_ADDR, Link, make_pair
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tcpkit.errors import ParameterError, TcpError
-from tcpkit.segment import Segment, parse_flags
-from tcpkit.seqnum import seq_le
-from tcpkit.states import STATES, State
-from tcpkit.trace import Kind
+from tcpkit.engine.errors import ParameterError, TcpError
+from tcpkit.engine.segment import Segment, parse_flags
+from tcpkit.engine.seqnum import seq_le
+from tcpkit.engine.states import STATES, State
+from tcpkit.engine.trace import Kind
 
 OPS = ("send", "recv", "shutdown", "close", "deliver", "drop", "dup", "timer", "garbage", "stale", "abort", "run", "opt")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tcpkit.errors import ParameterError, TcpkitError
-from tcpkit.quiz import Feedback, MultipleChoice, Numeric, Quiz, ShortText, normalise_text
+from tcpkit.engine.errors import ParameterError, TcpkitError
+from tcpkit.lessons.quiz import Feedback, MultipleChoice, Numeric, Quiz, ShortText, normalise_text
 
 
 def _mc() -> MultipleChoice:
@@ -192,7 +192,7 @@ def test_multi_answer_widget_uses_a_multi_select() -> None:
 
 
 def test_in_a_kernel_the_bundle_adds_the_widget_view(monkeypatch: pytest.MonkeyPatch) -> None:
-    import tcpkit.quiz as quiz_mod
+    import tcpkit.lessons.quiz as quiz_mod
 
     monkeypatch.setattr(quiz_mod, "_in_kernel", lambda: True)
     data = _mc()._repr_mimebundle_()

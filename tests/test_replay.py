@@ -1,4 +1,4 @@
-"""Replaying captures through the engine on both sides (tcpkit.replay)."""
+"""Replaying captures through the engine on both sides (tcpkit.capture.replay)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tcpkit.errors import TcpkitError, TraceFormatError
-from tcpkit.pcap import CapturedPacket, export_pcap_bytes, main, read_capture
-from tcpkit.replay import ReplayReport, replay
-from tcpkit.scenarios import run_scenario
-from tcpkit.segment import Flags, parse_segment
-from tcpkit.states import Event, State, lookup
-from tcpkit.trace import Kind, Trace
+from tcpkit.capture.pcap import CapturedPacket, export_pcap_bytes, read_capture
+from tcpkit.capture.replay import ReplayReport, replay
+from tcpkit.cli.pcap import main
+from tcpkit.drivers.scenarios import run_scenario
+from tcpkit.engine.errors import TcpkitError, TraceFormatError
+from tcpkit.engine.segment import Flags, parse_segment
+from tcpkit.engine.states import Event, State, lookup
+from tcpkit.engine.trace import Kind, Trace
 
 CAPTURES = Path(__file__).resolve().parent.parent / "tcpkit" / "data" / "captures"
 A, B = "10.0.0.1", "10.0.0.2"

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from tcpkit.errors import ParameterError
-from tcpkit.profiles import get_profile
-from tcpkit.scenarios import SCENARIOS, list_scenarios, main, run_scenario
-from tcpkit.segment import Flags
-from tcpkit.timers import syn_retransmit_times
-from tcpkit.trace import Kind, Trace
+from tcpkit.cli.scenario import main
+from tcpkit.drivers.scenarios import SCENARIOS, list_scenarios, run_scenario
+from tcpkit.engine.errors import ParameterError
+from tcpkit.engine.profiles import get_profile
+from tcpkit.engine.segment import Flags
+from tcpkit.engine.timers import syn_retransmit_times
+from tcpkit.engine.trace import Kind, Trace
 
 REQUIRED = {
     "open_close_client_first",
@@ -45,7 +46,7 @@ REQUIRED = {
 
 
 def _sends(t: Trace, host: str, flags: str) -> list:
-    from tcpkit.segment import parse_flags
+    from tcpkit.engine.segment import parse_flags
 
     f = parse_flags(flags)
     return [r for r in t if r.kind is Kind.SEND and r.host == host and r.segment is not None and (r.segment.flags & f) == f]
@@ -375,8 +376,8 @@ def test_tw_recycle_behind_nat(recycle: int, second_ok: bool) -> None:
 
 
 def test_tw_recycle_knob_is_gone() -> None:
-    from tcpkit.errors import RemovedKnobError
-    from tcpkit.profiles import get_profile
+    from tcpkit.engine.errors import RemovedKnobError
+    from tcpkit.engine.profiles import get_profile
 
     with pytest.raises(RemovedKnobError):
         get_profile("linux").set(tcp_tw_recycle=1)
@@ -437,7 +438,7 @@ def test_same_seed_same_trace_different_seed_differs() -> None:
 
 
 def test_same_seed_same_trace_across_processes() -> None:
-    code = "from tcpkit.scenarios import run_scenario; import sys; sys.stdout.write(run_scenario('syn_flood', seed=5, duration=2.0).to_json())"
+    code = "from tcpkit.drivers.scenarios import run_scenario; import sys; sys.stdout.write(run_scenario('syn_flood', seed=5, duration=2.0).to_json())"
     here = run_scenario("syn_flood", seed=5, duration=2.0).to_json()
     outs = []
     for hashseed in ("1", "2"):

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from tcpkit.errors import ParameterError
-from tcpkit.sim import LATE, URGENT, Simulator
+from tcpkit.drivers.sim import LATE, URGENT, Simulator
+from tcpkit.engine.errors import ParameterError
 
 
 def test_events_come_out_in_time_order() -> None:
@@ -84,11 +84,11 @@ def test_no_going_back_in_time() -> None:
 
 # --------------------------------------------------------------------------- hosts on a network
 
-from tcpkit.apps import Client, Server  # noqa: E402
-from tcpkit.errors import TcpError  # noqa: E402
-from tcpkit.links import DropNth  # noqa: E402
-from tcpkit.sim import Network  # noqa: E402
-from tcpkit.trace import Kind  # noqa: E402
+from tcpkit.drivers.apps import Client, Server  # noqa: E402
+from tcpkit.drivers.links import DropNth  # noqa: E402
+from tcpkit.drivers.sim import Network  # noqa: E402
+from tcpkit.engine.errors import TcpError  # noqa: E402
+from tcpkit.engine.trace import Kind  # noqa: E402
 
 
 def _two(seed: int = 0, **kw: object) -> tuple[Network, object, object]:

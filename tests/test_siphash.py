@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tcpkit.errors import ParameterError
-from tcpkit.siphash import key_from_seed, siphash24, siphash_3u32, siphash_4u32
+from tcpkit.engine.errors import ParameterError
+from tcpkit.engine.siphash import key_from_seed, siphash24, siphash_3u32, siphash_4u32
 
 KEY = bytes(range(16))
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from engine_helpers import CLIENT_ADDR, SERVER_ADDR, connect_pair, errno_of, make_pair
 
-from tcpkit.errors import ParameterError, TcpError
-from tcpkit.profiles import get_profile
-from tcpkit.segment import Flags, parse_segment
-from tcpkit.stack import O_NONBLOCK, Stack
-from tcpkit.states import State
-from tcpkit.trace import Kind, Trace
+from tcpkit.engine.errors import ParameterError, TcpError
+from tcpkit.engine.profiles import get_profile
+from tcpkit.engine.segment import Flags, parse_segment
+from tcpkit.engine.stack import O_NONBLOCK, Stack
+from tcpkit.engine.states import State
+from tcpkit.engine.trace import Kind, Trace
 
 
 def closed_port_answer(text: str) -> str | None:
@@ -217,7 +217,7 @@ def test_tw_reuse_on_ephemeral_connect(tw_reuse: int) -> None:
 def test_tw_reuse_needs_timestamps() -> None:
     prof = get_profile("linux", tcp_tw_reuse=1, tcp_timestamps=0)
     st = Stack(profile=prof)
-    from tcpkit.connection import handshake_pair
+    from tcpkit.engine.connection import handshake_pair
 
     c, _s = handshake_pair("rfc9293")
     assert not c.ts_ok and not st._tw_reuse_ok(c, now=100.0)

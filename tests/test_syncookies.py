@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tcpkit.errors import ParameterError
-from tcpkit.segment import Flags, Segment
-from tcpkit.syncookies import (
+from tcpkit.engine.errors import ParameterError
+from tcpkit.engine.segment import Flags, Segment
+from tcpkit.engine.syncookies import (
     COOKIEMASK,
     MSSTAB,
     check,

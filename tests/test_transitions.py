@@ -22,12 +22,12 @@ from engine_helpers import (
     make_pair,
 )
 
-from tcpkit.connection import Connection
-from tcpkit.errors import IllegalTransition
-from tcpkit.profiles import get_profile
-from tcpkit.segment import Flags, Segment
-from tcpkit.stack import Datagram
-from tcpkit.states import (
+from tcpkit.engine.connection import Connection
+from tcpkit.engine.errors import IllegalTransition
+from tcpkit.engine.profiles import get_profile
+from tcpkit.engine.segment import Flags, Segment
+from tcpkit.engine.stack import Datagram
+from tcpkit.engine.states import (
     ACCEPT_OVERFLOW,
     DATA_AFTER_CLOSE,
     TRANSITIONS,
@@ -36,7 +36,7 @@ from tcpkit.states import (
     State,
     lookup,
 )
-from tcpkit.trace import Kind
+from tcpkit.engine.trace import Kind
 
 S = State
 E = Event

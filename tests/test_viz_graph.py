@@ -5,9 +5,9 @@ from __future__ import annotations
 import networkx as nx
 import pytest
 
-from tcpkit.errors import ParameterError
+from tcpkit.engine.errors import ParameterError
+from tcpkit.engine.states import STATES, TRANSITIONS, State
 from tcpkit.i18n import set_language
-from tcpkit.states import STATES, TRANSITIONS, State
 from tcpkit.viz.examples import example_trace
 from tcpkit.viz.graph import (
     GROUPS,
@@ -123,7 +123,7 @@ def test_mermaid_and_dot() -> None:
 
 
 def test_real_scenario_paths_are_drawable() -> None:
-    scenarios = pytest.importorskip("tcpkit.scenarios")
+    scenarios = pytest.importorskip("tcpkit.drivers.scenarios")
     t = scenarios.run_scenario("simultaneous_close", seed=1)
     fig = state_graph_figure(t)
     for host in fig.layout.meta["hosts"]:

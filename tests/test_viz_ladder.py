@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tcpkit.errors import ParameterError
+from tcpkit.engine.errors import ParameterError
+from tcpkit.engine.segment import parse_segment
+from tcpkit.engine.trace import Kind, Trace, TraceRecord
 from tcpkit.i18n import set_language
-from tcpkit.segment import parse_segment
-from tcpkit.trace import Kind, Trace, TraceRecord
 from tcpkit.viz.examples import example_trace
 from tcpkit.viz.ladder import (
     MAX_SEGMENTS,
@@ -184,7 +184,7 @@ def test_labels_translate() -> None:
 
 
 def test_real_scenario_with_a_lost_final_ack() -> None:
-    scenarios = pytest.importorskip("tcpkit.scenarios")
+    scenarios = pytest.importorskip("tcpkit.drivers.scenarios")
     t = scenarios.run_scenario("lost_final_ack", seed=1)
     lad = build_ladder(t)
     lost = [a for a in lad.arrows if a.lost]

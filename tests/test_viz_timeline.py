@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from tcpkit.errors import ParameterError
-from tcpkit.trace import Trace
+from tcpkit.engine.errors import ParameterError
+from tcpkit.engine.trace import Trace
 from tcpkit.viz.examples import example_trace
 from tcpkit.viz.timeline import (
     isn_figure,
@@ -38,7 +38,7 @@ def test_queue_series_from_flood_like_objects_and_lists() -> None:
 
 
 def test_queue_series_from_the_real_flood_model() -> None:
-    flood = pytest.importorskip("tcpkit.flood")
+    flood = pytest.importorskip("tcpkit.drivers.flood")
     res = flood.simulate_flood(duration=2.0, flood_rate=200, legit_rate=5, backlog=16)
     s = queue_series(res)
     assert len(s.t) == len(res.samples) > 0
@@ -84,7 +84,7 @@ def test_time_sequence_graph_marks_the_retransmission() -> None:
 
 
 def test_isn_figure() -> None:
-    pytest.importorskip("tcpkit.isn")
+    pytest.importorskip("tcpkit.engine.isn")
     fig = isn_figure(["clock", "rfc6528"], seed=1, times=[0.0, 1.0, 2.0])
     clock = [d for d in fig.data if d.legendgroup == "clock"]
     keyed = [d for d in fig.data if d.legendgroup == "rfc6528"]

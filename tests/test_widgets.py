@@ -11,9 +11,9 @@ import pytest
 
 import tcpkit
 from tcpkit import i18n
-from tcpkit.errors import ParameterError
+from tcpkit.engine.errors import ParameterError
+from tcpkit.engine.profiles import Profile
 from tcpkit.i18n import get_language
-from tcpkit.profiles import Profile
 from tcpkit.viz.examples import example_trace
 from tcpkit.viz.graph import path_shape
 from tcpkit.viz.ladder import LadderView, cursor_y, ladder_pages
@@ -194,9 +194,9 @@ def test_explorer_falls_back_to_examples_and_reruns() -> None:
 
 
 def test_explorer_with_real_scenarios() -> None:
-    pytest.importorskip("tcpkit.scenarios")
+    pytest.importorskip("tcpkit.drivers.scenarios")
     ex = ScenarioExplorer(name="connection_refused", seed=1)
-    assert ex.runner.source == "tcpkit.scenarios" and ex.notice.value == ""
+    assert ex.runner.source == "tcpkit.drivers.scenarios" and ex.notice.value == ""
     assert ex.trace.meta.get("scenario") == "connection_refused"
     y0 = ex.player.cursor.y
     ex.player.slider.value = ex.player.slider.max

@@ -7,8 +7,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tcpkit.errors import TraceFormatError
-from tcpkit.segment import (
+from tcpkit.capture.wire import (
+    WireFormatError,
+    decode_options,
+    decode_packet,
+    encode_options,
+    encode_packet,
+    internet_checksum,
+)
+from tcpkit.engine.errors import TraceFormatError
+from tcpkit.engine.segment import (
     MSS,
     Eol,
     FastOpen,
@@ -22,14 +30,6 @@ from tcpkit.segment import (
     WScale,
     option_size,
     parse_segment,
-)
-from tcpkit.wire import (
-    WireFormatError,
-    decode_options,
-    decode_packet,
-    encode_options,
-    encode_packet,
-    internet_checksum,
 )
 
 u32 = st.integers(0, 2**32 - 1)

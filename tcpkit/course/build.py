@@ -32,7 +32,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ParameterError
+from tcpkit.engine.errors import ParameterError
+
 from .bundle import doctest_source, load_bundle
 
 __all__ = ["build", "masters", "check_release", "solution_lines", "BuildResult", "default_source"]
@@ -86,7 +87,7 @@ def build(source: str | Path | None = None, out: str | Path = "course-build", *,
     >>> build("no/such/folder", "out")
     Traceback (most recent call last):
     ...
-    tcpkit.errors.ParameterError: parameter source = 'no/such/folder' is not allowed: expected a folder with <name>/<name>.ipynb master notebooks
+    tcpkit.engine.errors.ParameterError: parameter source = 'no/such/folder' is not allowed: expected a folder with <name>/<name>.ipynb master notebooks
     >>> [m.stem for m in masters(default_source())][:2]
     ['hw1_handshake', 'hw2_isn']
 
@@ -193,7 +194,7 @@ def check_release(release: str | Path, grading: str | Path, source: str | Path |
     >>> check_release(rel, gra)
     Traceback (most recent call last):
     ...
-    tcpkit.errors.ParameterError: parameter release = ... is not allowed: expected no otter markers, but '# BEGIN SOLUTION' is in it
+    tcpkit.engine.errors.ParameterError: parameter release = ... is not allowed: expected no otter markers, but '# BEGIN SOLUTION' is in it
     """
     release, grading = Path(release), Path(grading)
     text = _release_text(release)

@@ -2,7 +2,7 @@
 
 Examples
 --------
->>> answer_names(">>> assert q1_state == State.LISTEN\\n>>> from tcpkit.states import State\\n")
+>>> answer_names(">>> assert q1_state == State.LISTEN\\n>>> from tcpkit.engine.states import State\\n")
 ['q1_state']
 >>> answer_names(">>> total = sum(x for x in q2_list)\\n>>> assert total > 0\\n")
 ['q2_list']
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ParameterError
+from tcpkit.engine.errors import ParameterError
 
 __all__ = ["Bundle", "load_bundle", "find_bundles", "answer_names", "doctest_source"]
 
@@ -129,7 +129,7 @@ def load_bundle(path: str | Path) -> Bundle:
     >>> load_bundle("missing.zip")
     Traceback (most recent call last):
     ...
-    tcpkit.errors.ParameterError: parameter bundle = 'missing.zip' is not allowed: expected an autograder zip written by 'tcpkit course build'
+    tcpkit.engine.errors.ParameterError: parameter bundle = 'missing.zip' is not allowed: expected an autograder zip written by 'tcpkit course build'
     """
     path = Path(path)
     try:
@@ -169,7 +169,7 @@ def find_bundles(folder: str | Path) -> dict[str, Bundle]:
     >>> find_bundles("no/such/folder")
     Traceback (most recent call last):
     ...
-    tcpkit.errors.ParameterError: parameter bundle folder = 'no/such/folder' is not allowed: expected a folder holding the autograder zips of 'tcpkit course build'
+    tcpkit.engine.errors.ParameterError: parameter bundle folder = 'no/such/folder' is not allowed: expected a folder holding the autograder zips of 'tcpkit course build'
     """
     folder = Path(folder)
     zips = [folder] if folder.is_file() else sorted(folder.glob("*.zip"))

@@ -3,12 +3,12 @@
 Tests (public ones in the student's notebook, hidden ones in the scoring
 process) should not compare against pasted numbers when tcpkit can compute
 the truth: these helpers look states up in the transition table, check
-sequence numbers with :mod:`tcpkit.seqnum`, run packetdrill scripts on the
+sequence numbers with :mod:`tcpkit.engine.seqnum`, run packetdrill scripts on the
 engine and run the SYN-flood model.
 
 Examples
 --------
->>> from tcpkit.states import State
+>>> from tcpkit.engine.states import State
 >>> same_state("time-wait", State.TIME_WAIT), same_state("TIME_WAIT", State.CLOSED)
 (True, False)
 >>> same_flags("S.", "SYN-ACK"), same_flags(".S", "S."), same_flags("F.", "S.")
@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..segment import Flags, Segment, parse_flags, parse_segment
-from ..seqnum import seq_add, seq_gt
-from ..states import Event, State, lookup
+from tcpkit.engine.segment import Flags, Segment, parse_flags, parse_segment
+from tcpkit.engine.seqnum import seq_add, seq_gt
+from tcpkit.engine.states import Event, State, lookup
 
 __all__ = [
     "answered",
@@ -187,8 +187,8 @@ def simultaneous_close_result(script: Any) -> tuple[bool, str]:
     must show FIN_WAIT_1 -> CLOSING and CLOSING -> TIME_WAIT: a simultaneous
     close (RFC 9293 §3.6 case 3, Figure 13).
     """
-    from ..errors import TcpkitError
-    from ..packetdrill import run_text
+    from tcpkit.drivers.packetdrill import run_text
+    from tcpkit.engine.errors import TcpkitError
 
     if type(script) is not str or not script.strip():
         return False, "the answer must be the script as a non-empty string"
@@ -237,8 +237,8 @@ def time_wait_after_rst(rfc1337: int) -> State:
     ``net/ipv4/tcp_minisocks.c`` ``tcp_timewait_state_process()`` and
     ``Documentation/networking/ip-sysctl.rst`` (``tcp_rfc1337``).
     """
-    from ..packetdrill import run_text
-    from ..profiles import get_profile
+    from tcpkit.drivers.packetdrill import run_text
+    from tcpkit.engine.profiles import get_profile
 
     records: list[Any] = []
     result = run_text(_TIME_WAIT_THEN_RST, profile=get_profile("linux", tcp_rfc1337=rfc1337), tracer=records.append)
@@ -257,15 +257,15 @@ def flood_success(backlog: Any, knobs: Any, **forced: Any) -> float:
 
     ``forced`` knobs override the student's (e.g. ``tcp_syncookies=0``).
     Returns 0.0 for answers of the wrong type; bad knob values raise
-    :class:`~tcpkit.errors.KnobError` (the message says what is allowed).
+    :class:`~tcpkit.engine.errors.KnobError` (the message says what is allowed).
 
     >>> flood_success(128, {}, tcp_syncookies=1) > 0.99
     True
     >>> flood_success(128, {"rtt": 0.001, "tcp_syncookies": 1})     # not a knob
     0.0
     """
-    from ..flood import simulate_flood
-    from ..profiles import get_profile
+    from tcpkit.drivers.flood import simulate_flood
+    from tcpkit.engine.profiles import get_profile
 
     if type(backlog) is not int or type(knobs) is not dict or not all(type(k) is str for k in knobs):
         return 0.0

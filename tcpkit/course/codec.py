@@ -9,7 +9,7 @@ cannot be sent.
 
 Examples
 --------
->>> from tcpkit.states import State
+>>> from tcpkit.engine.states import State
 >>> text = dumps({"conn": ("10.0.0.1", 80), "key": b"\\x01\\x02", "state": State.TIME_WAIT})
 >>> loads(text)
 {'conn': ('10.0.0.1', 80), 'key': b'\\x01\\x02', 'state': <State.TIME_WAIT: 'TIME_WAIT'>}
@@ -30,8 +30,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..segment import Flags
-from ..states import Event, State
+from tcpkit.engine.segment import Flags
+from tcpkit.engine.states import Event, State
 
 __all__ = ["Unsendable", "encode", "decode", "dumps", "loads", "MAX_DEPTH"]
 

@@ -41,7 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ParameterError
+from tcpkit.engine.errors import ParameterError
+
 from .bundle import Bundle, find_bundles
 from .sandbox import isolation, run_limited
 
@@ -339,7 +340,7 @@ def grade_folder(
     >>> grade_folder("no/such/folder", "course-build/grading", "grades.csv")
     Traceback (most recent call last):
     ...
-    tcpkit.errors.ParameterError: parameter submissions = 'no/such/folder' is not allowed: expected a folder of .ipynb files
+    tcpkit.engine.errors.ParameterError: parameter submissions = 'no/such/folder' is not allowed: expected a folder of .ipynb files
     """
     root = Path(submissions)
     if not root.is_dir():

@@ -33,7 +33,7 @@ Examples
 >>> run_limited([sys.executable, "-c", "pass"], timeout=0, memory_mb=512)
 Traceback (most recent call last):
 ...
-tcpkit.errors.ParameterError: parameter timeout = 0 is not allowed: expected a number of seconds > 0
+tcpkit.engine.errors.ParameterError: parameter timeout = 0 is not allowed: expected a number of seconds > 0
 
 Notes
 -----
@@ -58,7 +58,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from ..errors import ParameterError
+from tcpkit.engine.errors import ParameterError
 
 __all__ = ["RunResult", "run_limited", "limited_process", "isolation", "child_env"]
 

@@ -110,7 +110,7 @@ def compare_paths(
     ----------
     role : str
     model : sequence of str
-        The model's states in order (state names as in :class:`tcpkit.states.State`).
+        The model's states in order (state names as in :class:`tcpkit.engine.states.State`).
     observed : sequence of str
         The kernel's states in order, as polled.
     missable : iterable of str, optional

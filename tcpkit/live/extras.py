@@ -12,7 +12,7 @@ True
 >>> summarize_pcap(b"")
 Traceback (most recent call last):
 ...
-tcpkit.errors.TraceFormatError: not a pcap file: expected a 24-byte header with magic a1b2c3d4 or a1b23c4d
+tcpkit.engine.errors.TraceFormatError: not a pcap file: expected a 24-byte header with magic a1b2c3d4 or a1b23c4d
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from ..errors import TraceFormatError
+from tcpkit.engine.errors import TraceFormatError
 
 __all__ = ["LoopbackCapture", "capture_unavailable", "summarize_pcap"]
 

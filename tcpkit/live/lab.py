@@ -34,8 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from ..errors import ParameterError
-from ..states import State
+from tcpkit.engine.errors import ParameterError
+from tcpkit.engine.states import State
+
 from .diag import listener_queues
 from .procnet import ProcSocket
 from .watch import Observation, Watcher

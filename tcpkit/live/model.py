@@ -2,7 +2,7 @@
 
 Examples
 --------
->>> from tcpkit.trace import Kind, Trace, TraceRecord
+>>> from tcpkit.engine.trace import Kind, Trace, TraceRecord
 >>> c = ("10.0.0.1", 40000, "10.0.0.2", 80)
 >>> def st(t, host, conn, a, b, ev=""):
 ...     return TraceRecord(time=t, host=host, kind=Kind.STATE, conn=conn, src_state=a, dst_state=b, event=ev)
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..trace import Kind, Trace
+from tcpkit.engine.trace import Kind, Trace
 
 __all__ = ["ModelPath", "role_paths", "is_timer_event", "model_trace"]
 
@@ -132,16 +132,16 @@ def role_paths(trace: Trace, *, horizon: float | None = None) -> dict[str, Model
 
 
 def model_trace(name: str, *, profile: str = "linux", seed: int = 0, **params: object) -> Trace:
-    """Run the model scenario ``name`` (from :mod:`tcpkit.scenarios`).
+    """Run the model scenario ``name`` (from :mod:`tcpkit.drivers.scenarios`).
 
     Raises
     ------
     ImportError
-        If :mod:`tcpkit.scenarios` is not available.
-    tcpkit.errors.TcpkitError
+        If :mod:`tcpkit.drivers.scenarios` is not available.
+    tcpkit.engine.errors.TcpkitError
         If the scenario does not exist (the message lists those that do).
     """
-    from .. import scenarios  # lazily: the simulator is only needed for the comparison
+    from tcpkit.drivers import scenarios  # lazily: the simulator is only needed for the comparison
 
     params = {**_LOOPBACK_PARAMS.get(name, {}), **params}
     trace: Trace = scenarios.run_scenario(name, seed=seed, profile=profile, **params)

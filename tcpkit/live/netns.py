@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import TraceFormatError
+from tcpkit.engine.errors import TraceFormatError
 
 __all__ = ["netns_unavailable", "private_netns", "run_in_netns", "DROP_PURE_ACKS"]
 

@@ -24,7 +24,7 @@ The line format is written by ``get_tcp4_sock()`` / ``get_openreq4()`` /
 ``get_timewait4_sock()`` in ``net/ipv4/tcp_ipv4.c`` (and the ``tcp6``
 twins in ``net/ipv6/tcp_ipv6.c``).  State numbers are the ``TCP_*`` values
 of ``include/net/tcp_states.h``
-(:meth:`tcpkit.states.State.from_linux_code`).  On a LISTEN socket
+(:meth:`tcpkit.engine.states.State.from_linux_code`).  On a LISTEN socket
 ``rx_queue`` is ``sk_ack_backlog``, the current accept-queue length, and
 ``tx_queue`` is ``write_seq - snd_una``, which is 0: the listen() backlog
 (``sk_max_ack_backlog``, what ``ss`` shows as Send-Q) is *not* in this file;
@@ -43,8 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ..errors import TraceFormatError
-from ..states import State
+from tcpkit.engine.errors import TraceFormatError
+from tcpkit.engine.states import State
 
 __all__ = ["ProcSocket", "parse_proc_net_tcp", "read_proc_net_tcp", "decode_address"]
 
@@ -118,7 +118,7 @@ def decode_address(text: str, byteorder: ByteOrder | None = None) -> tuple[str, 
     >>> decode_address("7F000001:50")
     Traceback (most recent call last):
     ...
-    tcpkit.errors.TraceFormatError: bad /proc/net/tcp address '7F000001:50': expected 8 or 32 hex digits, a colon and 4 hex digits of port
+    tcpkit.engine.errors.TraceFormatError: bad /proc/net/tcp address '7F000001:50': expected 8 or 32 hex digits, a colon and 4 hex digits of port
     """
     order: ByteOrder = byteorder or ("little" if sys.byteorder == "little" else "big")
     addr_hex, _, port_hex = text.partition(":")
@@ -163,7 +163,7 @@ def parse_proc_net_tcp(text: str, *, byteorder: ByteOrder | None = None) -> list
     >>> parse_proc_net_tcp("   0: 0100007F:0050 0100007F:D431 0X 0:0")
     Traceback (most recent call last):
     ...
-    tcpkit.errors.TraceFormatError: /proc/net/tcp line 1: state '0X' is not a hex TCP_* number from 01 to 0C
+    tcpkit.engine.errors.TraceFormatError: /proc/net/tcp line 1: state '0X' is not a hex TCP_* number from 01 to 0C
     """
     out: list[ProcSocket] = []
     for lineno, line in enumerate(text.splitlines(), 1):

@@ -13,7 +13,7 @@ Examples
 Notes
 -----
 The verdict compares, per socket role, the states the kernel was seen in with
-the states :func:`tcpkit.scenarios.run_scenario` passes through under the
+the states :func:`tcpkit.drivers.scenarios.run_scenario` passes through under the
 ``linux`` profile (:func:`tcpkit.live.compare.compare_paths`).  Where the
 machine has no ``/proc/net/tcp`` (macOS, Windows, JupyterLite) the lab says
 so and uses observations recorded on a Linux machine, shipped with tcpkit
@@ -36,9 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ParameterError, TcpkitError, TraceFormatError
-from ..states import State
-from ..trace import Kind
+from tcpkit.engine.errors import ParameterError, TcpkitError, TraceFormatError
+from tcpkit.engine.states import State
+from tcpkit.engine.trace import Kind
+
 from .compare import RoleVerdict, compare_paths, dedupe
 from .extras import LoopbackCapture, capture_unavailable, summarize_pcap
 from .lab import Call, Lab
@@ -94,7 +95,7 @@ class LiveResult:
         pcap bytes of the scenario's loopback packets (``root_extras``, or a
         capture shipped in ``tcpkit/data/captures/`` for the fallback).
     capture_trace : Trace or None
-        That capture read back and annotated by :mod:`tcpkit.pcap`.
+        That capture read back and annotated by :mod:`tcpkit.capture.pcap`.
     model_accept_queue : int or None
         The model's accept-queue peak, for scenarios about the queue.
     sockets : dict
@@ -314,7 +315,7 @@ def _attach_model(res: LiveResult, sc: Script, model: bool, profile: str) -> Non
     if not model:
         return
     if sc.model_name is None:
-        res.model_error = "tcpkit.scenarios has no model of this scenario; showing the kernel only"
+        res.model_error = "tcpkit.drivers.scenarios has no model of this scenario; showing the kernel only"
         return
     try:
         trace = model_trace(sc.model_name, profile=profile, **dict(sc.params))
@@ -345,7 +346,7 @@ def run_one(script: Script | str, *, proc_root: str | Path = "/proc", model: boo
         Where procfs is mounted; if ``proc_root/net/tcp`` is missing the
         recorded observations are used instead (see :func:`load_recorded`).
     model : bool
-        Compare with the model (needs :mod:`tcpkit.scenarios`).
+        Compare with the model (needs :mod:`tcpkit.drivers.scenarios`).
     catch : bool
         Turn an exception in a step into ``verdict == "error"`` (sockets are
         cleaned up either way); ``False`` re-raises it.
@@ -463,19 +464,19 @@ def _attach_capture(res: LiveResult, data: bytes) -> None:
 
 
 def _import_capture(res: LiveResult, data: bytes) -> None:
-    """Read the capture back with :mod:`tcpkit.pcap` (when present) into :attr:`LiveResult.capture_trace`."""
+    """Read the capture back with :mod:`tcpkit.capture.pcap` (when present) into :attr:`LiveResult.capture_trace`."""
     try:
-        from .. import pcap  # lazily: an optional sibling module
+        from tcpkit import pcap  # lazily: an optional sibling module
     except ImportError:
         return
     try:
         res.capture_trace = pcap.read_capture(data).annotate()
     except TcpkitError as exc:
-        res.notes.append(f"tcpkit.pcap could not read the capture: {exc}")
+        res.notes.append(f"tcpkit.capture.pcap could not read the capture: {exc}")
         return
     paths = role_paths(res.capture_trace)
     shown = "; ".join(f"{role} {' > '.join(p.states)}" for role, p in paths.items() if not role.startswith("listener"))
-    res.notes.append(f"the capture read back by tcpkit.pcap: {shown}")
+    res.notes.append(f"the capture read back by tcpkit.capture.pcap: {shown}")
 
 
 def run_live(scenarios: Iterable[str] | None = None, *, proc_root: str | Path = "/proc", model: bool = True,

@@ -1,7 +1,7 @@
 """The lab's scenarios, played with real sockets on loopback.
 
 Each scenario is a function of a :class:`~tcpkit.live.lab.Lab` and carries the
-same name as the model scenario of :mod:`tcpkit.scenarios` it is compared
+same name as the model scenario of :mod:`tcpkit.drivers.scenarios` it is compared
 with.  Every step that waits does so for at most ``lab.step_timeout``; no
 scenario waits for a long kernel timer (TIME_WAIT is *entered*, not sat out).
 
@@ -19,7 +19,8 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import ParameterError
+from tcpkit.engine.errors import ParameterError
+
 from .lab import Lab
 
 __all__ = ["Script", "SCRIPTS", "ALIASES", "get_script"]
@@ -35,7 +36,7 @@ class Script:
     run: Callable[[Lab], None]
     params: tuple[tuple[str, int], ...] = ()  # passed to the model scenario too
     netns: bool = False  # needs a private namespace that drops pure ACKs (root only)
-    model: str | None = ""  # the tcpkit.scenarios name ("" = the same name, None = no model scenario)
+    model: str | None = ""  # the tcpkit.drivers.scenarios name ("" = the same name, None = no model scenario)
     compare_queue: bool = False  # also compare the accept-queue peak with the model's
 
     @property
@@ -55,7 +56,7 @@ def _pair(lab: Lab, data: int, backlog: int = 8) -> tuple[socket.socket, socket.
     return lsock, c, s
 
 
-# The applications do what the model's applications (tcpkit.apps) do, and
+# The applications do what the model's applications (tcpkit.drivers.apps) do, and
 # react to each event as soon as the watcher has seen the state it led to (a
 # poll or two: milliseconds).  That is well inside Linux's delayed-ACK time
 # (TCP_DELACK_MIN, 40 ms, include/net/tcp.h): a socket that receives a FIN
@@ -217,7 +218,7 @@ SCRIPTS: dict[str, Script] = {
     )
 }
 
-#: The names the lab's issue used, for the scenarios that tcpkit.scenarios names differently.
+#: The names the lab's issue used, for the scenarios that tcpkit.drivers.scenarios names differently.
 ALIASES: dict[str, str] = {
     "client_closes_first": "open_close_client_first",
     "server_closes_first": "open_close_server_first",
@@ -234,7 +235,7 @@ def get_script(name: str) -> Script:
     >>> get_script("nope")
     Traceback (most recent call last):
     ...
-    tcpkit.errors.ParameterError: parameter scenario = 'nope' is not allowed: expected one of abort_rst, accept_queue_overflow, ...
+    tcpkit.engine.errors.ParameterError: parameter scenario = 'nope' is not allowed: expected one of abort_rst, accept_queue_overflow, ...
     """
     try:
         return SCRIPTS[ALIASES.get(name, name)]

@@ -45,7 +45,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from ..states import State
+from tcpkit.engine.states import State
+
 from .procnet import ProcSocket, read_proc_net_tcp
 
 __all__ = ["Observation", "Watcher", "SHORT_STATES"]

@@ -1,7 +1,7 @@
 """Pictures of TCP: the state graph, ladder diagrams and timelines.
 
-Every function here reads :class:`tcpkit.trace.Trace` objects and the
-transition table :data:`tcpkit.states.TRANSITIONS`, never engine internals,
+Every function here reads :class:`tcpkit.engine.trace.Trace` objects and the
+transition table :data:`tcpkit.engine.states.TRANSITIONS`, never engine internals,
 and returns a plain :class:`plotly.graph_objects.Figure`, which a notebook
 shows even without a running kernel.  The interactive versions live in
 :mod:`tcpkit.widgets`; :func:`static` turns any of their figures back into a

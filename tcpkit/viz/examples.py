@@ -1,7 +1,7 @@
 """Hand-made example traces for pictures, docs and widget tests.
 
 These traces are *written by hand*, record by record, to show what the
-pictures draw; they are not engine output (use :mod:`tcpkit.scenarios` for
+pictures draw; they are not engine output (use :mod:`tcpkit.drivers.scenarios` for
 that).  They follow the trace contract of ``docs/architecture.md``: SEND,
 RECV, DROP, STATE, TIMER_*, CALL and QUEUE records with ``seq_base``.
 
@@ -19,7 +19,7 @@ Examples
 >>> example_trace("nope")
 Traceback (most recent call last):
 ...
-tcpkit.errors.ParameterError: parameter kind = 'nope' is not allowed: expected one of lossy, attacker, flood
+tcpkit.engine.errors.ParameterError: parameter kind = 'nope' is not allowed: expected one of lossy, attacker, flood
 
 Notes
 -----
@@ -30,10 +30,10 @@ attacker case is answered with a challenge ACK as in RFC 5961 §3.2.
 
 from __future__ import annotations
 
-from ..errors import ParameterError
-from ..segment import Flags, Segment
-from ..states import Event, State, lookup
-from ..trace import ConnId, Kind, Trace, TraceRecord
+from tcpkit.engine.errors import ParameterError
+from tcpkit.engine.segment import Flags, Segment
+from tcpkit.engine.states import Event, State, lookup
+from tcpkit.engine.trace import ConnId, Kind, Trace, TraceRecord
 
 __all__ = ["example_trace", "KINDS"]
 

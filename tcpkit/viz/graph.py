@@ -1,6 +1,6 @@
 """The 11-state TCP diagram, drawn from the transition table.
 
-:func:`state_graph` turns :data:`tcpkit.states.TRANSITIONS` into a NetworkX
+:func:`state_graph` turns :data:`tcpkit.engine.states.TRANSITIONS` into a NetworkX
 ``MultiDiGraph`` (one edge per row, labelled ``"event / action"``).
 :func:`state_graph_figure` draws it with Plotly in a fixed layout that echoes
 RFC 9293 Figure 5: CLOSED at the top, LISTEN and the SYN states, ESTABLISHED in
@@ -32,7 +32,7 @@ stateDiagram-v2
 Notes
 -----
 RFC 9293 §3.3.2 (Figure 5) is "only a summary"; the table in
-:mod:`tcpkit.states` adds the RST, timeout and abort edges with their
+:mod:`tcpkit.engine.states` adds the RST, timeout and abort edges with their
 sections, which is what the hover text shows.
 """
 
@@ -47,9 +47,10 @@ from typing import Any
 import networkx as nx
 import plotly.graph_objects as go
 
-from ..errors import ParameterError
-from ..states import STATES, TRANSITIONS, Event, State, Transition
-from ..trace import Kind, Trace
+from tcpkit.engine.errors import ParameterError
+from tcpkit.engine.states import STATES, TRANSITIONS, Event, State, Transition
+from tcpkit.engine.trace import Kind, Trace
+
 from .labels import condition_text, event_text, note_text, state_description, state_name, tr
 
 __all__ = [
@@ -353,7 +354,7 @@ def state_graph_figure(
     >>> state_graph_figure(groups=["rst", "bogus"])
     Traceback (most recent call last):
     ...
-    tcpkit.errors.ParameterError: parameter groups = 'bogus' is not allowed: expected edge groups among client, ...
+    tcpkit.engine.errors.ParameterError: parameter groups = 'bogus' is not allowed: expected edge groups among client, ...
     """
     groups_t = _check_groups(groups)
     hidden_s = set(_check_groups(hidden))

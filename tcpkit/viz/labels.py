@@ -19,8 +19,8 @@ Examples
 
 from __future__ import annotations
 
-from ..i18n import get_language, register, tr
-from ..states import Event, State
+from tcpkit.engine.states import Event, State
+from tcpkit.i18n import get_language, register, tr
 
 __all__ = ["tr", "state_name", "state_description", "event_text", "note_text", "condition_text", "zh"]
 
@@ -118,7 +118,7 @@ register(
     }
 )
 
-#: Chinese for the notes of :data:`tcpkit.states.TRANSITIONS`, keyed by the English note.
+#: Chinese for the notes of :data:`tcpkit.engine.states.TRANSITIONS`, keyed by the English note.
 _NOTES_ZH: dict[str, str] = {
     "2MSL has passed: old duplicates are gone": "已过 2MSL：旧的重复报文已消失",
     "FIN and ACK of our FIN together (a three-segment close); missing from Figure 5": "FIN 与对我方 FIN 的确认同时到达（三次挥手）；Figure 5 中没有这条边",

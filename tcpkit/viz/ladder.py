@@ -1,6 +1,6 @@
 """Ladder (sequence) diagrams: one vertical timeline per host, time going down.
 
-:func:`build_ladder` turns a :class:`~tcpkit.trace.Trace` into a small model
+:func:`build_ladder` turns a :class:`~tcpkit.engine.trace.Trace` into a small model
 (arrows, state changes, timer bars); :func:`ladder_figure` draws it with
 Plotly.  A SEND record is paired with the RECV of the same segment on another
 host to draw a slanted arrow; a SEND with a DROP and no RECV ends in a cross;
@@ -42,10 +42,11 @@ from dataclasses import dataclass, field
 
 import plotly.graph_objects as go
 
-from ..errors import ParameterError
-from ..segment import Flags, Segment, format_flags
-from ..seqnum import MASK
-from ..trace import Kind, Trace, TraceRecord
+from tcpkit.engine.errors import ParameterError
+from tcpkit.engine.segment import Flags, Segment, format_flags
+from tcpkit.engine.seqnum import MASK
+from tcpkit.engine.trace import Kind, Trace, TraceRecord
+
 from .labels import tr
 
 __all__ = ["Arrow", "TimerBar", "Ladder", "build_ladder", "ladder_figure", "LadderView", "segment_label", "cursor_y",
@@ -110,7 +111,7 @@ class Ladder:
 def segment_label(seg: Segment, base: tuple[int, int] | None = None) -> str:
     """Flags and sequence numbers, tcpdump style, without window and options.
 
-    >>> from tcpkit.segment import parse_segment
+    >>> from tcpkit.engine.segment import parse_segment
     >>> segment_label(parse_segment("S. 5000:5000(0) ack 1001"), (5000, 1000))
     'S. 0:0(0) ack 1'
     """
@@ -321,7 +322,7 @@ def ladder_window(trace: Trace, *, max_segments: int | None = MAX_SEGMENTS,
     >>> ladder_window(t, max_segments=-1)
     Traceback (most recent call last):
     ...
-    tcpkit.errors.ParameterError: parameter max_segments = -1 is not allowed: expected a whole number of segment records >= 1, or None for no limit
+    tcpkit.engine.errors.ParameterError: parameter max_segments = -1 is not allowed: expected a whole number of segment records >= 1, or None for no limit
     """
     if max_segments is not None and (isinstance(max_segments, bool) or not isinstance(max_segments, int) or max_segments < 0):
         raise ParameterError("max_segments", max_segments, "a whole number of segment records >= 1, or None for no limit")

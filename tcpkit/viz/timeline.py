@@ -22,7 +22,7 @@ Notes
 The time-sequence graph follows tcptrace (Ostermann) and Stevens, *TCP/IP
 Illustrated* vol. 1: data as vertical bars from ``seq`` to ``seq + len``,
 the ACK line below them and the receive window edge above.  The ISN
-generators are those of :mod:`tcpkit.isn` (RFC 793 clock, RFC 6528 / RFC 9293
+generators are those of :mod:`tcpkit.engine.isn` (RFC 793 clock, RFC 6528 / RFC 9293
 §3.4.1 keyed hash plus clock, Linux ``net/core/secure_seq.c``).
 """
 
@@ -34,11 +34,12 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from ..errors import ParameterError
-from ..segment import Flags
-from ..seqnum import MASK
-from ..states import State
-from ..trace import ConnId, Kind, Trace
+from tcpkit.engine.errors import ParameterError
+from tcpkit.engine.segment import Flags
+from tcpkit.engine.seqnum import MASK
+from tcpkit.engine.states import State
+from tcpkit.engine.trace import ConnId, Kind, Trace
+
 from .labels import tr
 
 __all__ = [
@@ -76,7 +77,7 @@ def queue_series(source: Any, host: str | None = None) -> QueueSeries:
     ----------
     source : Trace, FloodResult-like, mapping or (t, syn_q, acc_q)
         A :class:`Trace` (its QUEUE records); an object with ``samples`` of
-        ``(t, syn_q, acc_q)`` (:class:`tcpkit.flood.FloodResult`); an object or
+        ``(t, syn_q, acc_q)`` (:class:`tcpkit.drivers.flood.FloodResult`); an object or
         mapping with ``t``, ``syn_q``/``syn_queue`` and ``acc_q``/``accept_queue``;
         or a tuple of three equally long sequences.
     host : str, optional
@@ -94,7 +95,7 @@ def queue_series(source: Any, host: str | None = None) -> QueueSeries:
     >>> queue_series(([0, 1], [1], [0, 0]))
     Traceback (most recent call last):
     ...
-    tcpkit.errors.ParameterError: parameter source = 'lists of lengths 2, 1, 2' is not allowed: expected t, syn_q and acc_q of the same length
+    tcpkit.engine.errors.ParameterError: parameter source = 'lists of lengths 2, 1, 2' is not allowed: expected t, syn_q and acc_q of the same length
     """
     if isinstance(source, Trace):
         recs = [r for r in source.records if r.kind is Kind.QUEUE and (host is None or r.host == host)]
@@ -352,7 +353,7 @@ def isn_figure(kinds: Iterable[str] = ("clock", "rfc6528", "linux", "random"), *
     Parameters
     ----------
     kinds : iterable of str
-        Generators of :func:`tcpkit.isn.make_isn`.
+        Generators of :func:`tcpkit.engine.isn.make_isn`.
     seed : int
         Passed to ``make_isn`` (same seed, same picture).
     times : sequence of float, optional
@@ -363,7 +364,7 @@ def isn_figure(kinds: Iterable[str] = ("clock", "rfc6528", "linux", "random"), *
     Returns
     -------
     plotly.graph_objects.Figure
-        If :mod:`tcpkit.isn` cannot be imported, a figure that says so.
+        If :mod:`tcpkit.engine.isn` cannot be imported, a figure that says so.
 
     Examples
     --------
@@ -374,7 +375,7 @@ def isn_figure(kinds: Iterable[str] = ("clock", "rfc6528", "linux", "random"), *
     ts = list(times) if times is not None else [i * 0.25 for i in range(41)]
     fig = go.Figure()
     try:
-        from .. import isn as isn_mod
+        from tcpkit.engine import isn as isn_mod
     except ImportError as exc:  # pragma: no cover - the module exists in a full checkout
         fig.update_layout(title={"text": tr("viz.isn.missing", why=str(exc))})
         return fig

@@ -8,7 +8,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from .. import i18n
+from tcpkit import i18n
 
 __all__ = ["TcpkitWidget", "set_language", "replace_figure", "figure_widget", "live_widgets"]
 

@@ -29,7 +29,7 @@ from typing import Any
 import anywidget
 import traitlets
 
-from ..viz.ladder import LadderView
+from tcpkit.viz.ladder import LadderView
 
 __all__ = ["LadderCursor", "STACK_CLASS"]
 

@@ -1,6 +1,6 @@
 """The scenario explorer: pick a scenario, change its parameters, rerun, watch every picture update.
 
-:mod:`tcpkit.scenarios` is imported lazily.  When it cannot be imported the
+:mod:`tcpkit.drivers.scenarios` is imported lazily.  When it cannot be imported the
 explorer says so and explores the hand-made example traces of
 :mod:`tcpkit.viz.examples` instead, so the widget always works.
 
@@ -30,10 +30,11 @@ from typing import Any
 import ipywidgets as W
 import plotly.graph_objects as go
 
-from ..errors import ParameterError, TcpkitError
-from ..trace import Kind, Trace
-from ..viz.labels import tr, zh
-from ..viz.timeline import queue_figure, state_gantt_figure
+from tcpkit.engine.errors import ParameterError, TcpkitError
+from tcpkit.engine.trace import Kind, Trace
+from tcpkit.viz.labels import tr, zh
+from tcpkit.viz.timeline import queue_figure, state_gantt_figure
+
 from ._base import TcpkitWidget, replace_figure
 from .player import TracePlayer
 
@@ -53,7 +54,7 @@ class ScenarioRunner:
 
 
 def _example_runner(problem: str | None = None) -> ScenarioRunner:
-    from ..viz.examples import KINDS, example_trace
+    from tcpkit.viz.examples import KINDS, example_trace
 
     def run(name: str, seed: int = 0, **params: Any) -> Trace:
         return example_trace(name, **params)
@@ -64,14 +65,14 @@ def _example_runner(problem: str | None = None) -> ScenarioRunner:
 
 
 def scenario_runner() -> ScenarioRunner:
-    """The scenarios of :mod:`tcpkit.scenarios`, or the examples if it cannot be imported.
+    """The scenarios of :mod:`tcpkit.drivers.scenarios`, or the examples if it cannot be imported.
 
     >>> r = scenario_runner()
-    >>> r.source in ("tcpkit.scenarios", "tcpkit.viz.examples"), len(r.names) > 0
+    >>> r.source in ("tcpkit.drivers.scenarios", "tcpkit.viz.examples"), len(r.names) > 0
     (True, True)
     """
     try:
-        from .. import scenarios as sc
+        from tcpkit.drivers import scenarios as sc
     except Exception as exc:  # noqa: BLE001 - any import problem: fall back, and say why
         return _example_runner(f"{type(exc).__name__}: {exc}")
     table: Mapping[str, Any] = getattr(sc, "SCENARIOS", {}) or {}
@@ -80,7 +81,7 @@ def scenario_runner() -> ScenarioRunner:
     elif hasattr(sc, "list_scenarios"):
         names = [x[0] if isinstance(x, tuple) else str(getattr(x, "name", x)) for x in sc.list_scenarios()]
     else:
-        return _example_runner("tcpkit.scenarios has neither SCENARIOS nor list_scenarios()")
+        return _example_runner("tcpkit.drivers.scenarios has neither SCENARIOS nor list_scenarios()")
 
     def params(name: str) -> dict[str, Any]:
         obj = table.get(name)
@@ -104,7 +105,7 @@ def scenario_runner() -> ScenarioRunner:
         zh_ = getattr(obj, "description_zh", "") or ""
         return str(zh_ if zh() and zh_ else en)
 
-    return ScenarioRunner(names=names, params=params, describe=describe, run=sc.run_scenario, source="tcpkit.scenarios")
+    return ScenarioRunner(names=names, params=params, describe=describe, run=sc.run_scenario, source="tcpkit.drivers.scenarios")
 
 
 def _param_widget(name: str, spec: Any) -> W.ValueWidget:
@@ -166,7 +167,7 @@ class ScenarioExplorer(TcpkitWidget):
         self.queue_box = W.Box([self.queue_fig])
         self.run_button.on_click(self.on_run_clicked)
         self.choice.observe(lambda _ch: self._build_params(), names="value")
-        self.widget = W.VBox([self.notice, W.HBox([self.choice, self.seed, *([self.profile] if self.runner.source == "tcpkit.scenarios" else []), self.run_button]), self.description,
+        self.widget = W.VBox([self.notice, W.HBox([self.choice, self.seed, *([self.profile] if self.runner.source == "tcpkit.drivers.scenarios" else []), self.run_button]), self.description,
                               self.param_box, self.status, self.player.widget, self.gantt_fig, self.queue_box])
         self.widget.add_class("tcpkit-explorer")
         self._build_params()
@@ -186,7 +187,7 @@ class ScenarioExplorer(TcpkitWidget):
         name = self.choice.value
         kwargs = {k: w.value for k, w in self.params.items()}
         try:
-            if self.runner.source == "tcpkit.scenarios":
+            if self.runner.source == "tcpkit.drivers.scenarios":
                 kwargs["profile"] = self.profile.value
             trace = self.runner.run(name, seed=int(self.seed.value), **kwargs)
         except TcpkitError as exc:

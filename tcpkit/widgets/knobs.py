@@ -28,10 +28,11 @@ from typing import Any
 
 import ipywidgets as W
 
-from ..errors import KnobError, TcpkitError
-from ..i18n import register
-from ..profiles import Knob, Profile, get_profile
-from ..viz.labels import tr, zh
+from tcpkit.engine.errors import KnobError, TcpkitError
+from tcpkit.engine.profiles import Knob, Profile, get_profile
+from tcpkit.i18n import register
+from tcpkit.viz.labels import tr, zh
+
 from ._base import TcpkitWidget
 
 __all__ = ["KnobPanel"]
@@ -56,16 +57,16 @@ class KnobPanel(TcpkitWidget):
     knobs : iterable of str, optional
         Which knobs to show (default: all modelled knobs of the profile).
     on_change : callable, optional
-        Called with the new :class:`~tcpkit.profiles.Profile` after each valid change.
+        Called with the new :class:`~tcpkit.engine.profiles.Profile` after each valid change.
     sysctl_box : bool
         Also show a ``sysctl -w name = value`` line.
 
     Notes
     -----
-    Ranges, units and help text come from :class:`tcpkit.profiles.Knob`, so the
+    Ranges, units and help text come from :class:`tcpkit.engine.profiles.Knob`, so the
     panel cannot offer a value the engine would refuse.  A value that is
     refused anyway (typed into a text box, or inconsistent with another knob)
-    shows the :class:`~tcpkit.errors.KnobError` text next to the knob and the
+    shows the :class:`~tcpkit.engine.errors.KnobError` text next to the knob and the
     control goes back to the last good value.
     """
 

@@ -26,11 +26,12 @@ from typing import Any
 import ipywidgets as W
 import plotly.graph_objects as go
 
-from ..errors import IllegalTransition, ParameterError
-from ..trace import Kind, Trace, TraceRecord
-from ..viz.graph import Highlighter, state_graph_figure
-from ..viz.labels import event_text, note_text, state_name, tr
-from ..viz.ladder import MAX_SEGMENTS, LadderView, ladder_pages
+from tcpkit.engine.errors import IllegalTransition, ParameterError
+from tcpkit.engine.trace import Kind, Trace, TraceRecord
+from tcpkit.viz.graph import Highlighter, state_graph_figure
+from tcpkit.viz.labels import event_text, note_text, state_name, tr
+from tcpkit.viz.ladder import MAX_SEGMENTS, LadderView, ladder_pages
+
 from ._base import TcpkitWidget, replace_figure
 from .cursor import STACK_CLASS, LadderCursor
 
@@ -49,8 +50,8 @@ def describe_record(r: TraceRecord) -> str:
     """
     host = tr(r.host) if r.host in ("client", "server", "attacker") else r.host
     if r.kind is Kind.STATE:
-        from ..states import lookup
-        from ..viz.graph import _event, _state
+        from tcpkit.engine.states import lookup
+        from tcpkit.viz.graph import _event, _state
 
         src, ev = _state(r.src_state), _event(r.event)
         note = ""
@@ -109,7 +110,7 @@ class TracePlayer(TcpkitWidget):
                  ladder: bool = True, max_segments: int | None = MAX_SEGMENTS, overlay: bool = True) -> None:
         super().__init__()
         if not isinstance(trace, Trace):
-            raise ParameterError("trace", type(trace).__name__, "a tcpkit.trace.Trace")
+            raise ParameterError("trace", type(trace).__name__, "a tcpkit.engine.trace.Trace")
         self.relative = relative
         self.show_graph, self.show_ladder = graph, ladder
         self.max_segments = max_segments

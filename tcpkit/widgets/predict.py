@@ -29,14 +29,15 @@ import html
 import ipywidgets as W
 import plotly.graph_objects as go
 
-from ..errors import ParameterError, SegmentSyntaxError
-from ..segment import Segment, format_flags, parse_segment
-from ..seqnum import MASK
-from ..states import STATES
-from ..trace import Kind, Trace, TraceRecord
-from ..viz.graph import path_states
-from ..viz.labels import tr
-from ..viz.ladder import LadderView, segment_label
+from tcpkit.engine.errors import ParameterError, SegmentSyntaxError
+from tcpkit.engine.segment import Segment, format_flags, parse_segment
+from tcpkit.engine.seqnum import MASK
+from tcpkit.engine.states import STATES
+from tcpkit.engine.trace import Kind, Trace, TraceRecord
+from tcpkit.viz.graph import path_states
+from tcpkit.viz.labels import tr
+from tcpkit.viz.ladder import LadderView, segment_label
+
 from ._base import TcpkitWidget, replace_figure
 from .player import describe_record
 
@@ -64,7 +65,7 @@ class PredictWidget(TcpkitWidget):
 
     Notes
     -----
-    A typed segment is parsed with :func:`tcpkit.segment.parse_segment`; a
+    A typed segment is parsed with :func:`tcpkit.engine.segment.parse_segment`; a
     syntax error shows its column inline.  It is right when flags, sequence
     range and (for an ACK) acknowledgment number match the trace; window and
     options are not compared.
@@ -115,7 +116,7 @@ class PredictWidget(TcpkitWidget):
         self.refresh_language()
 
     def _ladder_hosts(self) -> list[str] | None:
-        from ..viz.ladder import _order_hosts
+        from tcpkit.viz.ladder import _order_hosts
 
         return _order_hosts(self.trace) or None
 
