@@ -2,7 +2,7 @@
 """One-file set-up for tcpkit: needs only Python 3.11+ and the standard library.
 
     python3 tasks.py lab     install everything into .venv, open the course in JupyterLab
-    python3 tasks.py test    install everything into .venv, run ruff, mypy and the whole test suite
+    python3 tasks.py test    install everything into .venv, run ruff (lint and format), mypy and the whole test suite
     python3 tasks.py bench   install everything into .venv, run the benchmarks
 
 The virtual environment lives in ``.venv`` beside this file.  Installing is
@@ -31,8 +31,6 @@ def run(*cmd: str | os.PathLike[str], check: bool = True) -> int:
 
 
 def install() -> None:
-    if sys.version_info < (3, 11):
-        sys.exit(f"tcpkit needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     if not PY.exists():
         print(f"creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True, clear=False).create(VENV)
@@ -53,7 +51,8 @@ def lab(args: list[str]) -> int:
 def test(args: list[str]) -> int:
     install()
     status = 0
-    status |= run(BIN / "ruff", "check", "tcpkit", check=False)
+    status |= run(BIN / "ruff", "check", ".", check=False)
+    status |= run(BIN / "ruff", "format", "--check", ".", check=False)
     status |= run(BIN / "mypy", check=False)
     rc = run(PY, "-m", "pytest", "-n", "2", "--dist", "loadfile", *args, check=False)
     return status or rc

@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(HERE.parent))
     rows: list[dict] = []
     for path in sorted(HERE.glob("bench_*.py")):
-        name = path.stem[len("bench_"):]
+        name = path.stem[len("bench_") :]
         if args.only and name != args.only:
             continue
         module = importlib.import_module(f"benchmarks.{path.stem}")
@@ -42,7 +42,14 @@ def main(argv: list[str] | None = None) -> int:
         mark = "" if ok is None else ("  ok" if ok else "  MISSED")
         failed += ok is False
         print(f"{r['name']:<{width}}  {r['value']:>12.4g}  {r['unit']:<8}  {r.get('goal', '')}{mark}")
-    doc = {"machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": __import__("os").cpu_count()}, "rows": rows}
+    doc = {
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": __import__("os").cpu_count(),
+        },
+        "rows": rows,
+    }
     Path(args.out).write_text(json.dumps(doc, indent=2, sort_keys=True))
     print(f"wrote {args.out}")
     return 0

@@ -46,7 +46,9 @@ NOTEBOOK = ROOT / "tests" / "data" / "browser" / "player.ipynb"
 
 
 def _harness() -> Any:
-    spec = importlib.util.spec_from_file_location("tcpkit_browser_harness", ROOT / "tests" / "data" / "browser" / "harness.py")
+    spec = importlib.util.spec_from_file_location(
+        "tcpkit_browser_harness", ROOT / "tests" / "data" / "browser" / "harness.py"
+    )
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -60,11 +62,25 @@ def _p95(xs: list[float]) -> float:
 
 def _rows(prefix: str, xs: list[float], goal_ms: float, what: str) -> list[dict[str, Any]]:
     if not xs:
-        return [{"name": f"{prefix}_p95", "value": float("nan"), "unit": "ms", "goal": f"< {goal_ms:g} ms ({what})", "ok": None}]
+        return [
+            {
+                "name": f"{prefix}_p95",
+                "value": float("nan"),
+                "unit": "ms",
+                "goal": f"< {goal_ms:g} ms ({what})",
+                "ok": None,
+            }
+        ]
     med, p95 = statistics.median(xs), _p95(xs)
     return [
         {"name": f"{prefix}_median", "value": med, "unit": "ms", "goal": what},
-        {"name": f"{prefix}_p95", "value": p95, "unit": "ms", "goal": f"< {goal_ms:g} ms ({what})", "ok": p95 < goal_ms},
+        {
+            "name": f"{prefix}_p95",
+            "value": p95,
+            "unit": "ms",
+            "goal": f"< {goal_ms:g} ms ({what})",
+            "ok": p95 < goal_ms,
+        },
     ]
 
 
@@ -125,24 +141,35 @@ def _browser(n: int) -> tuple[dict[str, list[float]], list[float], str | None]:
                 page.set_default_timeout(60_000)
                 page.goto(f"{lab.url}/lab/tree/{NOTEBOOK.name}", timeout=90_000)
                 h.run_all_cells(page, NOTEBOOK.name, ".tcpkit-knobs .noUi-handle")
-                page.wait_for_function(f"() => {{ const o = ({h.JS_OVERLAY})(document.querySelector('.tcpkit-player'));"
-                                       " return o && JSON.parse(o)[0] === ''; }", timeout=60_000)
-                page.wait_for_function("() => { const p = document.querySelectorAll('.tcpkit-bench-shapes .js-plotly-plot');"
-                                       " return p.length >= 2 && p[1].layout && (p[1].layout.shapes || []).some(s => s.name === '_cursor' && s.visible); }",
-                                       timeout=60_000)
+                page.wait_for_function(
+                    f"() => {{ const o = ({h.JS_OVERLAY})(document.querySelector('.tcpkit-player'));"
+                    " return o && JSON.parse(o)[0] === ''; }",
+                    timeout=60_000,
+                )
+                page.wait_for_function(
+                    "() => { const p = document.querySelectorAll('.tcpkit-bench-shapes .js-plotly-plot');"
+                    " return p.length >= 2 && p[1].layout && (p[1].layout.shapes || []).some(s => s.name === "
+                    "'_cursor' && s.visible); }",
+                    timeout=60_000,
+                )
                 page.wait_for_timeout(500)
                 # the overlay player: the first .tcpkit-player
                 page.evaluate("() => document.querySelector('.tcpkit-player').classList.add('tcpkit-bench-overlay')")
                 for i in range(n):  # record 5 <-> 6: the cursor moves every time
                     button = ".tcpkit-step" if i % 2 == 0 else ".tcpkit-back"
-                    dom, frame, settled = page.evaluate(h.JS_CLICK_AND_TIME_OVERLAY, [button, ".tcpkit-bench-overlay", 5000])
+                    dom, frame, settled = page.evaluate(
+                        h.JS_CLICK_AND_TIME_OVERLAY, [button, ".tcpkit-bench-overlay", 5000]
+                    )
                     if dom >= 0:
                         out["dom"].append(float(dom))
                         out["frame"].append(float(frame))
                         out["settled"].append(float(settled))
                     page.wait_for_timeout(30)
                 # the shapes player: its ladder is its second plot
-                page.evaluate("() => document.querySelectorAll('.tcpkit-bench-shapes .js-plotly-plot')[1].classList.add('tcpkit-bench-ladder')")
+                page.evaluate(
+                    "() => document.querySelectorAll('.tcpkit-bench-shapes "
+                    ".js-plotly-plot')[1].classList.add('tcpkit-bench-ladder')"
+                )
                 for i in range(n):
                     button = ".tcpkit-bench-shapes " + (".tcpkit-step" if i % 2 == 0 else ".tcpkit-back")
                     dt = page.evaluate(h.JS_CLICK_AND_TIME, [button, ".tcpkit-bench-ladder", "_cursor", 5000])
@@ -157,7 +184,7 @@ def _browser(n: int) -> tuple[dict[str, list[float]], list[float], str | None]:
                 text = page.evaluate(_JS_EXEC, _LIVE_CODE % n)
                 for line in text.splitlines():
                     if line.startswith("TCPKIT_TIMES"):
-                        live = [float(x) for x in json.loads(line[len("TCPKIT_TIMES"):])]
+                        live = [float(x) for x in json.loads(line[len("TCPKIT_TIMES") :])]
             finally:
                 browser.close()
     finally:
@@ -174,14 +201,28 @@ def _big(trace: Any) -> list[dict[str, Any]]:
     for name, kw in (("big_ladder_cut", {}), ("big_ladder_uncut", {"max_segments": None})):
         t0 = time.perf_counter()
         ladder_figure(trace, **kw)
-        rows.append({"name": f"widgets.{name}", "value": (time.perf_counter() - t0) * 1000, "unit": "ms",
-                     "goal": f"ladder_figure({kw or 'default'}) of tw_reuse: {len(trace)} records, {segs} segment records"})
+        rows.append(
+            {
+                "name": f"widgets.{name}",
+                "value": (time.perf_counter() - t0) * 1000,
+                "unit": "ms",
+                "goal": f"ladder_figure({kw or 'default'}) of tw_reuse: {len(trace)} records, {segs} segment records",
+            }
+        )
     p = TracePlayer(trace)
     turn = p._pages[1] if len(p._pages) > 1 else 0
     t0 = time.perf_counter()
     p.slider.value = turn
-    rows.append({"name": "widgets.big_page_turn", "value": (time.perf_counter() - t0) * 1000, "unit": "ms",
-                 "goal": f"player step onto the next ladder page ({len(p._pages)} pages of <= {MAX_SEGMENTS} segment records)"})
+    rows.append(
+        {
+            "name": "widgets.big_page_turn",
+            "value": (time.perf_counter() - t0) * 1000,
+            "unit": "ms",
+            "goal": (
+                f"player step onto the next ladder page ({len(p._pages)} pages of <= {MAX_SEGMENTS} segment records)"
+            ),
+        }
+    )
     p.close()
     return rows
 
@@ -192,12 +233,22 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     n = 20 if quick else 50
     rows: list[dict[str, Any]] = []
     _kernel_steps(example_trace("lossy"), 3)  # warm up imports and FigureWidget
-    rows += _rows("widgets.kernel_step_example", _kernel_steps(example_trace("lossy"), n), 20, "player step, in-process, example trace")
+    rows += _rows(
+        "widgets.kernel_step_example",
+        _kernel_steps(example_trace("lossy"), n),
+        20,
+        "player step, in-process, example trace",
+    )
     try:
         from tcpkit.drivers.scenarios import run_scenario
 
         big = run_scenario("half_close", seed=1)
-        rows += _rows("widgets.kernel_step_scenario", _kernel_steps(big, n), 20, f"player step, in-process, half_close ({len(big)} records)")
+        rows += _rows(
+            "widgets.kernel_step_scenario",
+            _kernel_steps(big, n),
+            20,
+            f"player step, in-process, half_close ({len(big)} records)",
+        )
         rows += _big(run_scenario("tw_reuse", seed=1))
     except ImportError:
         pass
@@ -205,25 +256,71 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     got, live, why = _browser(n)
     rows += _rows("widgets.kernel_step_live", live, 20, "player step inside a JupyterLab kernel, comms live")
     clicks = got.get("frame", [])
-    rows += _rows("widgets.browser_step", clicks, 100, f"click -> ladder cursor moved, next frame started, Chromium, {len(clicks)} clicks")
-    for key, what in (("dom", "click -> cursor overlay SVG changed (no frame wait)"),
-                      ("settled", "click -> a task after the cursor's frame ran (upper bound, incl. text/slider messages)")):
+    rows += _rows(
+        "widgets.browser_step",
+        clicks,
+        100,
+        f"click -> ladder cursor moved, next frame started, Chromium, {len(clicks)} clicks",
+    )
+    for key, what in (
+        ("dom", "click -> cursor overlay SVG changed (no frame wait)"),
+        ("settled", "click -> a task after the cursor's frame ran (upper bound, incl. text/slider messages)"),
+    ):
         if got.get(key):
-            rows.append({"name": f"widgets.browser_step_{key}_median", "value": statistics.median(got[key]), "unit": "ms", "goal": what})
-            rows.append({"name": f"widgets.browser_step_{key}_p95", "value": _p95(got[key]), "unit": "ms", "goal": what})
+            rows.append(
+                {
+                    "name": f"widgets.browser_step_{key}_median",
+                    "value": statistics.median(got[key]),
+                    "unit": "ms",
+                    "goal": what,
+                }
+            )
+            rows.append(
+                {"name": f"widgets.browser_step_{key}_p95", "value": _p95(got[key]), "unit": "ms", "goal": what}
+            )
     if got.get("shapes"):
-        rows.append({"name": "widgets.browser_step_shapes_median", "value": statistics.median(got["shapes"]), "unit": "ms",
-                     "goal": "comparison: overlay=False, cursor as Plotly layout shapes (relayout of the ladder)"})
-        rows.append({"name": "widgets.browser_step_shapes_p95", "value": _p95(got["shapes"]), "unit": "ms",
-                     "goal": "comparison: overlay=False"})
+        rows.append(
+            {
+                "name": "widgets.browser_step_shapes_median",
+                "value": statistics.median(got["shapes"]),
+                "unit": "ms",
+                "goal": "comparison: overlay=False, cursor as Plotly layout shapes (relayout of the ladder)",
+            }
+        )
+        rows.append(
+            {
+                "name": "widgets.browser_step_shapes_p95",
+                "value": _p95(got["shapes"]),
+                "unit": "ms",
+                "goal": "comparison: overlay=False",
+            }
+        )
     pings = got.get("floor", [])
     if pings:
-        rows.append({"name": "widgets.browser_roundtrip_floor_median", "value": statistics.median(pings), "unit": "ms",
-                     "goal": "baseline: click -> text of a plain ipywidgets HTML changed (no tcpkit)"})
-        rows.append({"name": "widgets.browser_roundtrip_floor_p95", "value": _p95(pings), "unit": "ms",
-                     "goal": "baseline, same machine and load"})
-    rows.append({"name": "widgets.machine_load_1min", "value": max(load_before, os.getloadavg()[0]), "unit": "procs",
-                 "goal": f"1-min load average, the larger of before/after the browser runs ({os.cpu_count()} CPUs)"})
+        rows.append(
+            {
+                "name": "widgets.browser_roundtrip_floor_median",
+                "value": statistics.median(pings),
+                "unit": "ms",
+                "goal": "baseline: click -> text of a plain ipywidgets HTML changed (no tcpkit)",
+            }
+        )
+        rows.append(
+            {
+                "name": "widgets.browser_roundtrip_floor_p95",
+                "value": _p95(pings),
+                "unit": "ms",
+                "goal": "baseline, same machine and load",
+            }
+        )
+    rows.append(
+        {
+            "name": "widgets.machine_load_1min",
+            "value": max(load_before, os.getloadavg()[0]),
+            "unit": "procs",
+            "goal": f"1-min load average, the larger of before/after the browser runs ({os.cpu_count()} CPUs)",
+        }
+    )
     if why:
         for r in rows:
             if r["name"].startswith(("widgets.browser", "widgets.kernel_step_live")):

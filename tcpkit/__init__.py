@@ -53,6 +53,7 @@ def __getattr__(name: str) -> Any:
         return getattr(live, name)
     raise AttributeError(f"module 'tcpkit' has no attribute {name!r}")
 
+
 __all__ = [
     "annotate",
     "BlackHole",

@@ -15,6 +15,7 @@ CONFORMANCE = SHARED / "conformance"
 def root() -> Path:
     return ROOT
 
+
 # Notebooks under tests/data (browser fixtures, hostile homework submissions) are test
 # data, not tests: nbval must never collect them.
 collect_ignore_glob = ["data/*", "data/**/*"]

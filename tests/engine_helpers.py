@@ -92,10 +92,22 @@ class Link:
         return {(r.src_state or "", r.event or "", r.condition or "") for r in self.records if r.kind is Kind.STATE}
 
 
-def make_pair(profile: str | Profile = "linux", *, server_profile: str | Profile | None = None, delay: float = 0.01, drop: Drop | None = None, seed: int = 1, **knobs: object) -> Link:
+def make_pair(
+    profile: str | Profile = "linux",
+    *,
+    server_profile: str | Profile | None = None,
+    delay: float = 0.01,
+    drop: Drop | None = None,
+    seed: int = 1,
+    **knobs: object,
+) -> Link:
     """A client stack (``a``) and a server stack (``b``) on a link, sharing one record list."""
     prof = get_profile(profile, **knobs) if knobs or isinstance(profile, str) else profile
-    sprof = prof if server_profile is None else (get_profile(server_profile) if isinstance(server_profile, str) else server_profile)
+    sprof = (
+        prof
+        if server_profile is None
+        else (get_profile(server_profile) if isinstance(server_profile, str) else server_profile)
+    )
     records: list[TraceRecord] = []
     a = Stack(name="client", addr=CLIENT_ADDR, profile=prof, seed=seed, tracer=records.append)
     b = Stack(name="server", addr=SERVER_ADDR, profile=sprof, seed=seed + 1, tracer=records.append)
@@ -133,7 +145,18 @@ def errno_of(fn: Callable[[], object]) -> str | None:
     return None
 
 
-def inject(link: Link, side: str, fd: int, flags: str, *, seq: int | None = None, ack: int | None = None, payload: bytes = b"", window: int = 65535, options: tuple = ()) -> None:
+def inject(
+    link: Link,
+    side: str,
+    fd: int,
+    flags: str,
+    *,
+    seq: int | None = None,
+    ack: int | None = None,
+    payload: bytes = b"",
+    window: int = 65535,
+    options: tuple = (),
+) -> None:
     """Deliver a hand-made segment to the connection behind ``fd`` on stack ``side`` ("a" or "b").
 
     ``seq`` defaults to the connection's RCV.NXT and ``ack`` to its SND.NXT, i.e. a

@@ -60,17 +60,22 @@ def test_player_and_knob_in_jupyterlab(lab) -> None:
             page.set_default_timeout(60_000)
             page.goto(f"{lab.url}/lab/tree/player.ipynb", timeout=90_000)
             harness.run_all_cells(page, "player.ipynb", ".tcpkit-knobs .noUi-handle")
-            page.wait_for_function("() => document.querySelectorAll('.tcpkit-player .js-plotly-plot').length >= 2"
-                                   " && document.querySelectorAll('.tcpkit-player .js-plotly-plot')[1].data",
-                                   timeout=60_000)
+            page.wait_for_function(
+                "() => document.querySelectorAll('.tcpkit-player .js-plotly-plot').length >= 2"
+                " && document.querySelectorAll('.tcpkit-player .js-plotly-plot')[1].data",
+                timeout=60_000,
+            )
             graph_sel = ".tcpkit-player .js-plotly-plot"
             ladder_js = "document.querySelectorAll('.tcpkit-player .js-plotly-plot')[1]"
             overlay = f"() => ({harness.JS_OVERLAY})(document.querySelector('.tcpkit-player'))"
             aligned = f"() => ({JS_ALIGNED})({ladder_js})"
             lit = harness.JS_LIT
             # the first picture: record 6 (the client's SYN) is current
-            page.wait_for_function(f"(sel) => JSON.stringify(({lit})(sel)) === "
-                                   "JSON.stringify(['client|SYN_SENT', 'server|LISTEN'])", arg=graph_sel, timeout=30_000)
+            page.wait_for_function(
+                f"(sel) => JSON.stringify(({lit})(sel)) === JSON.stringify(['client|SYN_SENT', 'server|LISTEN'])",
+                arg=graph_sel,
+                timeout=30_000,
+            )
             page.wait_for_function(aligned, timeout=30_000)
             # the cursor is the overlay: the figure's own cursor shape stays hidden
             assert json.loads(page.evaluate(f"() => ({harness.JS_CURSOR})({ladder_js})"))[0] is False
@@ -80,29 +85,42 @@ def test_player_and_knob_in_jupyterlab(lab) -> None:
             # step three records: the SYN arrives, the server moves to SYN_RECEIVED
             for _ in range(3):
                 page.click(".tcpkit-step")
-            page.wait_for_function(f"() => {{ const o = ({harness.JS_OVERLAY})(document.querySelector('.tcpkit-player'));"
-                                   f" return o && JSON.parse(o)[1] !== {before[1]!r}; }}", timeout=15_000)
+            page.wait_for_function(
+                f"() => {{ const o = ({harness.JS_OVERLAY})(document.querySelector('.tcpkit-player'));"
+                f" return o && JSON.parse(o)[1] !== {before[1]!r}; }}",
+                timeout=15_000,
+            )
             after = json.loads(page.evaluate(overlay))
             assert float(after[2]) > float(before[2])  # the cursor went down the ladder
             assert page.evaluate(aligned)
             page.wait_for_function(
                 "(sel) => { const gd = document.querySelector(sel);"
-                " return (gd.layout.annotations || []).some(a => a.name === 'server|SYN_RECEIVED' && a.bgcolor !== 'white'); }",
-                arg=graph_sel, timeout=15_000)
-            page.wait_for_function("() => document.querySelector('.tcpkit-player').innerText.includes('record #8 ')",
-                                   timeout=15_000)
+                " return (gd.layout.annotations || []).some(a => a.name === 'server|SYN_RECEIVED' && a.bgcolor !== "
+                "'white'); }",
+                arg=graph_sel,
+                timeout=15_000,
+            )
+            page.wait_for_function(
+                "() => document.querySelector('.tcpkit-player').innerText.includes('record #8 ')", timeout=15_000
+            )
 
             # move the RTO knob: the ladder is redrawn with the retransmission later
-            ticks_before = page.evaluate(f"() => Array.from({ladder_js}.querySelectorAll('.ytick text')).map(t => t.textContent)")
+            ticks_before = page.evaluate(
+                f"() => Array.from({ladder_js}.querySelectorAll('.ytick text')).map(t => t.textContent)"
+            )
             assert "1.111" in ticks_before
             handle = page.locator(".tcpkit-knobs .noUi-handle").first
             handle.focus()
             for _ in range(10):
                 handle.press("ArrowRight")
             page.wait_for_function(
-                f"() => !Array.from({ladder_js}.querySelectorAll('.ytick text')).map(t => t.textContent).includes('1.111')",
-                timeout=20_000)
-            ticks_after = page.evaluate(f"() => Array.from({ladder_js}.querySelectorAll('.ytick text')).map(t => t.textContent)")
+                f"() => !Array.from({ladder_js}.querySelectorAll('.ytick text')).map(t => "
+                f"t.textContent).includes('1.111')",
+                timeout=20_000,
+            )
+            ticks_after = page.evaluate(
+                f"() => Array.from({ladder_js}.querySelectorAll('.ytick text')).map(t => t.textContent)"
+            )
             assert ticks_after != ticks_before
             page.wait_for_function(aligned, timeout=15_000)  # the overlay follows the redrawn ladder
             page.wait_for_timeout(300)  # let the last redraw settle before the picture

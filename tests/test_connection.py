@@ -61,7 +61,10 @@ def test_wscale_for(buf: int, shift: int) -> None:
 
 
 def test_option_layouts() -> None:
-    assert ",".join(map(str, linux_options(mss=1460, sack=False, ts=(1, 2), wscale=None))) == "mss 1460,nop,nop,TS val 1 ecr 2"
+    assert (
+        ",".join(map(str, linux_options(mss=1460, sack=False, ts=(1, 2), wscale=None)))
+        == "mss 1460,nop,nop,TS val 1 ecr 2"
+    )
     assert ",".join(map(str, freebsd_options(mss=1460, sack=False, ts=None, wscale=6))) == "mss 1460,nop,wscale 6"
     assert sum(1 for _ in freebsd_options(mss=1460, sack=True, ts=None, wscale=None)) == 4
 
@@ -137,7 +140,11 @@ def test_data_rto_doubles_and_gives_up_with_etimedout() -> None:
     t0 = link.now
     link.a.send(t0, c, b"z" * 10)
     link.run(t0 + 100)
-    data_sends = [r.time - t0 for r in link.records if r.kind is Kind.SEND and r.host == "client" and r.segment is not None and r.segment.length]
+    data_sends = [
+        r.time - t0
+        for r in link.records
+        if r.kind is Kind.SEND and r.host == "client" and r.segment is not None and r.segment.length
+    ]
     gaps = [round(b - a, 3) for a, b in zip(data_sends, data_sends[1:], strict=False)]
     assert len(data_sends) == 5  # first send + 4 retransmissions
     assert all(round(g2 / g1, 3) == 2.0 for g1, g2 in zip(gaps, gaps[1:], strict=False))
@@ -164,7 +171,9 @@ def test_linux_quickack_then_delayed_ack_of_fin() -> None:
     assert ack, "first data is acknowledged at once (quick-ACK mode)"
     link.a.close(link.now, c)
     link.run_for(0.2)
-    fin_rx = [r.time for r in link.records if r.kind is Kind.RECV and r.host == "server" and r.segment and r.segment.fin][0]
+    fin_rx = [
+        r.time for r in link.records if r.kind is Kind.RECV and r.host == "server" and r.segment and r.segment.fin
+    ][0]
     ack_tx = [r.time for r in link.records if r.kind is Kind.SEND and r.host == "server" and r.time >= fin_rx][0]
     assert round(ack_tx - fin_rx, 3) == 0.04
 
@@ -173,7 +182,9 @@ def test_linux_ack_of_fin_is_immediate_before_any_data() -> None:
     link, c, _lfd, _s = pair("linux")
     link.a.close(link.now, c)
     link.settle()
-    fin_rx = [r.time for r in link.records if r.kind is Kind.RECV and r.host == "server" and r.segment and r.segment.fin][0]
+    fin_rx = [
+        r.time for r in link.records if r.kind is Kind.RECV and r.host == "server" and r.segment and r.segment.fin
+    ][0]
     ack_tx = [r.time for r in link.records if r.kind is Kind.SEND and r.host == "server" and r.time >= fin_rx][0]
     assert ack_tx == fin_rx
 
@@ -215,7 +226,14 @@ def test_time_wait_lasts_2msl_and_restarts_on_retransmitted_fin() -> None:
     t_enter = [r.time for r in link.records if r.kind is Kind.STATE and r.dst_state == "TIME_WAIT"][0]
     assert tw.timers["time_wait"] == pytest.approx(t_enter + 60)
     link.run_for(30)
-    seg = Segment(src_port=80, dst_port=tw.local[1], seq=(tw.rcv_nxt - 1) & 0xFFFFFFFF, ack=tw.snd_nxt, flags=Flags.FIN | Flags.ACK, window=100)
+    seg = Segment(
+        src_port=80,
+        dst_port=tw.local[1],
+        seq=(tw.rcv_nxt - 1) & 0xFFFFFFFF,
+        ack=tw.snd_nxt,
+        flags=Flags.FIN | Flags.ACK,
+        window=100,
+    )
     link.a.segment_arrives(link.now, SERVER_ADDR, CLIENT_ADDR, seg)
     assert tw.timers["time_wait"] == pytest.approx(link.now + 60)
     assert link.a.take_outgoing()[0].segment.flags == Flags.ACK
@@ -255,7 +273,16 @@ def test_linger_zero_aborts() -> None:
 # ---------------------------------------------------------------------- RST and SYN rules
 
 
-@pytest.mark.parametrize(("offset", "exact", "resets", "challenge"), [(0, True, True, False), (10, True, False, True), (10, False, True, False), (-5, True, False, False), (10**6, True, False, False)])
+@pytest.mark.parametrize(
+    ("offset", "exact", "resets", "challenge"),
+    [
+        (0, True, True, False),
+        (10, True, False, True),
+        (10, False, True, False),
+        (-5, True, False, False),
+        (10**6, True, False, False),
+    ],
+)
 def test_rst_rules_rfc5961(offset: int, exact: bool, resets: bool, challenge: bool) -> None:
     knobs = {} if exact else {"insecure_rst": 1}
     link, c, _lfd, _s = pair("freebsd", **knobs)
@@ -574,14 +601,27 @@ def test_fast_retransmit_after_three_duplicate_acks() -> None:
     link.run(t0 + 0.5)  # well before the 1 s RTO
     assert link.b.recv(link.now, s, 100_000) == bytes(range(256)) * 40
     assert not [r for r in link.records if r.kind is Kind.TIMER_FIRE and r.timer == "rexmt" and r.time > t0]
-    resent = [r.segment.seq for r in link.records if r.kind is Kind.SEND and r.host == "client" and r.segment is not None and r.segment.length and r.time >= t0]
+    resent = [
+        r.segment.seq
+        for r in link.records
+        if r.kind is Kind.SEND and r.host == "client" and r.segment is not None and r.segment.length and r.time >= t0
+    ]
     assert resent.count(lost[1]) == 2  # sent, lost, sent again after the duplicates
 
 
 def _ts_seg(conn: Connection, tsval: int, flags: Flags = Flags.ACK, payload: bytes = b"") -> Segment:
     from tcpkit.engine.segment import Timestamp
 
-    return Segment(src_port=conn.remote[1], dst_port=conn.local[1], seq=conn.rcv_nxt, ack=conn.snd_nxt, flags=flags, window=65535, payload=payload, options=(Timestamp(tsval, 0),))
+    return Segment(
+        src_port=conn.remote[1],
+        dst_port=conn.local[1],
+        seq=conn.rcv_nxt,
+        ack=conn.snd_nxt,
+        flags=flags,
+        window=65535,
+        payload=payload,
+        options=(Timestamp(tsval, 0),),
+    )
 
 
 @pytest.mark.parametrize("profile", ["linux", "freebsd"])
@@ -626,7 +666,9 @@ def test_ack_of_a_bare_syn_ack_stops_the_retransmission_timer() -> None:
     from tcpkit.engine.trace import Kind
 
     trace = run_scenario("simultaneous_close", seed=1)
-    server_fins = [r for r in trace if r.host == "server" and r.kind is Kind.SEND and r.segment is not None and r.segment.fin]
+    server_fins = [
+        r for r in trace if r.host == "server" and r.kind is Kind.SEND and r.segment is not None and r.segment.fin
+    ]
     assert len(server_fins) == 1
     fired = [r for r in trace if r.host == "server" and r.kind is Kind.TIMER_FIRE and r.timer == "rexmt"]
     assert fired == []

@@ -80,7 +80,12 @@ def graded(built: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
         if nb.stem in JAILED_ONLY and isolation() != "namespace":
             continue  # without the jail these really would vandalise this machine
         shutil.copy(nb, subs / nb.name)
-    watched = [Path(tcpkit.__file__).parent / "engine" / "states.py", Path(tcpkit.__file__).parent / "course" / "checks.py", *sorted(subs.iterdir()), *sorted((built / "grading").iterdir())]
+    watched = [
+        Path(tcpkit.__file__).parent / "engine" / "states.py",
+        Path(tcpkit.__file__).parent / "course" / "checks.py",
+        *sorted(subs.iterdir()),
+        *sorted((built / "grading").iterdir()),
+    ]
     before = {p: _sha(p) for p in watched}
     out = work / "out" / "grades.csv"
     results = grade_mod.grade_folder(subs, built / "grading", out, workers=2, limits=LIMITS)
@@ -143,7 +148,12 @@ def test_public_tests_give_feedback_inside_the_notebook(built: Path, tmp_path: P
 
 def test_bundle_knows_the_answer_names(built: Path) -> None:
     bundle = load_bundle(built / "grading" / f"{HW}.zip")
-    assert bundle.answers == {"q1": ["q1"], "q2": ["q2_order"], "q3": ["q3_a", "q3_b", "q3_c"], "q4": ["synack_giveup", "q4_default"]}
+    assert bundle.answers == {
+        "q1": ["q1"],
+        "q2": ["q2_order"],
+        "q3": ["q3_a", "q3_b", "q3_c"],
+        "q4": ["synack_giveup", "q4_default"],
+    }
     assert {q: bundle.possible(q) for q in bundle.questions} == {"q1": 3.0, "q2": 2.0, "q3": 2.0, "q4": 3.0}
 
 
@@ -153,14 +163,18 @@ def test_bundle_knows_the_answer_names(built: Path) -> None:
 @pytest.mark.parametrize("student", sorted(EXPECTED))
 def test_each_submission_gets_the_score_its_answers_deserve(graded: dict, student: str) -> None:
     if student not in graded["results"]:
-        pytest.skip(f"{student} attacks the machine; graded only when the namespace jail works (isolation() = {isolation()!r})")
+        pytest.skip(
+            f"{student} attacks the machine; graded only when the namespace jail works (isolation() = {isolation()!r})"
+        )
     r = graded["results"][student]
     scores, status = EXPECTED[student]
     assert r.scores == pytest.approx(scores, abs=1e-4), r.failures
     if status is not None:
         assert r.status == status, r.notes
     else:
-        assert r.status in ("ok", "errors") and all("CellTimeout" in n for n in r.notes.split(";") if n.strip()), r.notes
+        assert r.status in ("ok", "errors") and all("CellTimeout" in n for n in r.notes.split(";") if n.strip()), (
+            r.notes
+        )
     assert r.total == pytest.approx(sum(scores.values()), abs=1e-4)
 
 
@@ -193,12 +207,16 @@ def test_a_rerun_resumes_from_the_cache_without_regrading(graded: dict, monkeypa
     assert graded["out"].read_text() == first
 
 
-def test_one_broken_submission_does_not_stop_the_batch(graded: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_broken_submission_does_not_stop_the_batch(
+    graded: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     subs = tmp_path / "subs"
     subs.mkdir()
     shutil.copy(SUBMISSIONS / "perfect.ipynb", subs / "perfect.ipynb")
     changed = json.loads((SUBMISSIONS / "perfect.ipynb").read_text())
-    changed["cells"].append({"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": "pass"})
+    changed["cells"].append(
+        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": "pass"}
+    )
     (subs / "crashes_the_grader.ipynb").write_text(json.dumps(changed))
     real = grade_mod.grade_submission
 
@@ -209,7 +227,9 @@ def test_one_broken_submission_does_not_stop_the_batch(graded: dict, tmp_path: P
 
     monkeypatch.setattr(grade_mod, "grade_submission", flaky)
     cache = graded["out"].with_name(graded["out"].name + ".cache")
-    results = grade_mod.grade_folder(subs, graded["built"] / "grading", tmp_path / "g.csv", workers=1, limits=LIMITS, cache=cache)
+    results = grade_mod.grade_folder(
+        subs, graded["built"] / "grading", tmp_path / "g.csv", workers=1, limits=LIMITS, cache=cache
+    )
     by = {r.student: r for r in results}
     assert by["perfect"].total == 10 and by["perfect"].status == "ok"
     assert by["crashes_the_grader"].status == "grader-error" and "grader bug" in by["crashes_the_grader"].notes
@@ -240,7 +260,10 @@ def test_answers_travel_as_data_only() -> None:
 
 
 def test_answer_names_ignore_what_the_test_defines_itself() -> None:
-    body = ">>> from tcpkit.course import checks\n>>> segs = {'A': 1}\n>>> assert checks.exchange_in_order(q2_order, segs, sender)\n"
+    body = (
+        ">>> from tcpkit.course import checks\n>>> segs = {'A': 1}\n"
+        ">>> assert checks.exchange_in_order(q2_order, segs, sender)\n"
+    )
     assert answer_names(body) == ["q2_order", "sender"]
 
 
@@ -256,7 +279,9 @@ def test_sandbox_enforces_time_memory_and_output_limits() -> None:
     assert loop.timed_out and loop.returncode != 0
     hog = run_limited([sys.executable, "-I", "-c", "b = bytearray(2 * 1024 ** 3)"], timeout=30, memory_mb=256)
     assert hog.returncode != 0 and b"MemoryError" in hog.stderr
-    loud = run_limited([sys.executable, "-I", "-c", "print('x' * 10_000_000)"], timeout=30, memory_mb=256, output_cap=1000)
+    loud = run_limited(
+        [sys.executable, "-I", "-c", "print('x' * 10_000_000)"], timeout=30, memory_mb=256, output_cap=1000
+    )
     assert loud.truncated and len(loud.stdout) == 1000
 
 
@@ -272,7 +297,14 @@ def test_jail_hides_folders_and_makes_the_file_system_read_only(tmp_path: Path) 
         "print(sorted(os.listdir('.')))\n"
         f"try:\n    open({str(target)!r}, 'w')\nexcept OSError as e:\n    print(e.errno)\n"
     )
-    r = run_limited([sys.executable, "-I", "-c", code], timeout=30, memory_mb=256, files={"nb.ipynb": b"{}"}, hide=[secret], jail=True)
+    r = run_limited(
+        [sys.executable, "-I", "-c", code],
+        timeout=30,
+        memory_mb=256,
+        files={"nb.ipynb": b"{}"},
+        hide=[secret],
+        jail=True,
+    )
     lines = r.stdout.decode().split("\n")
     # a checkout under /tmp comes back read-only inside the jail's /tmp, beside the notebook
     kept = sorted({p.split("/")[2] for p in kept_under_tmp()})
@@ -281,7 +313,12 @@ def test_jail_hides_folders_and_makes_the_file_system_read_only(tmp_path: Path) 
 
 
 def test_exchange_order_checks_sequence_numbers() -> None:
-    segs = {"P": "F. 1001:1001(0) ack 5001", "Q": ". 5001:5001(0) ack 1002", "R": "F. 5001:5001(0) ack 1002", "S": ". 1002:1002(0) ack 5002"}
+    segs = {
+        "P": "F. 1001:1001(0) ack 5001",
+        "Q": ". 5001:5001(0) ack 1002",
+        "R": "F. 5001:5001(0) ack 1002",
+        "S": ". 1002:1002(0) ack 5002",
+    }
     sender = {"P": "a", "Q": "b", "R": "b", "S": "a"}
     start = {"a": 1001, "b": 5001}
     assert exchange_in_order(["P", "Q", "R", "S"], segs, sender, start) is True
@@ -326,7 +363,10 @@ def test_every_master_builds_and_its_solutions_score_full_marks(tmp_path: Path) 
 def test_function_answers_take_only_definitions_along() -> None:
     from tcpkit.course._student import definitions, strip_magics
 
-    cells = ["import math\n%matplotlib inline", "K = 3\nslow = expensive()\nf = lambda x: x + K\ndef g(x):\n    return math.sqrt(x)"]
+    cells = [
+        "import math\n%matplotlib inline",
+        "K = 3\nslow = expensive()\nf = lambda x: x + K\ndef g(x):\n    return math.sqrt(x)",
+    ]
     src = definitions([strip_magics(c) for c in cells])
     assert src.splitlines() == ["import math", "K = 3", "f = lambda x: x + K", "def g(x):", "    return math.sqrt(x)"]
 

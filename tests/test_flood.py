@@ -36,11 +36,27 @@ CASES = [
 
 
 @pytest.mark.parametrize(("flood", "legit", "backlog", "cookies", "retries", "rtt", "extra"), CASES)
-def test_fast_path_equals_general_simulator(flood: float, legit: float, backlog: int, cookies: int, retries: int, rtt: float, extra: dict) -> None:
-    kw = dict(duration=9.0, flood_rate=flood, legit_rate=legit, backlog=backlog, rtt=rtt, tcp_syncookies=cookies, tcp_synack_retries=retries, **extra)
+def test_fast_path_equals_general_simulator(
+    flood: float, legit: float, backlog: int, cookies: int, retries: int, rtt: float, extra: dict
+) -> None:
+    kw = dict(
+        duration=9.0,
+        flood_rate=flood,
+        legit_rate=legit,
+        backlog=backlog,
+        rtt=rtt,
+        tcp_syncookies=cookies,
+        tcp_synack_retries=retries,
+        **extra,
+    )
     full, trace = simulate_flood_full(**kw)
     fast = simulate_flood(**kw)
-    assert (fast.attempts, fast.connected, fast.failed, fast.pending) == (full.attempts, full.connected, full.failed, full.pending)
+    assert (fast.attempts, fast.connected, fast.failed, fast.pending) == (
+        full.attempts,
+        full.connected,
+        full.failed,
+        full.pending,
+    )
     assert (fast.accepted, fast.reset) == (full.accepted, full.reset)
     assert fast.connect_times == pytest.approx(full.connect_times, abs=1e-9)
     assert fast.samples == full.samples
@@ -65,7 +81,12 @@ def test_fast_path_equals_general_simulator_with_pruning(kw: dict) -> None:
     kw = dict(duration=16.0, **kw)
     full, _trace = simulate_flood_full(**kw)
     fast = simulate_flood(**kw)
-    assert (fast.attempts, fast.connected, fast.failed, fast.pending) == (full.attempts, full.connected, full.failed, full.pending)
+    assert (fast.attempts, fast.connected, fast.failed, fast.pending) == (
+        full.attempts,
+        full.connected,
+        full.failed,
+        full.pending,
+    )
     assert (fast.accepted, fast.reset) == (full.accepted, full.reset)
     assert fast.connect_times == pytest.approx(full.connect_times, abs=1e-9)
     assert fast.samples == full.samples
@@ -77,7 +98,9 @@ def test_pruning_turns_the_syn_queue_over() -> None:
     # retransmitted die at 1 + 2 + 4 = 7 s while the queue is more than half full, and new ones get in
     r = simulate_flood(duration=30, flood_rate=200, legit_rate=5, backlog=8, tcp_syncookies=0)
     assert r.counters["SpoofedQueued"] > 8 * 2
-    two_retries = simulate_flood(duration=30, flood_rate=200, legit_rate=5, backlog=8, tcp_syncookies=0, tcp_synack_retries=2)
+    two_retries = simulate_flood(
+        duration=30, flood_rate=200, legit_rate=5, backlog=8, tcp_syncookies=0, tcp_synack_retries=2
+    )
     # with tcp_synack_retries = 2 EVERY request dies at 7 s; pruning stops once the queue is half full
     assert two_retries.counters["SpoofedQueued"] > r.counters["SpoofedQueued"]
 

@@ -71,8 +71,17 @@ def test_sequence_order_survives_wraparound(a: int, n: int) -> None:
 
 def test_table_has_the_eleven_states_and_the_edges_figure_5_omits() -> None:
     assert [s.value for s in STATES] == [
-        "CLOSED", "LISTEN", "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED", "FIN_WAIT_1",
-        "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT",
+        "CLOSED",
+        "LISTEN",
+        "SYN_SENT",
+        "SYN_RECEIVED",
+        "ESTABLISHED",
+        "FIN_WAIT_1",
+        "FIN_WAIT_2",
+        "CLOSE_WAIT",
+        "CLOSING",
+        "LAST_ACK",
+        "TIME_WAIT",
     ]
     assert lookup(State.FIN_WAIT_1, Event.RCV_FIN_ACK).dst is State.TIME_WAIT
     assert lookup(State.SYN_RECEIVED, Event.RCV_RST, "passive open").dst is State.LISTEN
@@ -86,7 +95,9 @@ def test_table_has_the_eleven_states_and_the_edges_figure_5_omits() -> None:
 
 
 def test_trace_json_is_stable_and_versioned() -> None:
-    rec = TraceRecord(time=0.25, host="c", kind=Kind.SEND, conn=("a", 1, "b", 2), segment=parse_segment("S 0:0(0) win 5"))
+    rec = TraceRecord(
+        time=0.25, host="c", kind=Kind.SEND, conn=("a", 1, "b", 2), segment=parse_segment("S 0:0(0) win 5")
+    )
     text = Trace([rec], {"seed": 1}).to_json()
     assert Trace.from_json(text).to_json() == text
     assert '"version": 1' in text

@@ -189,7 +189,12 @@ def test_valid_cookie_too_long_after_the_last_overflow_is_refused() -> None:
 
 
 def test_max_syn_backlog_keeps_last_quarter() -> None:
-    link = make_pair("linux", tcp_syncookies=0, tcp_max_syn_backlog=8, drop=lambda d, t: d.src == CLIENT_ADDR and d.segment.flags == Flags.ACK)
+    link = make_pair(
+        "linux",
+        tcp_syncookies=0,
+        tcp_max_syn_backlog=8,
+        drop=lambda d, t: d.src == CLIENT_ADDR and d.segment.flags == Flags.ACK,
+    )
     lfd = server(link, backlog=100)
     dial(link, 10)
     link.run_for(0.05)
@@ -262,7 +267,9 @@ def _request_lifetimes(backlog: int, n: int) -> list[float]:
     st.bind(lfd, 80)
     st.listen(0.0, lfd, backlog)
     for i in range(n):
-        st.segment_arrives(0.0, "203.0.113.9", SERVER_ADDR, Segment(src_port=1000 + i, dst_port=80, seq=i, flags=Flags.SYN, window=100))
+        st.segment_arrives(
+            0.0, "203.0.113.9", SERVER_ADDR, Segment(src_port=1000 + i, dst_port=80, seq=i, flags=Flags.SYN, window=100)
+        )
     lst = st.fds[lfd].listener
     assert lst is not None and len(lst.syn_queue) == n
     alive = dict(lst.syn_queue)
@@ -287,9 +294,19 @@ def test_freebsd_syncache_is_not_pruned() -> None:
     from tcpkit.engine.connection import Connection
 
     p = get_profile("freebsd").params
-    lst = Listener(p, local=(SERVER_ADDR, 80), backlog=8, make_child=lambda now, r: Connection(p, local=(SERVER_ADDR, 80), remote=r, iss=1, passive=True))
+    lst = Listener(
+        p,
+        local=(SERVER_ADDR, 80),
+        backlog=8,
+        make_child=lambda now, r: Connection(p, local=(SERVER_ADDR, 80), remote=r, iss=1, passive=True),
+    )
     for i in range(8):
-        lst.segment_arrives(0.0, "203.0.113.9", Segment(src_port=1000 + i, dst_port=80, seq=i, flags=Flags.SYN, window=100), send=lambda s: None)
+        lst.segment_arrives(
+            0.0,
+            "203.0.113.9",
+            Segment(src_port=1000 + i, dst_port=80, seq=i, flags=Flags.SYN, window=100),
+            send=lambda s: None,
+        )
     for c in lst.syn_queue.values():
         c.retransmits = 3
     assert lst.synack_retry_limit() == p.synack_retries

@@ -48,7 +48,13 @@ TCP6 = """\
 # ---- /proc parser -------------------------------------------------------------------------
 def test_parser_reads_addresses_ports_states_and_queues() -> None:
     socks = parse_proc_net_tcp(TCP4, byteorder="little")
-    assert [s.state for s in socks] == [State.LISTEN, State.SYN_SENT, State.SYN_RECEIVED, State.TIME_WAIT, State.CLOSE_WAIT]
+    assert [s.state for s in socks] == [
+        State.LISTEN,
+        State.SYN_SENT,
+        State.SYN_RECEIVED,
+        State.TIME_WAIT,
+        State.CLOSE_WAIT,
+    ]
     lst, syn, req, tw, cw = socks
     assert lst.local == ("127.0.0.1", 0x8845) and lst.remote == ("0.0.0.0", 0)
     assert (lst.tx_queue, lst.rx_queue) == (0, 2)  # rx_queue of a listener = accept-queue length
@@ -103,7 +109,9 @@ def test_read_proc_net_tcp_from_another_root(tmp_path: Path) -> None:
 
 # ---- watcher on a fake /proc -------------------------------------------------------------
 def _line(i: int, lport: int, rport: int, code: int, rx: int = 0) -> str:
-    return f"{i:4d}: 0100007F:{lport:04X} 0100007F:{rport:04X} {code:02X} 00000000:{rx:08X} 00:00000000 00000000 0 0 1 1\n"
+    return (
+        f"{i:4d}: 0100007F:{lport:04X} 0100007F:{rport:04X} {code:02X} 00000000:{rx:08X} 00:00000000 00000000 0 0 1 1\n"
+    )
 
 
 @pytest.mark.skipif(sys.byteorder != "little", reason="sample lines are little-endian")
@@ -129,18 +137,27 @@ def test_watcher_records_changes_and_confirms_disappearance(tmp_path: Path) -> N
     w.snapshot()
     hist = w.history(conn)
     assert [(o.state.value, o.rx_queue, o.present) for o in hist] == [
-        ("ESTABLISHED", 0, True), ("ESTABLISHED", 5, True), ("FIN_WAIT_1", 0, True), ("CLOSED", 0, False)
+        ("ESTABLISHED", 0, True),
+        ("ESTABLISHED", 5, True),
+        ("FIN_WAIT_1", 0, True),
+        ("CLOSED", 0, False),
     ]
     assert w.conns() == [conn]  # the socket on other ports is not watched
 
 
 # ---- verdicts ----------------------------------------------------------------------------
 def test_missed_short_states_are_not_disagreements() -> None:
-    v = compare_paths("server", ["SYN_RECEIVED", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"],
-                      ["ESTABLISHED", "CLOSE_WAIT", "CLOSED"])
+    v = compare_paths(
+        "server",
+        ["SYN_RECEIVED", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"],
+        ["ESTABLISHED", "CLOSE_WAIT", "CLOSED"],
+    )
     assert v.agree and v.not_observed == ("SYN_RECEIVED", "LAST_ACK") and not v.differences
-    v = compare_paths("server", ["SYN_RECEIVED", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"],
-                      ["SYN_RECEIVED", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"])
+    v = compare_paths(
+        "server",
+        ["SYN_RECEIVED", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"],
+        ["SYN_RECEIVED", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"],
+    )
     assert v.agree and v.not_observed == ()
 
 
@@ -172,15 +189,17 @@ def test_model_roles_from_a_trace() -> None:
     c2 = ("10.0.0.1", 40001, "10.0.0.2", 80)
     s1 = ("10.0.0.2", 80, "10.0.0.1", 40000)
     lst = ("10.0.0.2", 80, "0.0.0.0", 0)
-    tr = Trace([
-        _st(0.0, "server", lst, "CLOSED", "LISTEN"),
-        _st(0.1, "client", c1, "CLOSED", "SYN_SENT"),
-        _st(0.1, "server", s1, "LISTEN", "SYN_RECEIVED"),
-        _st(0.2, "client", c1, "SYN_SENT", "ESTABLISHED"),
-        _st(0.2, "server", s1, "SYN_RECEIVED", "ESTABLISHED"),
-        _st(0.3, "client", c2, "CLOSED", "SYN_SENT"),
-        _st(3.3, "client", c2, "SYN_SENT", "CLOSED", "retransmissions exhausted"),
-    ])
+    tr = Trace(
+        [
+            _st(0.0, "server", lst, "CLOSED", "LISTEN"),
+            _st(0.1, "client", c1, "CLOSED", "SYN_SENT"),
+            _st(0.1, "server", s1, "LISTEN", "SYN_RECEIVED"),
+            _st(0.2, "client", c1, "SYN_SENT", "ESTABLISHED"),
+            _st(0.2, "server", s1, "SYN_RECEIVED", "ESTABLISHED"),
+            _st(0.3, "client", c2, "CLOSED", "SYN_SENT"),
+            _st(3.3, "client", c2, "SYN_SENT", "CLOSED", "retransmissions exhausted"),
+        ]
+    )
     paths = role_paths(tr)
     assert set(paths) == {"listener", "client1", "client2", "server1"}
     assert paths["listener"].states == ("LISTEN",)
@@ -406,7 +425,9 @@ def _pcap(packets: list[tuple[int, int, int]], linktype: int = 1) -> bytes:
     out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, linktype)
     for i, (sport, dport, flags) in enumerate(packets):
         tcp = struct.pack("!HHIIBBHHH", sport, dport, 0, 0, 5 << 4, flags, 65535, 0, 0)
-        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0, 64, 6, 0, bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1]))
+        ip = struct.pack(
+            "!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0, 64, 6, 0, bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1])
+        )
         l2 = b"\0" * 12 + b"\x08\x00" if linktype == 1 else b""
         pkt = l2 + ip + tcp
         out += struct.pack("<IIII", 100, i * 1000, len(pkt), len(pkt)) + pkt
@@ -417,7 +438,12 @@ def test_summarize_pcap_reads_ports_and_flags() -> None:
     from tcpkit.live.extras import summarize_pcap
 
     data = _pcap([(40000, 80, 0x02), (80, 40000, 0x12), (40000, 80, 0x10), (40000, 80, 0x14)])
-    assert [(s, d, f) for _, s, d, f in summarize_pcap(data)] == [(40000, 80, "S"), (80, 40000, "S."), (40000, 80, "."), (40000, 80, "R.")]
+    assert [(s, d, f) for _, s, d, f in summarize_pcap(data)] == [
+        (40000, 80, "S"),
+        (80, 40000, "S."),
+        (40000, 80, "."),
+        (40000, 80, "R."),
+    ]
     assert summarize_pcap(_pcap([(1, 2, 0x11)], linktype=101))[0][3] == "F."
     with pytest.raises(TraceFormatError, match="link type 9"):
         summarize_pcap(_pcap([], linktype=9))
@@ -482,8 +508,13 @@ def test_synack_is_retransmitted_when_the_handshake_ack_is_dropped() -> None:
 
 def test_model_roles_drop_a_leading_listen_reached_from_closed() -> None:
     s = ("10.0.0.2", 80, "10.0.0.1", 40000)
-    tr = Trace([_st(0.0, "server", s, "CLOSED", "LISTEN"), _st(0.1, "server", s, "LISTEN", "SYN_RECEIVED"),
-                _st(0.2, "server", s, "SYN_RECEIVED", "ESTABLISHED")])
+    tr = Trace(
+        [
+            _st(0.0, "server", s, "CLOSED", "LISTEN"),
+            _st(0.1, "server", s, "LISTEN", "SYN_RECEIVED"),
+            _st(0.2, "server", s, "SYN_RECEIVED", "ESTABLISHED"),
+        ]
+    )
     assert role_paths(tr)["server"].states == ("SYN_RECEIVED", "ESTABLISHED")
 
 

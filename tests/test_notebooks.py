@@ -59,7 +59,7 @@ def _section(nb: nbformat.NotebookNode, title: str) -> tuple[int, str]:
             continue
         m = re.search(rf"^#{{1,4}} {re.escape(title)}.*$", c.source, re.M | re.I)
         if m:
-            rest = c.source[m.end():]
+            rest = c.source[m.end() :]
             nxt = re.search(r"^#{1,4} ", rest, re.M)
             return i, rest[: nxt.start()] if nxt else rest
     raise AssertionError(f"no heading starting with {title!r}; headings: {[h for _, h in _headings(nb)]}")
@@ -227,8 +227,12 @@ def test_notebook_code_has_no_unused_names_or_undefined_names() -> None:
     if not Path(ruff).exists():
         pytest.skip("ruff is not installed")
     paths = [str(NB_DIR / f"{n}.ipynb") for n in NAMES]
-    proc = subprocess.run([ruff, "check", "--no-cache", "--select", "F", "--output-format", "concise", *paths],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [ruff, "check", "--no-cache", "--select", "F", "--output-format", "concise", *paths],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -274,4 +278,6 @@ def test_syn_ack_lifetime_is_taught_for_a_lone_request_and_under_a_flood() -> No
     assert "request dropped after 63.0 s" in outputs
     lengths = re.search(r"SYN queue length every 5 s: \[([\d, ]+)\] \| limit (\d+)", outputs)
     assert lengths is not None
-    assert max(int(x) for x in lengths.group(1).split(",")) < int(lengths.group(2)), "pruning keeps a gentle flood below the limit"
+    assert max(int(x) for x in lengths.group(1).split(",")) < int(lengths.group(2)), (
+        "pruning keeps a gentle flood below the limit"
+    )

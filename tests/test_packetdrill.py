@@ -139,7 +139,11 @@ def test_unexpected_packet_is_only_a_note_until_compared() -> None:
 
 
 def test_nonblocking_read_says_eagain() -> None:
-    r = run_text(SERVER_PREFIX + "   +0 fcntl(4, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n   +0 read(4, ..., 10) = -1 EWOULDBLOCK (Operation would block)\n")
+    r = run_text(
+        SERVER_PREFIX
+        + "   +0 fcntl(4, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
+        + "   +0 read(4, ..., 10) = -1 EWOULDBLOCK (Operation would block)\n"
+    )
     assert r.passed, r.summary()
 
 
@@ -151,7 +155,9 @@ def test_unknown_fd() -> None:
 
 
 def test_sysctl_sets_the_profile_and_unknown_commands_are_reported() -> None:
-    r = run_text("0 `sysctl -q net.ipv4.tcp_syn_retries=2 net.ipv4.tcp_frto=2 > /dev/null 2>&1`\n+0 `echo hi`\n" + SERVER_PREFIX)
+    r = run_text(
+        "0 `sysctl -q net.ipv4.tcp_syn_retries=2 net.ipv4.tcp_frto=2 > /dev/null 2>&1`\n+0 `echo hi`\n" + SERVER_PREFIX
+    )
     assert r.passed, r.summary()
     assert any("tcp_frto" in i for i in r.ignored)
     assert any("echo hi" in i for i in r.ignored)
@@ -167,7 +173,8 @@ def test_bad_sysctl_value_fails() -> None:
 
 def test_defaults_sh_beside_the_script(tmp_path: Path) -> None:
     (tmp_path / "defaults.sh").write_text(
-        '#!/bin/bash\nsysctl -q net.ipv4.tcp_rmem="4096 540000 $((15*1024*1024))"\nsysctl -q net.ipv4.tcp_fack=0\nip tcp_metrics flush all\n'
+        '#!/bin/bash\nsysctl -q net.ipv4.tcp_rmem="4096 540000 $((15*1024*1024))"\n'
+        "sysctl -q net.ipv4.tcp_fack=0\nip tcp_metrics flush all\n"
     )
     script = tmp_path / "t.pkt"
     script.write_text("`../common/defaults.sh`\n" + SERVER_PREFIX)

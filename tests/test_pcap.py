@@ -46,8 +46,15 @@ def _handshake_trace(c: str, s: str) -> Trace:
     return Trace(
         [
             _send(0.0, "client", cc, "S 1000:1000(0) win 64240 <mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7>"),
-            TraceRecord(time=0.01, host="server", kind=Kind.RECV, conn=sc, segment=parse_segment("S 1000:1000(0) win 1")),
-            _send(0.010001, "server", sc, "S. 5000:5000(0) ack 1001 win 65160 <mss 1460,sackOK,TS val 9 ecr 1,nop,wscale 7>"),
+            TraceRecord(
+                time=0.01, host="server", kind=Kind.RECV, conn=sc, segment=parse_segment("S 1000:1000(0) win 1")
+            ),
+            _send(
+                0.010001,
+                "server",
+                sc,
+                "S. 5000:5000(0) ack 1001 win 65160 <mss 1460,sackOK,TS val 9 ecr 1,nop,wscale 7>",
+            ),
             _send(0.02, "client", cc, ". 1001:1001(0) ack 5001 win 502 <nop,nop,TS val 2 ecr 9>"),
             _send(0.03, "client", cc, "P. 1001:1006(5) ack 5001 win 502 <nop,nop,TS val 3 ecr 9>", payload=b"hello"),
             _send(0.04, "server", sc, "P. 5001:9001(4000) ack 1006 win 509"),  # length only: exported cut short
@@ -88,7 +95,12 @@ def test_export_read_back_with_dpkt(c: str, s: str, linktype: str, nano: bool) -
         hdr = 20 + len(tcp.opts)
         assert (src_text, dst_text) == (src, dst)
         assert (tcp.sport, tcp.dport, tcp.seq, tcp.ack, tcp.flags, tcp.win) == (
-            seg.src_port, seg.dst_port, seg.seq, seg.ack, int(seg.flags), seg.window,
+            seg.src_port,
+            seg.dst_port,
+            seg.seq,
+            seg.ack,
+            int(seg.flags),
+            seg.window,
         )
         assert bytes(tcp.opts) == encode_options(seg.options)
         assert total - (40 if ":" in c else 20) - hdr == seg.length
@@ -99,7 +111,9 @@ def test_export_read_back_with_dpkt(c: str, s: str, linktype: str, nano: bool) -
 def test_export_uses_each_send_once_and_fills_ports() -> None:
     conn = (C4, 1234, S4, 80)
     bare = TraceRecord(time=0.0, host="c", kind=Kind.SEND, conn=conn, segment=parse_segment("S 0:0(0) win 1"))
-    recv = TraceRecord(time=0.1, host="s", kind=Kind.RECV, conn=(S4, 80, C4, 1234), segment=parse_segment("S 0:0(0) win 1"))
+    recv = TraceRecord(
+        time=0.1, host="s", kind=Kind.RECV, conn=(S4, 80, C4, 1234), segment=parse_segment("S 0:0(0) win 1")
+    )
     no_conn = TraceRecord(time=0.2, host="c", kind=Kind.SEND, segment=parse_segment("S 0:0(0) win 1"))
     rows = trace_packets([bare, recv, no_conn])
     assert len(rows) == 1 and (rows[0][3].src_port, rows[0][3].dst_port) == (1234, 80)
@@ -201,7 +215,14 @@ def _block(order: str, btype: int, body: bytes) -> bytes:
 def test_pcapng_both_orders_nanosecond_interfaces(order: str) -> None:
     shb = _block(order, 0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1))
     # interface 0: SLL2 with if_tsresol = 9 (nanoseconds); interface 1: raw IP, default microseconds
-    idb0 = _block(order, 1, struct.pack(order + "HHI", 276, 0, 0) + struct.pack(order + "HH", 9, 1) + b"\x09\x00\x00\x00" + struct.pack(order + "HH", 0, 0))
+    idb0 = _block(
+        order,
+        1,
+        struct.pack(order + "HHI", 276, 0, 0)
+        + struct.pack(order + "HH", 9, 1)
+        + b"\x09\x00\x00\x00"
+        + struct.pack(order + "HH", 0, 0),
+    )
     idb1 = _block(order, 1, struct.pack(order + "HHI", 101, 0, 0))
     blocks = shb + idb0 + idb1
     for i, (src, dst, seg) in enumerate(SEGS):
@@ -209,7 +230,11 @@ def test_pcapng_both_orders_nanosecond_interfaces(order: str) -> None:
         ip = encode_packet(seg, src, dst)
         frame = _link(276, ip, ":" in src) if iface == 0 else ip
         ticks = (5 * 10**9 + i) if iface == 0 else (5 * 10**6 + i)
-        blocks += _block(order, 6, struct.pack(order + "IIIII", iface, ticks >> 32, ticks & 0xFFFFFFFF, len(frame), len(frame)) + frame)
+        blocks += _block(
+            order,
+            6,
+            struct.pack(order + "IIIII", iface, ticks >> 32, ticks & 0xFFFFFFFF, len(frame), len(frame)) + frame,
+        )
     blocks += _block(order, 3, struct.pack(order + "I", 4) + b"abcd")  # simple packet block: no time
     blocks += _block(order, 5, b"stats")  # ignored block type
     cap = read_capture(blocks)
@@ -445,7 +470,9 @@ def test_damaged_captures_never_crash(data: st.DataObject) -> None:
     w = dpkt.pcapng.Writer(ng, linktype=1)
     for t, frame in _frames(1):
         w.writepkt(frame, ts=t)
-    base = bytearray(data.draw(st.sampled_from([_pcap(1, _frames(1)), _pcap(276, _frames(276), order=">"), ng.getvalue()])))
+    base = bytearray(
+        data.draw(st.sampled_from([_pcap(1, _frames(1)), _pcap(276, _frames(276), order=">"), ng.getvalue()]))
+    )
     for _ in range(data.draw(st.integers(1, 8))):
         i = data.draw(st.integers(0, len(base) - 1))
         base[i] = data.draw(st.integers(0, 255))
@@ -462,9 +489,18 @@ def test_damaged_captures_never_crash(data: st.DataObject) -> None:
 
 TIMER_EVENTS = {e.value for e in Event if e.name.startswith("TIMEOUT_")}
 AGREEING = [
-    "open_close_client_first", "open_close_server_first", "half_close", "simultaneous_open",
-    "simultaneous_close", "lost_final_ack", "old_duplicate", "connection_refused", "abort_rst",
-    "close_wait_leak", "fin_wait_2_orphan", "time_wait_exhaustion",
+    "open_close_client_first",
+    "open_close_server_first",
+    "half_close",
+    "simultaneous_open",
+    "simultaneous_close",
+    "lost_final_ack",
+    "old_duplicate",
+    "connection_refused",
+    "abort_rst",
+    "close_wait_leak",
+    "fin_wait_2_orphan",
+    "time_wait_exhaustion",
 ]
 
 

@@ -286,7 +286,8 @@ def test_unterminated_block_comment() -> None:
 
 def test_ifdef_branches() -> None:
     s = parse_script(
-        "0 close(3) = 0\n#ifdef STANDARD\n+0 close(4) = 0\n#endif\n#ifdef FreeBSD\n+0 close(5) = 0\n#else\n+0 close(6) = 0\n#endif\n"
+        "0 close(3) = 0\n#ifdef STANDARD\n+0 close(4) = 0\n#endif\n#ifdef FreeBSD\n+0 close(5) = 0\n#else\n+0 "
+        "close(6) = 0\n#endif\n"
     )
     assert s.ifdefs == ("STANDARD", "FreeBSD")
     fds = lambda names: [st.args[0] for st in s.steps if st.active(names)]  # noqa: E731
@@ -314,7 +315,9 @@ def test_load_script_missing_file(tmp_path: Path) -> None:
     assert "cannot read" in str(info.value)
 
 
-@pytest.mark.skipif(not CONFORMANCE.is_dir(), reason="the shared conformance scripts are not checked out beside the repo")
+@pytest.mark.skipif(
+    not CONFORMANCE.is_dir(), reason="the shared conformance scripts are not checked out beside the repo"
+)
 def test_every_conformance_script_parses() -> None:
     scripts = sorted(CONFORMANCE.rglob("*.pkt"))
     assert len(scripts) >= 180

@@ -19,7 +19,21 @@ from tcpkit.engine.seqnum import seq_le
 from tcpkit.engine.states import STATES, State
 from tcpkit.engine.trace import Kind
 
-OPS = ("send", "recv", "shutdown", "close", "deliver", "drop", "dup", "timer", "garbage", "stale", "abort", "run", "opt")
+OPS = (
+    "send",
+    "recv",
+    "shutdown",
+    "close",
+    "deliver",
+    "drop",
+    "dup",
+    "timer",
+    "garbage",
+    "stale",
+    "abort",
+    "run",
+    "opt",
+)
 
 #: flag combinations a peer (or an attacker) might send
 FLAGS = ("R", "R.", "S", "S.", "F", "F.", "FP.", ".", "P.", "SF", "none", "RS")
@@ -99,7 +113,14 @@ def test_random_sequences_stay_sane(profile: str, established: bool, ops: list[t
                 link.run_for(size / 10)
                 link.drop = None
             elif op == "opt" and fd is not None:
-                name, value = (("SO_KEEPALIVE", 1), ("TCP_KEEPIDLE", 1 + size % 20), ("TCP_KEEPINTVL", 1 + size % 5), ("TCP_USER_TIMEOUT", size), ("SO_LINGER", (1, 0)), ("SO_RCVBUF", size))[flagbits % 6]
+                name, value = (
+                    ("SO_KEEPALIVE", 1),
+                    ("TCP_KEEPIDLE", 1 + size % 20),
+                    ("TCP_KEEPINTVL", 1 + size % 5),
+                    ("TCP_USER_TIMEOUT", size),
+                    ("SO_LINGER", (1, 0)),
+                    ("SO_RCVBUF", size),
+                )[flagbits % 6]
                 stack.setsockopt(link.now, fd, name, value)
             elif op == "timer":
                 nd = stack.next_deadline()
@@ -116,7 +137,9 @@ def test_random_sequences_stay_sane(profile: str, established: bool, ops: list[t
                     seg = Segment(
                         src_port=c.remote[1] if c else 1234,
                         dst_port=c.local[1] if c else 80,
-                        seq=num if flagbits & 0x40 else ((c.rcv_nxt if c else 0) + (size if flagbits & 0x20 else 0)) & 0xFFFFFFFF,
+                        seq=num
+                        if flagbits & 0x40
+                        else ((c.rcv_nxt if c else 0) + (size if flagbits & 0x20 else 0)) & 0xFFFFFFFF,
                         ack=(num * 7) & 0xFFFFFFFF if flagbits & 0x80 else ((c.snd_nxt if c else 0) & 0xFFFFFFFF),
                         flags=parse_flags(FLAGS[flagbits % len(FLAGS)]),
                         window=size,

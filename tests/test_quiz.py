@@ -89,7 +89,11 @@ def test_numeric_construction_errors() -> None:
 
 
 def test_short_text_normalises_spelling_and_knows_near_misses() -> None:
-    q = ShortText("The state after a passive close's FIN is acknowledged?", accept=["CLOSED"], near_misses={"CLOSED_WAIT": "that state is called CLOSE_WAIT, and it is not the answer"})
+    q = ShortText(
+        "The state after a passive close's FIN is acknowledged?",
+        accept=["CLOSED"],
+        near_misses={"CLOSED_WAIT": "that state is called CLOSE_WAIT, and it is not the answer"},
+    )
     assert q.check(" closed ").correct
     fb = q.check("closed-wait")
     assert not fb.correct and "CLOSE_WAIT" in fb.message
@@ -97,7 +101,11 @@ def test_short_text_normalises_spelling_and_knows_near_misses() -> None:
 
 
 def test_short_text_pattern() -> None:
-    q = ShortText("An nstat counter for accept-queue overflows", accept=["ListenOverflows"], pattern=r"(tcp ?ext ?)?listen ?overflows?")
+    q = ShortText(
+        "An nstat counter for accept-queue overflows",
+        accept=["ListenOverflows"],
+        pattern=r"(tcp ?ext ?)?listen ?overflows?",
+    )
     assert q.check("TcpExtListenOverflows").correct
     assert q.check("TcpExt ListenOverflow").correct
     assert not q.check("ListenDrops").correct

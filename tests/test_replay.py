@@ -108,7 +108,9 @@ def test_names_and_profile_are_passed_on() -> None:
 # ----------------------------------------------------------------------------- engine-made captures
 
 
-@pytest.mark.parametrize("name", ["open_close_client_first", "half_close", "abort_rst", "connection_refused", "simultaneous_close"])
+@pytest.mark.parametrize(
+    "name", ["open_close_client_first", "half_close", "abort_rst", "connection_refused", "simultaneous_close"]
+)
 def test_engine_traces_exported_and_replayed_agree_exactly(name: str) -> None:
     trace = run_scenario(name, seed=1)
     cap = read_capture(export_pcap_bytes(trace))
@@ -136,7 +138,11 @@ def test_half_close_fin_on_data_is_one_write_then_close() -> None:
     # The server's last data segment carries the FIN (FP.): close() came while data waited.
     trace = run_scenario("half_close", seed=1)
     res = replay(read_capture(export_pcap_bytes(trace)), delay=0.01)
-    calls = [r.call for r in res.trace.filter(host="server", kind=Kind.CALL) if r.call and r.call.startswith(("send", "close"))]
+    calls = [
+        r.call
+        for r in res.trace.filter(host="server", kind=Kind.CALL)
+        if r.call and r.call.startswith(("send", "close"))
+    ]
     assert calls[-2:] == ["send(4, 20000)", "close(4)"]
 
 
@@ -149,7 +155,11 @@ def test_a_write_larger_than_the_send_buffer_goes_on_as_it_drains() -> None:
     assert res.agrees, res.report.to_dict()["differences"]
     sends = [r.call for r in res.trace.filter(host="server", kind=Kind.CALL) if r.call and r.call.startswith("send")]
     assert sends[0] == "send(4, 1000000)" and len(sends) > 1
-    sent = {(r.segment.seq, r.segment.length) for r in res.trace.filter(host="server", kind=Kind.SEND) if r.segment is not None}
+    sent = {
+        (r.segment.seq, r.segment.length)
+        for r in res.trace.filter(host="server", kind=Kind.SEND)
+        if r.segment is not None
+    }
     assert sum(n for _, n in sent) == 1_000_000  # every byte left the replayed server once
 
 

@@ -49,7 +49,9 @@ def _sends(t: Trace, host: str, flags: str) -> list:
     from tcpkit.engine.segment import parse_flags
 
     f = parse_flags(flags)
-    return [r for r in t if r.kind is Kind.SEND and r.host == host and r.segment is not None and (r.segment.flags & f) == f]
+    return [
+        r for r in t if r.kind is Kind.SEND and r.host == host and r.segment is not None and (r.segment.flags & f) == f
+    ]
 
 
 def test_catalogue_is_complete_and_bilingual() -> None:
@@ -225,7 +227,11 @@ def test_accept_queue_overflow_with_loopback_timing(abort: int) -> None:
 
 
 def _synack_times(t: Trace) -> list[float]:
-    return [x.time for x in t if x.kind is Kind.SEND and x.host == "server" and x.segment is not None and x.segment.syn and x.segment.has_ack]
+    return [
+        x.time
+        for x in t
+        if x.kind is Kind.SEND and x.host == "server" and x.segment is not None and x.segment.syn and x.segment.has_ack
+    ]
 
 
 def test_lost_handshake_ack_every_ack_lost() -> None:
@@ -236,12 +242,20 @@ def test_lost_handshake_ack_every_ack_lost() -> None:
     assert [round(b - a, 6) for a, b in pairwise(times)] == [1.0, 2.0, 4.0, 8.0, 16.0]
     assert r["synack_retransmits_after"] == r["expected_retransmits_after"] == [1.0, 3.0, 7.0, 15.0, 31.0]
     # the request dies 32 s after the last retransmission, 63 s after the first SYN-ACK, by its timer
-    dead = [x for x in t if x.kind is Kind.STATE and x.host == "server" and x.src_state == "SYN_RECEIVED" and x.dst_state == "CLOSED"]
+    dead = [
+        x
+        for x in t
+        if x.kind is Kind.STATE and x.host == "server" and x.src_state == "SYN_RECEIVED" and x.dst_state == "CLOSED"
+    ]
     assert len(dead) == 1 and dead[0].time - times[0] == pytest.approx(63.0) == r["expected_request_lifetime"]
     assert r["server_path"] == ["LISTEN", "SYN_RECEIVED", "CLOSED"] and r["server_established_at"] is None
     # the client never noticed: ESTABLISHED from 20 ms, one duplicate ACK per SYN-ACK, all lost
     assert r["client_connected_at"] == pytest.approx(0.02) and r["acks_lost"] == 6
-    client_acks = [x.time for x in t if x.kind is Kind.SEND and x.host == "client" and x.segment is not None and x.segment.flags == Flags.ACK]
+    client_acks = [
+        x.time
+        for x in t
+        if x.kind is Kind.SEND and x.host == "client" and x.segment is not None and x.segment.flags == Flags.ACK
+    ]
     assert [round(a - s, 6) for a, s in zip(client_acks, times, strict=True)] == [0.01] * 6
     # its first data, at 70 s, reaches only the listener: RST, ECONNRESET
     rst = _sends(t, "server", "R")
@@ -304,7 +318,10 @@ def test_isn_prediction(isn: str, forged: bool) -> None:
     assert ("rhosts" in r["server_received"]) is forged
 
 
-@pytest.mark.parametrize(("profile", "rfc5961", "survives"), [("linux", 1, True), ("freebsd", 1, True), ("freebsd", 0, False), ("rfc9293", 0, False), ("rfc9293", 1, True)])
+@pytest.mark.parametrize(
+    ("profile", "rfc5961", "survives"),
+    [("linux", 1, True), ("freebsd", 1, True), ("freebsd", 0, False), ("rfc9293", 0, False), ("rfc9293", 1, True)],
+)
 def test_blind_rst(profile: str, rfc5961: int, survives: bool) -> None:
     r = run_scenario("blind_rst", profile=profile, rfc5961=rfc5961).meta["result"]
     assert r["connection_survived"] is survives
@@ -385,7 +402,9 @@ def test_tw_recycle_knob_is_gone() -> None:
 
 @pytest.mark.parametrize("abort", [0, 1])
 def test_syn_flood_with_a_slow_application(abort: int) -> None:
-    t = run_scenario("syn_flood", syncookies=1, flood_rate=5, legit_rate=20, backlog=4, accept_rate=3, abort_on_overflow=abort)
+    t = run_scenario(
+        "syn_flood", syncookies=1, flood_rate=5, legit_rate=20, backlog=4, accept_rate=3, abort_on_overflow=abort
+    )
     r = t.meta["result"]
     assert r["max_accept_queue"] == 5 and r["ListenOverflows"] > 0 and r["accepted"] < r["connected"]
     rsts = [x for x in _sends(t, "server", "R") if x.conn is not None and x.conn[2] == "192.0.2.1"]
@@ -438,12 +457,17 @@ def test_same_seed_same_trace_different_seed_differs() -> None:
 
 
 def test_same_seed_same_trace_across_processes() -> None:
-    code = "from tcpkit.drivers.scenarios import run_scenario; import sys; sys.stdout.write(run_scenario('syn_flood', seed=5, duration=2.0).to_json())"
+    code = (
+        "from tcpkit.drivers.scenarios import run_scenario; import sys; "
+        "sys.stdout.write(run_scenario('syn_flood', seed=5, duration=2.0).to_json())"
+    )
     here = run_scenario("syn_flood", seed=5, duration=2.0).to_json()
     outs = []
     for hashseed in ("1", "2"):
         env = dict(os.environ, PYTHONHASHSEED=hashseed)
-        outs.append(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout)
+        outs.append(
+            subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+        )
     assert outs[0] == outs[1] == here
 
 

@@ -129,7 +129,9 @@ def test_syn_to_time_wait_not_newer_gets_ack() -> None:
     link.a.close(link.now, c)
     link.settle()
     tw = next(x for x in link.b.conns.values() if x.state is State.TIME_WAIT)
-    old = parse_segment("S 0:0(0) win 100").replace(src_port=tw.remote[1], dst_port=80, seq=(tw.rcv_nxt - 10) & 0xFFFFFFFF)
+    old = parse_segment("S 0:0(0) win 100").replace(
+        src_port=tw.remote[1], dst_port=80, seq=(tw.rcv_nxt - 10) & 0xFFFFFFFF
+    )
     link.b.segment_arrives(link.now, CLIENT_ADDR, SERVER_ADDR, old)
     (out,) = link.b.take_outgoing()
     assert out.segment.flags == Flags.ACK and tw.state is State.TIME_WAIT
@@ -161,7 +163,9 @@ def test_tw_reuse_loopback_only() -> None:
         cli.setsockopt(1.0, fd2, "SO_REUSEADDR", 1)
         cli.bind(fd2, port)
         if ok:  # tcp_twsk_unique(): the TIME_WAIT socket's last timestamp must be more than 1 s old
-            assert errno_of(lambda fd2=fd2, cli=cli, remote=remote: cli.connect(1.1, fd2, remote, 80)) == "EADDRNOTAVAIL"
+            assert (
+                errno_of(lambda fd2=fd2, cli=cli, remote=remote: cli.connect(1.1, fd2, remote, 80)) == "EADDRNOTAVAIL"
+            )
         err = errno_of(lambda fd2=fd2, cli=cli, remote=remote: cli.connect(3.0, fd2, remote, 80))
         assert err == ("EINPROGRESS" if ok else "EADDRNOTAVAIL")
         assert cli.counters["TWRecycled"] == (1 if ok else 0)

@@ -88,7 +88,16 @@ def test_random_guesses_rarely_pass() -> None:
 
 def test_mss_index_table() -> None:
     assert [mss_index(m) for m in (0, 535, 536, 1299, 1300, 1439, 1440, 1459, 1460, 65535)] == [
-        0, 0, 0, 0, 1, 1, 2, 2, 3, 3,
+        0,
+        0,
+        0,
+        0,
+        1,
+        1,
+        2,
+        2,
+        3,
+        3,
     ]
     with pytest.raises(ParameterError, match="mss"):
         mss_index(70000)

@@ -459,7 +459,18 @@ def _abort_in(state: State) -> Callable[[], Link]:
     return run
 
 
-for _st in (S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT, S.LISTEN, S.SYN_SENT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT):
+for _st in (
+    S.SYN_RECEIVED,
+    S.ESTABLISHED,
+    S.FIN_WAIT_1,
+    S.FIN_WAIT_2,
+    S.CLOSE_WAIT,
+    S.LISTEN,
+    S.SYN_SENT,
+    S.CLOSING,
+    S.LAST_ACK,
+    S.TIME_WAIT,
+):
     DRIVES[(_st, E.ABORT, "")] = _abort_in(_st)
 
 
@@ -563,11 +574,7 @@ def _ids(key: Key) -> str:
 @pytest.mark.parametrize("row", TRANSITIONS, ids=lambda t: _ids(t.key))
 def test_every_row_is_taken(row) -> None:  # type: ignore[no-untyped-def]
     link = DRIVES[row.key]()
-    seen = {
-        (r.src_state, r.event, r.condition or "", r.dst_state, r.rfc)
-        for r in link.records
-        if r.kind is Kind.STATE
-    }
+    seen = {(r.src_state, r.event, r.condition or "", r.dst_state, r.rfc) for r in link.records if r.kind is Kind.STATE}
     assert (row.src.value, row.event.value, row.condition, row.dst.value, row.rfc) in seen, sorted(seen)
 
 

@@ -85,7 +85,14 @@ def test_hover_text_has_rfc_and_switches_language() -> None:
 def test_paths_follow_the_trace() -> None:
     t = example_trace("lossy")
     assert [s.value for s in path_states(t, "client")] == [
-        "CLOSED", "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT", "CLOSED"]
+        "CLOSED",
+        "SYN_SENT",
+        "ESTABLISHED",
+        "FIN_WAIT_1",
+        "FIN_WAIT_2",
+        "TIME_WAIT",
+        "CLOSED",
+    ]
     rows = path_transitions(t, "server")
     assert [(r.src.value, r.dst.value) for r in rows][-2:] == [("CLOSE_WAIT", "LAST_ACK"), ("LAST_ACK", "CLOSED")]
 

@@ -26,10 +26,29 @@ class TB:
     def __init__(self) -> None:
         self.recs: list[TraceRecord] = []
 
-    def seg(self, kind: Kind, t: float, host: str, peer: str, text: str, conn=("10.0.0.1", 1, "10.0.0.2", 2),
-            base=None, reason=None) -> TB:
-        self.recs.append(TraceRecord(time=t, host=host, kind=kind, conn=conn, segment=parse_segment(text), peer=peer,
-                                     seq_base=base, reason=reason))
+    def seg(
+        self,
+        kind: Kind,
+        t: float,
+        host: str,
+        peer: str,
+        text: str,
+        conn=("10.0.0.1", 1, "10.0.0.2", 2),
+        base=None,
+        reason=None,
+    ) -> TB:
+        self.recs.append(
+            TraceRecord(
+                time=t,
+                host=host,
+                kind=kind,
+                conn=conn,
+                segment=parse_segment(text),
+                peer=peer,
+                seq_base=base,
+                reason=reason,
+            )
+        )
         return self
 
     def send(self, t, host, peer, text, **kw) -> TB:
@@ -77,8 +96,14 @@ def test_absolute_numbers_and_seq_base() -> None:
 
 
 def test_send_with_drop_and_no_recv_ends_in_a_cross() -> None:
-    t = (TB().send(0.0, "a", "b", "S 0:0(0)").drop(0.005, "a", "b", "S 0:0(0)", reason="lost")
-         .send(1.0, "a", "b", "S 0:0(0)").recv(1.01, "b", "a", "S 0:0(0)").trace())
+    t = (
+        TB()
+        .send(0.0, "a", "b", "S 0:0(0)")
+        .drop(0.005, "a", "b", "S 0:0(0)", reason="lost")
+        .send(1.0, "a", "b", "S 0:0(0)")
+        .recv(1.01, "b", "a", "S 0:0(0)")
+        .trace()
+    )
     lad = build_ladder(t)
     first, second = lad.arrows
     assert first.lost and not first.delivered and first.reason == "lost" and first.dst == "b"
@@ -92,9 +117,14 @@ def test_send_with_drop_and_no_recv_ends_in_a_cross() -> None:
 
 
 def test_in_flight_and_receiver_drop() -> None:
-    t = (TB().send(0.0, "a", "b", "S 0:0(0)").recv(0.01, "b", "a", "S 0:0(0)")
-         .drop(0.01, "b", "a", "S 0:0(0)", reason="listen queue full")
-         .send(0.02, "a", "b", ". 1:1(0) ack 1").trace())
+    t = (
+        TB()
+        .send(0.0, "a", "b", "S 0:0(0)")
+        .recv(0.01, "b", "a", "S 0:0(0)")
+        .drop(0.01, "b", "a", "S 0:0(0)", reason="listen queue full")
+        .send(0.02, "a", "b", ". 1:1(0) ack 1")
+        .trace()
+    )
     lad = build_ladder(t)
     assert lad.arrows[0].delivered and not lad.arrows[0].lost
     assert lad.drops == [(0.01, "b", "listen queue full", 2)]
@@ -104,10 +134,14 @@ def test_in_flight_and_receiver_drop() -> None:
 def test_three_hosts_with_a_nat_in_the_middle() -> None:
     c2n = ("10.0.0.1", 1000, "192.0.2.1", 80)
     n2s = ("198.51.100.1", 40000, "192.0.2.1", 80)
-    t = (TB().send(0.0, "client", "nat", "S 0:0(0)", conn=c2n)
-         .recv(0.01, "nat", "client", "S 0:0(0)", conn=c2n)
-         .send(0.01, "nat", "server", "S 0:0(0)", conn=n2s)
-         .recv(0.02, "server", "nat", "S 0:0(0)", conn=n2s).trace())
+    t = (
+        TB()
+        .send(0.0, "client", "nat", "S 0:0(0)", conn=c2n)
+        .recv(0.01, "nat", "client", "S 0:0(0)", conn=c2n)
+        .send(0.01, "nat", "server", "S 0:0(0)", conn=n2s)
+        .recv(0.02, "server", "nat", "S 0:0(0)", conn=n2s)
+        .trace()
+    )
     lad = build_ladder(t)
     assert lad.hosts == ["client", "nat", "server"]
     assert [(a.src, a.dst) for a in lad.arrows] == [("client", "nat"), ("nat", "server")]
@@ -129,11 +163,20 @@ def test_attacker_example_and_hosts_argument() -> None:
 
 
 def test_timer_rearmed_counts_as_one_bar_each() -> None:
-    t = (TB().timer(Kind.TIMER_SET, 0.0, "a", "rto", 1.0).timer(Kind.TIMER_SET, 0.5, "a", "rto", 1.5)
-         .timer(Kind.TIMER_CANCEL, 0.7, "a", "rto").timer(Kind.TIMER_SET, 0.8, "a", "time_wait", 60.8).trace())
+    t = (
+        TB()
+        .timer(Kind.TIMER_SET, 0.0, "a", "rto", 1.0)
+        .timer(Kind.TIMER_SET, 0.5, "a", "rto", 1.5)
+        .timer(Kind.TIMER_CANCEL, 0.7, "a", "rto")
+        .timer(Kind.TIMER_SET, 0.8, "a", "time_wait", 60.8)
+        .trace()
+    )
     bars = build_ladder(t).timers
     assert [(b.name, b.start, b.end, b.fired, b.open_ended) for b in bars] == [
-        ("rto", 0.0, 0.5, False, False), ("rto", 0.5, 0.7, False, False), ("time_wait", 0.8, 60.8, False, True)]
+        ("rto", 0.0, 0.5, False, False),
+        ("rto", 0.5, 0.7, False, False),
+        ("time_wait", 0.8, 60.8, False, True),
+    ]
 
 
 def test_long_waits_are_shortened_and_labelled() -> None:
@@ -151,8 +194,14 @@ def test_long_waits_are_shortened_and_labelled() -> None:
 
 
 def test_simultaneous_records_get_their_own_rows() -> None:
-    t = (TB().send(0.0, "a", "b", ". 1:1(0) ack 1").send(0.0, "a", "b", "P. 1:11(10) ack 1")
-         .recv(0.01, "b", "a", ". 1:1(0) ack 1").recv(0.01, "b", "a", "P. 1:11(10) ack 1").trace())
+    t = (
+        TB()
+        .send(0.0, "a", "b", ". 1:1(0) ack 1")
+        .send(0.0, "a", "b", "P. 1:11(10) ack 1")
+        .recv(0.01, "b", "a", ". 1:1(0) ack 1")
+        .recv(0.01, "b", "a", "P. 1:11(10) ack 1")
+        .trace()
+    )
     view = LadderView(t)
     assert view.ry[0] < view.ry[1] and view.ry[2] < view.ry[3]
 
@@ -200,7 +249,9 @@ def _long_trace(rounds: int) -> Trace:
     for k in range(rounds):
         t = 0.01 * k
         seq = 1 + 100 * k
-        tb.send(t, "a", "b", f"P. {seq}:{seq + 100}(100) ack 1").recv(t + 0.002, "b", "a", f"P. {seq}:{seq + 100}(100) ack 1")
+        tb.send(t, "a", "b", f"P. {seq}:{seq + 100}(100) ack 1").recv(
+            t + 0.002, "b", "a", f"P. {seq}:{seq + 100}(100) ack 1"
+        )
         tb.send(t + 0.002, "b", "a", f". 1:1(0) ack {seq + 100}").recv(t + 0.004, "a", "b", f". 1:1(0) ack {seq + 100}")
     return tb.trace()
 
@@ -222,7 +273,9 @@ def test_a_long_trace_is_cut_with_a_note() -> None:
     labels = next(d for d in fig.data if d.name == "_labels")
     assert len(labels.text) == 50
     odd = LadderView(t, max_segments=99)  # the 99th segment record is a send whose arrival is cut off
-    assert [a.delivered for a in odd.ladder.arrows][-1] is False and "arrives after the cut" in odd.ladder.arrows[-1].hover
+    assert [a.delivered for a in odd.ladder.arrows][-1] is False and "arrives after the cut" in odd.ladder.arrows[
+        -1
+    ].hover
     assert any(d.name == "arrives after the cut" for d in odd.figure().data)
     everything = ladder_figure(t, max_segments=None)
     assert "records" not in everything.layout.meta and "✂" not in everything.layout.title.text
@@ -270,14 +323,17 @@ def test_pages_cover_the_trace() -> None:
     assert ladder_pages(t, max_segments=None) == [0]
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"max_segments": -1}, "max_segments = -1"),
-    ({"max_segments": 2.5}, "max_segments = 2.5"),
-    ({"window": (2.0, 1.0)}, r"window = \(2.0, 1.0\).*t0 <= t1"),
-    ({"window": (50.0, 60.0)}, r"window = \(50.0, 60.0\).*records from index 0: 0.000 to 2.994 s"),
-    ({"window": "soon"}, "window = 'soon'"),
-    ({"first": 99999}, "first = 99999.*from 0 to 1200"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"max_segments": -1}, "max_segments = -1"),
+        ({"max_segments": 2.5}, "max_segments = 2.5"),
+        ({"window": (2.0, 1.0)}, r"window = \(2.0, 1.0\).*t0 <= t1"),
+        ({"window": (50.0, 60.0)}, r"window = \(50.0, 60.0\).*records from index 0: 0.000 to 2.994 s"),
+        ({"window": "soon"}, "window = 'soon'"),
+        ({"first": 99999}, "first = 99999.*from 0 to 1200"),
+    ],
+)
 def test_bad_window_arguments(kwargs, match) -> None:
     with pytest.raises(ParameterError, match=match):
         ladder_figure(_long_trace(300), **kwargs)

@@ -98,7 +98,9 @@ def test_knob_panel_builds_controls_from_metadata() -> None:
 
 def test_knob_panel_invalid_value_shows_message_and_keeps_last_good() -> None:
     got: list[Profile] = []
-    panel = KnobPanel("linux", knobs=["tcp_max_syn_backlog", "ip_local_port_low", "ip_local_port_high"], on_change=got.append)
+    panel = KnobPanel(
+        "linux", knobs=["tcp_max_syn_backlog", "ip_local_port_low", "ip_local_port_high"], on_change=got.append
+    )
     box = panel.controls["tcp_max_syn_backlog"]
     box.value = 0  # typed into the text box
     assert "tcp_max_syn_backlog = 0 is not allowed" in panel.errors["tcp_max_syn_backlog"].value

@@ -92,7 +92,13 @@ def test_dpkt_reads_the_same_fields_and_accepts_checksums(seg: Segment, addrs: t
     tcp = ip.data
     assert isinstance(tcp, dpkt.tcp.TCP)
     assert (tcp.sport, tcp.dport, tcp.seq, tcp.ack, tcp.flags, tcp.win, tcp.urp) == (
-        seg.src_port, seg.dst_port, seg.seq, seg.ack, int(seg.flags), seg.window, seg.urg,
+        seg.src_port,
+        seg.dst_port,
+        seg.seq,
+        seg.ack,
+        int(seg.flags),
+        seg.window,
+        seg.urg,
     )
     assert bytes(tcp.data) == (seg.payload or b"")
     assert bytes(tcp.opts) == encode_options(seg.options)

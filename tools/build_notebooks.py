@@ -87,10 +87,7 @@ def make_notebook(stem: str, cells: list[tuple[str, str]]) -> nbformat.NotebookN
     )
     for i, (kind, src) in enumerate(cells):
         cell_id = f"{stem[:40]}-{i:03d}"
-        if kind == "code":
-            cell = nbformat.v4.new_code_cell(src)
-        else:
-            cell = nbformat.v4.new_markdown_cell(src)
+        cell = nbformat.v4.new_code_cell(src) if kind == "code" else nbformat.v4.new_markdown_cell(src)
         cell.id = cell_id
         nb.cells.append(cell)
     return nb
@@ -126,7 +123,9 @@ def build(stems: list[str] | None = None, *, run: bool = True, timeout: int = 12
         sources = [s for s in sources if s.stem in wanted]
         missing = wanted - {s.stem for s in sources}
         if missing:
-            raise SystemExit(f"no source for {sorted(missing)}; known: {[s.stem for s in sorted(SOURCES.glob('*.md'))]}")
+            raise SystemExit(
+                f"no source for {sorted(missing)}; known: {[s.stem for s in sorted(SOURCES.glob('*.md'))]}"
+            )
     from nbclient.exceptions import CellExecutionError
 
     report = []
@@ -139,7 +138,9 @@ def build(stems: list[str] | None = None, *, run: bool = True, timeout: int = 12
             where = "\n".join(first[:8])
             last = next((line for line in reversed(first) if line.strip()), "")
             print(f"{src.stem}: FAILED (not written)\n{where}\n  ...\n  {last}", flush=True)
-            report.append({"notebook": f"{src.stem}.ipynb", "cells": len(nb.cells), "seconds": None, "bytes": 0, "error": last})
+            report.append(
+                {"notebook": f"{src.stem}.ipynb", "cells": len(nb.cells), "seconds": None, "bytes": 0, "error": last}
+            )
             continue
         strip_state(nb)
         nbformat.validate(nb)
@@ -147,7 +148,10 @@ def build(stems: list[str] | None = None, *, run: bool = True, timeout: int = 12
         nbformat.write(nb, str(out))
         row = {"notebook": out.name, "cells": len(nb.cells), "seconds": round(seconds, 2), "bytes": out.stat().st_size}
         report.append(row)
-        print(f"{row['notebook']:<32} {row['cells']:>4} cells  {row['seconds']:>6.2f} s wall  {row['bytes']:>8} bytes", flush=True)
+        print(
+            f"{row['notebook']:<32} {row['cells']:>4} cells  {row['seconds']:>6.2f} s wall  {row['bytes']:>8} bytes",
+            flush=True,
+        )
     return report
 
 

@@ -12,4 +12,13 @@ from __future__ import annotations
 from .pcap import Capture, ImportReport, annotate, export_pcap, read_capture
 from .replay import ReplayReport, ReplayResult, replay
 
-__all__ = ["Capture", "ImportReport", "ReplayReport", "ReplayResult", "annotate", "export_pcap", "read_capture", "replay"]
+__all__ = [
+    "Capture",
+    "ImportReport",
+    "ReplayReport",
+    "ReplayResult",
+    "annotate",
+    "export_pcap",
+    "read_capture",
+    "replay",
+]

@@ -27,7 +27,7 @@ Examples
 >>> read_capture(b"hello, world, this is text")
 Traceback (most recent call last):
 ...
-tcpkit.engine.errors.TraceFormatError: <bytes> is not a pcap or pcapng capture: it starts with 68656c6c (expected a1b2c3d4 or a1b23c4d in either byte order, or the pcapng block 0a0d0d0a)
+tcpkit.engine.errors.TraceFormatError: <bytes> is not a pcap or pcapng capture: it starts with 68656c6c (expected ...
 
 Notes
 -----
@@ -68,7 +68,6 @@ __all__ = [
     "trace_packets",
     "export_pcap",
     "export_pcap_bytes",
-    "main",
 ]
 
 ConnId = tuple[str, int, str, int]
@@ -182,7 +181,9 @@ class ImportReport:
         if self.bad_checksums:
             text += f"; {self.bad_checksums} with a wrong TCP checksum (checksum offload?)"
         if self.unknown_options:
-            text += "; unmodelled TCP options " + ", ".join(f"kind {k}: {v}" for k, v in sorted(self.unknown_options.items()))
+            text += "; unmodelled TCP options " + ", ".join(
+                f"kind {k}: {v}" for k, v in sorted(self.unknown_options.items())
+            )
         return text
 
     def to_dict(self) -> dict[str, Any]:
@@ -294,7 +295,9 @@ def _read_pcapng(data: bytes, report: ImportReport) -> Iterator[_Frame]:
             elif bom == 0x4D3C2B1A:
                 endian = ">"
             else:
-                raise TraceFormatError(f"pcapng section header at offset {pos} has byte-order magic 0x{bom:08x} (expected 0x1a2b3c4d)")
+                raise TraceFormatError(
+                    f"pcapng section header at offset {pos} has byte-order magic 0x{bom:08x} (expected 0x1a2b3c4d)"
+                )
             interfaces = []
         btype, blen = struct.unpack_from(endian + "II", data, pos)
         if blen < 12 or blen % 4 or pos + blen > len(data):
@@ -319,7 +322,7 @@ def _read_pcapng(data: bytes, report: ImportReport) -> Iterator[_Frame]:
                     break
                 if code == 9 and olen >= 1:  # if_tsresol
                     r = val[0]
-                    unit = 2.0 ** -(r & 0x7F) if r & 0x80 else 10.0 ** -r
+                    unit = 2.0 ** -(r & 0x7F) if r & 0x80 else 10.0**-r
                 elif code == 14 and olen == 8:  # if_tsoffset
                     offset = float(struct.unpack(endian + "q", val)[0])
                 opos += 4 + olen + (-olen % 4)
@@ -359,21 +362,27 @@ def _link_payload(linktype: int, frame: bytes) -> int:
             etype = struct.unpack_from("!H", frame, pos + 2)[0]
             pos += 4
         if etype not in (_ETH_IPV4, _ETH_IPV6):
-            raise WireFormatError("not ip", "ethertype", pos - 2, f"ethertype 0x{etype:04x} at offset {pos - 2} is not IPv4 or IPv6")
+            raise WireFormatError(
+                "not ip", "ethertype", pos - 2, f"ethertype 0x{etype:04x} at offset {pos - 2} is not IPv4 or IPv6"
+            )
         return pos
     if linktype == 113:
         if n < 16:
             raise WireFormatError("truncated", "sll header", 0, f"Linux cooked header needs 16 bytes, only {n}")
         proto = struct.unpack_from("!H", frame, 14)[0]
         if proto not in (_ETH_IPV4, _ETH_IPV6):
-            raise WireFormatError("not ip", "protocol", 14, f"SLL protocol 0x{proto:04x} at offset 14 is not IPv4 or IPv6")
+            raise WireFormatError(
+                "not ip", "protocol", 14, f"SLL protocol 0x{proto:04x} at offset 14 is not IPv4 or IPv6"
+            )
         return 16
     if linktype == 276:
         if n < 20:
             raise WireFormatError("truncated", "sll2 header", 0, f"Linux cooked v2 header needs 20 bytes, only {n}")
         proto = struct.unpack_from("!H", frame, 0)[0]
         if proto not in (_ETH_IPV4, _ETH_IPV6):
-            raise WireFormatError("not ip", "protocol", 0, f"SLL2 protocol 0x{proto:04x} at offset 0 is not IPv4 or IPv6")
+            raise WireFormatError(
+                "not ip", "protocol", 0, f"SLL2 protocol 0x{proto:04x} at offset 0 is not IPv4 or IPv6"
+            )
         return 20
     if linktype in (0, 108):
         if n < 4:
@@ -382,11 +391,15 @@ def _link_payload(linktype: int, frame: bytes) -> int:
         if linktype == 0 and fam > 0xFFFF:  # NULL is in the capturing host's byte order
             fam = struct.unpack_from("<I", frame)[0]
         if fam not in _AF_INET | _AF_INET6:
-            raise WireFormatError("not ip", "address family", 0, f"loopback address family {fam} at offset 0 is not IPv4 or IPv6")
+            raise WireFormatError(
+                "not ip", "address family", 0, f"loopback address family {fam} at offset 0 is not IPv4 or IPv6"
+            )
         return 4
     if linktype in (101, 228, 229, 12, 14):
         return 0
-    raise WireFormatError("unsupported link type", "linktype", 0, f"link type {linktype} (supported: {', '.join(map(str, LINKTYPES))})")
+    raise WireFormatError(
+        "unsupported link type", "linktype", 0, f"link type {linktype} (supported: {', '.join(map(str, LINKTYPES))})"
+    )
 
 
 def read_capture(source: str | Path | bytes | BinaryIO) -> Capture:
@@ -555,9 +568,15 @@ class _Observer:
         row = lookup(src, event, condition)  # only ever a row of the table
         self.records.append(
             TraceRecord(
-                time=t, host=side.name, kind=Kind.STATE, conn=side.conn(self._peer(side)),
-                src_state=src.value, dst_state=row.dst.value, event=row.event.value,
-                condition=row.condition or None, rfc=row.rfc,
+                time=t,
+                host=side.name,
+                kind=Kind.STATE,
+                conn=side.conn(self._peer(side)),
+                src_state=src.value,
+                dst_state=row.dst.value,
+                event=row.event.value,
+                condition=row.condition or None,
+                rfc=row.rfc,
             )
         )
         side.state = row.dst
@@ -566,7 +585,9 @@ class _Observer:
         if key in side.noted:
             return
         side.noted.add(key)
-        self.records.append(TraceRecord(time=t, host=side.name, kind=Kind.NOTE, conn=side.conn(self._peer(side)), text=text))
+        self.records.append(
+            TraceRecord(time=t, host=side.name, kind=Kind.NOTE, conn=side.conn(self._peer(side)), text=text)
+        )
 
     def _has_row(self, state: State, event: Event, condition: str = "") -> bool:
         return any(r.event is event and r.condition == condition for r in transitions_from(state))
@@ -606,16 +627,30 @@ class _Observer:
         sender, receiver = self._sides(pkt)
         self._sent(sender, t, pkt.segment)
         self.records.append(
-            TraceRecord(time=t, host=sender.name, kind=Kind.SEND, conn=sender.conn(receiver), segment=pkt.segment,
-                        peer=receiver.name, seq_base=sender.seq_base())
+            TraceRecord(
+                time=t,
+                host=sender.name,
+                kind=Kind.SEND,
+                conn=sender.conn(receiver),
+                segment=pkt.segment,
+                peer=receiver.name,
+                seq_base=sender.seq_base(),
+            )
         )
 
     def receive(self, i: int, pkt: CapturedPacket) -> None:
         t = pkt.time - self.t0
         sender, receiver = self._sides(pkt)
         self.records.append(
-            TraceRecord(time=t, host=receiver.name, kind=Kind.RECV, conn=receiver.conn(sender), segment=pkt.segment,
-                        peer=sender.name, seq_base=receiver.seq_base())
+            TraceRecord(
+                time=t,
+                host=receiver.name,
+                kind=Kind.RECV,
+                conn=receiver.conn(sender),
+                segment=pkt.segment,
+                peer=sender.name,
+                seq_base=receiver.seq_base(),
+            )
         )
         self._arrived(receiver, sender, t, pkt.segment, i)
 
@@ -658,11 +693,22 @@ class _Observer:
                         self._move(r, t, Event.PASSIVE_OPEN)
                         self._move(r, t, Event.RCV_SYN)
                     else:
-                        self._note(r, t, "nolisten", f"no listener seen on port {r.port}: a closed port answers a SYN with RST, or nothing answers (RFC 9293 §3.10.7.1)")
+                        self._note(
+                            r,
+                            t,
+                            "nolisten",
+                            f"no listener seen on port {r.port}: a closed port answers a SYN with RST, or nothing "
+                            f"answers (RFC 9293 §3.10.7.1)",
+                        )
                 elif st in (State.LISTEN, State.SYN_SENT):
                     self._move(r, t, Event.RCV_SYN)
                 elif st is not None and st is not State.SYN_RECEIVED:
-                    self._note(r, t, f"syn{seg.seq}", f"SYN in {st.value}: Linux answers with a challenge ACK (RFC 5961 §4), no state change")
+                    self._note(
+                        r,
+                        t,
+                        f"syn{seg.seq}",
+                        f"SYN in {st.value}: Linux answers with a challenge ACK (RFC 5961 §4), no state change",
+                    )
             elif st is State.SYN_SENT and r.snd_nxt is not None and seg.ack == r.snd_nxt:
                 self._move(r, t, Event.RCV_SYN_ACK)
             elif st is State.SYN_RECEIVED and r.iss is not None and seg.ack == seq_add(r.iss, 1):
@@ -707,13 +753,20 @@ class _Observer:
             if seg.has_ack and seg.ack == r.snd_nxt:
                 self._move(r, t, Event.RCV_RST)
             else:
-                self._note(r, t, f"rst{seg.seq}", "RST without an acceptable ACK: ignored in SYN_SENT (RFC 9293 §3.10.7.3)")
+                self._note(
+                    r, t, f"rst{seg.seq}", "RST without an acceptable ACK: ignored in SYN_SENT (RFC 9293 §3.10.7.3)"
+                )
             return
         if st is State.SYN_RECEIVED:
             self._move(r, t, Event.RCV_RST, "passive open" if r.passive else "active open")
             return
         if r.rcv_nxt is not None and seg.seq != r.rcv_nxt:
-            self._note(r, t, f"rst{seg.seq}", f"RST with seq {seg.seq} != RCV.NXT {r.rcv_nxt}: a challenge ACK, no reset (RFC 5961 §3.2)")
+            self._note(
+                r,
+                t,
+                f"rst{seg.seq}",
+                f"RST with seq {seg.seq} != RCV.NXT {r.rcv_nxt}: a challenge ACK, no reset (RFC 5961 §3.2)",
+            )
             return
         self._move(r, t, Event.RCV_RST, "rfc1337 off" if st is State.TIME_WAIT else "")
 

@@ -171,7 +171,9 @@ class ReplayReport:
             "not_produced": self.not_produced,
             "extra": self.extra,
             "minor": dict(sorted(self.minor.items())),
-            "differences": [f"t={r.time:.6f} {r.host}: {r.verdict}: {r.details}" for r in self.rows if r.verdict != "match"],
+            "differences": [
+                f"t={r.time:.6f} {r.host}: {r.verdict}: {r.details}" for r in self.rows if r.verdict != "match"
+            ],
             "skipped": list(self.skipped),
         }
 
@@ -259,7 +261,8 @@ class _Replayer:
         ca, cp, sa, sp = conn.conn
         if not (0 < cp <= 65535 and 0 < sp <= 65535) or (ca, cp) == (sa, sp):
             raise TraceFormatError(
-                f"connection {_fmt(conn.conn)} cannot be replayed: the two endpoints must differ and use ports 1 to 65535"
+                f"connection {_fmt(conn.conn)} cannot be replayed: the two endpoints must differ and use ports 1 to "
+                f"65535"
             )
         self.a = self._make_side(names[0], ca, cp, profile, "connect")
         b_first = _first_from(self.pk, sa, sp)
@@ -289,7 +292,9 @@ class _Replayer:
         def isn(now: float, cid: ConnId) -> int:
             return captured_isn if captured_isn is not None else 0
 
-        stack = Stack(name=name, addr=addr, profile=profile, isn=isn, seed=0, tracer=self.records.append, ts_offset=ts_offset)
+        stack = Stack(
+            name=name, addr=addr, profile=profile, isn=isn, seed=0, tracer=self.records.append, ts_offset=ts_offset
+        )
         return _Side(name, addr, port, stack, role, iss=iss, app_end=seq_add(iss, 1) if iss is not None else None)
 
     def _peer(self, s: _Side) -> _Side:
@@ -316,7 +321,11 @@ class _Replayer:
         """Fire every timer due before ``t`` (or at ``t``: ``inclusive``), each at its own deadline, in time order."""
         limit = t + _EPS if inclusive else t - _EPS
         for _ in range(_MAX_TIMER_FIRES):
-            due = [(d, i) for i, s in enumerate((self.a, self.b)) if (d := s.stack.next_deadline()) is not None and d <= limit]
+            due = [
+                (d, i)
+                for i, s in enumerate((self.a, self.b))
+                if (d := s.stack.next_deadline()) is not None and d <= limit
+            ]
             if not due:
                 return
             d, i = min(due)
@@ -512,10 +521,21 @@ class _Replayer:
         return out
 
     # -- comparison -------------------------------------------------------------------------
-    def _row(self, s: _Side, t: float, verdict: str, cap: Segment | None, eng: Segment | None, frame: int | None, details: str) -> None:
+    def _row(
+        self,
+        s: _Side,
+        t: float,
+        verdict: str,
+        cap: Segment | None,
+        eng: Segment | None,
+        frame: int | None,
+        details: str,
+    ) -> None:
         base = self._base(s)
         self.report.rows.append(
-            ReplayRow(t, s.name, verdict, _rel(cap, base) if cap else None, _rel(eng, base) if eng else None, frame, details)
+            ReplayRow(
+                t, s.name, verdict, _rel(cap, base) if cap else None, _rel(eng, base) if eng else None, frame, details
+            )
         )
 
     def _match(self, s: _Side, p: CapturedPacket, t: float) -> None:
@@ -546,11 +566,21 @@ class _Replayer:
             self.report.mismatched += 1
             why = _differences(head, seg, base)
             self._row(s, t, "mismatch", seg, head, p.frame, why)
-            self._note(s, t, f"replay: frame {p.frame}: the capture shows '{_rel(seg, base)}' but the engine sent '{_rel(head, base)}' ({why})")
+            self._note(
+                s,
+                t,
+                f"replay: frame {p.frame}: the capture shows '{_rel(seg, base)}' but the engine sent "
+                f"'{_rel(head, base)}' ({why})",
+            )
             return
         self.report.not_produced += 1
         self._row(s, t, "not produced", seg, None, p.frame, "the engine did not send it")
-        self._note(s, t, f"replay: frame {p.frame}: the capture shows '{_rel(seg, base)}' from {s.name}, which the engine did not send")
+        self._note(
+            s,
+            t,
+            f"replay: frame {p.frame}: the capture shows '{_rel(seg, base)}' from {s.name}, which the engine did "
+            f"not send",
+        )
 
     def _extra(self, s: _Side, t: float, e: Segment) -> None:
         base = self._base(s)
@@ -650,7 +680,7 @@ def replay(
     >>> replay([p(0.0, a, b, 5000, 80, ". 1:1(0) ack 1 win 9")])
     Traceback (most recent call last):
     ...
-    tcpkit.engine.errors.TraceFormatError: connection 10.0.0.1:5000 -> 10.0.0.2:80 starts mid-way (frame 1 is '. 1:1(0) ack 1 win 9'): replay needs the opening SYN; annotate() reads partial captures
+    tcpkit.engine.errors.TraceFormatError: connection 10.0.0.1:5000 -> 10.0.0.2:80 starts mid-way (frame 1 is '. ...
 
     Notes
     -----

@@ -21,7 +21,7 @@ Examples
 >>> decode_packet(raw[:30])
 Traceback (most recent call last):
 ...
-tcpkit.capture.wire.WireFormatError: truncated: IP length field says 60 bytes for the packet at offset 0, but only 30 are there
+tcpkit.capture.wire.WireFormatError: truncated: IP length field says 60 bytes for the packet at offset 0, but ...
 
 Notes
 -----
@@ -202,12 +202,24 @@ def decode_options(data: bytes, *, base: int = 0) -> tuple[tuple[Option, ...], t
             i += 1
             continue
         if i + 1 >= n:
-            raise WireFormatError("bad option", "option length", base + i, f"option kind {kind} at offset {base + i} has no length byte")
+            raise WireFormatError(
+                "bad option", "option length", base + i, f"option kind {kind} at offset {base + i} has no length byte"
+            )
         length = data[i + 1]
         if length < 2:
-            raise WireFormatError("bad option", "option length", base + i, f"option kind {kind} at offset {base + i} has length {length} (must be >= 2)")
+            raise WireFormatError(
+                "bad option",
+                "option length",
+                base + i,
+                f"option kind {kind} at offset {base + i} has length {length} (must be >= 2)",
+            )
         if i + length > n:
-            raise WireFormatError("bad option", "option length", base + i, f"option kind {kind} at offset {base + i} claims {length} bytes but only {n - i} are left")
+            raise WireFormatError(
+                "bad option",
+                "option length",
+                base + i,
+                f"option kind {kind} at offset {base + i} claims {length} bytes but only {n - i} are left",
+            )
         body = data[i + 2 : i + length]
         if kind == 2 and length == 4:
             opts.append(MSS(struct.unpack("!H", body)[0]))
@@ -315,13 +327,25 @@ def decode_tcp(
     """
     n = len(data)
     if n < 20:
-        raise WireFormatError("truncated", "tcp header", base, f"TCP header at offset {base} needs 20 bytes, only {n} left")
+        raise WireFormatError(
+            "truncated", "tcp header", base, f"TCP header at offset {base} needs 20 bytes, only {n} left"
+        )
     sport, dport, seq, ack, off_byte, flag_byte, window, csum, urg = _TCP_HDR.unpack_from(data)
     hlen = (off_byte >> 4) * 4
     if hlen < 20:
-        raise WireFormatError("bad header", "data offset", base + 12, f"TCP data offset at offset {base + 12} is {hlen // 4} words (must be >= 5)")
+        raise WireFormatError(
+            "bad header",
+            "data offset",
+            base + 12,
+            f"TCP data offset at offset {base + 12} is {hlen // 4} words (must be >= 5)",
+        )
     if hlen > n:
-        raise WireFormatError("truncated", "data offset", base + 12, f"TCP data offset at offset {base + 12} says the header has {hlen} bytes, only {n} left")
+        raise WireFormatError(
+            "truncated",
+            "data offset",
+            base + 12,
+            f"TCP data offset at offset {base + 12} says the header has {hlen} bytes, only {n} left",
+        )
     opts, unknown = decode_options(data[20:hlen], base=base + 20)
     truncated = orig_len is not None and orig_len > n
     payload: bytes | None
@@ -406,7 +430,9 @@ def encode_packet(segment: Segment, src: str, dst: str, *, ttl: int = 64, ip_id:
         return _IPV6_HDR.pack(6 << 28, len(tcp), IPPROTO_TCP, ttl, s, d) + tcp
     total = 20 + len(tcp)
     if total > 0xFFFF:
-        raise WireFormatError("bad header", "total length", 2, f"packet of {total} bytes does not fit IPv4's 16-bit total length")
+        raise WireFormatError(
+            "bad header", "total length", 2, f"packet of {total} bytes does not fit IPv4's 16-bit total length"
+        )
     hdr = _IPV4_HDR.pack(0x45, 0, total, ip_id & 0xFFFF, 0x4000, ttl, IPPROTO_TCP, 0, s, d)
     csum = internet_checksum(hdr)
     return hdr[:10] + struct.pack("!H", csum) + hdr[12:] + tcp
@@ -445,46 +471,89 @@ def decode_packet(data: bytes, *, orig_len: int | None = None, base: int = 0) ->
     version = data[0] >> 4
     if version == 4:
         if n < 20:
-            raise WireFormatError("truncated", "ipv4 header", base, f"IPv4 header at offset {base} needs 20 bytes, only {n} left")
+            raise WireFormatError(
+                "truncated", "ipv4 header", base, f"IPv4 header at offset {base} needs 20 bytes, only {n} left"
+            )
         vihl, _tos, total, _ident, frag, ttl, proto, _csum, s, d = _IPV4_HDR.unpack_from(data)
         ihl = (vihl & 0xF) * 4
         if ihl < 20 or ihl > n:
-            raise WireFormatError("bad header" if ihl < 20 else "truncated", "ihl", base, f"IPv4 header length {ihl} at offset {base} is impossible here ({n} bytes available)")
+            raise WireFormatError(
+                "bad header" if ihl < 20 else "truncated",
+                "ihl",
+                base,
+                f"IPv4 header length {ihl} at offset {base} is impossible here ({n} bytes available)",
+            )
         if total < ihl:
-            raise WireFormatError("bad header", "total length", base + 2, f"IPv4 total length {total} at offset {base + 2} is smaller than the header ({ihl})")
+            raise WireFormatError(
+                "bad header",
+                "total length",
+                base + 2,
+                f"IPv4 total length {total} at offset {base + 2} is smaller than the header ({ihl})",
+            )
         if frag & 0x3FFF:
-            raise WireFormatError("fragment", "fragment offset", base + 6, f"IPv4 fragment at offset {base + 6} (flags/offset 0x{frag:04x}); reassembly is not supported")
+            raise WireFormatError(
+                "fragment",
+                "fragment offset",
+                base + 6,
+                f"IPv4 fragment at offset {base + 6} (flags/offset 0x{frag:04x}); reassembly is not supported",
+            )
         if proto != IPPROTO_TCP:
-            raise WireFormatError("not tcp", "protocol", base + 9, f"IP protocol {proto} at offset {base + 9} is not TCP (6)")
+            raise WireFormatError(
+                "not tcp", "protocol", base + 9, f"IP protocol {proto} at offset {base + 9} is not TCP (6)"
+            )
         src, dst = str(ipaddress.IPv4Address(s)), str(ipaddress.IPv4Address(d))
         payload_start, payload_end = ihl, total
         wire_total = total
     elif version == 6:
         if n < 40:
-            raise WireFormatError("truncated", "ipv6 header", base, f"IPv6 header at offset {base} needs 40 bytes, only {n} left")
+            raise WireFormatError(
+                "truncated", "ipv6 header", base, f"IPv6 header at offset {base} needs 40 bytes, only {n} left"
+            )
         _vtf, plen, nxt, ttl, s, d = _IPV6_HDR.unpack_from(data)
         src, dst = str(ipaddress.IPv6Address(s)), str(ipaddress.IPv6Address(d))
         pos = 40
         while nxt in _IPV6_EXT:
             if pos + 2 > n:
-                raise WireFormatError("truncated", "ipv6 extension header", base + pos, f"IPv6 {_IPV6_EXT[nxt]} header at offset {base + pos} is cut short")
+                raise WireFormatError(
+                    "truncated",
+                    "ipv6 extension header",
+                    base + pos,
+                    f"IPv6 {_IPV6_EXT[nxt]} header at offset {base + pos} is cut short",
+                )
             nxt, hlen8 = data[pos], data[pos + 1]
             pos += (hlen8 + 1) * 8
         if nxt == 44:
-            raise WireFormatError("fragment", "next header", base + pos, f"IPv6 fragment header at offset {base + pos}; reassembly is not supported")
+            raise WireFormatError(
+                "fragment",
+                "next header",
+                base + pos,
+                f"IPv6 fragment header at offset {base + pos}; reassembly is not supported",
+            )
         if nxt != IPPROTO_TCP:
-            raise WireFormatError("not tcp", "next header", base + pos, f"IPv6 next header {nxt} at offset {base + pos} is not TCP (6)")
+            raise WireFormatError(
+                "not tcp", "next header", base + pos, f"IPv6 next header {nxt} at offset {base + pos} is not TCP (6)"
+            )
         payload_start, payload_end = pos, 40 + plen
         wire_total = 40 + plen
         if payload_start > payload_end:
-            raise WireFormatError("bad header", "payload length", base + 4, f"IPv6 payload length {plen} at offset {base + 4} is shorter than its extension headers")
+            raise WireFormatError(
+                "bad header",
+                "payload length",
+                base + 4,
+                f"IPv6 payload length {plen} at offset {base + 4} is shorter than its extension headers",
+            )
     else:
         raise WireFormatError("not ip", "version", base, f"IP version {version} at offset {base} (allowed: 4, 6)")
     cut = min(n, payload_end)
     on_wire = orig_len if orig_len is not None else n
     truncated = n < payload_end
     if truncated and on_wire < wire_total:
-        raise WireFormatError("truncated", "ip payload", base + payload_start, f"IP length field says {wire_total} bytes for the packet at offset {base}, but only {on_wire} are there")
+        raise WireFormatError(
+            "truncated",
+            "ip payload",
+            base + payload_start,
+            f"IP length field says {wire_total} bytes for the packet at offset {base}, but only {on_wire} are there",
+        )
     seg, ok, unknown = decode_tcp(
         data[payload_start:cut],
         src,

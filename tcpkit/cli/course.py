@@ -77,9 +77,19 @@ def main(argv: list[str]) -> int:
             check_release(Path(args.out) / "release", Path(args.out) / "grading")
             print("release is clean: no solutions, no hidden tests")
         else:
-            limits = Limits(timeout=args.timeout, memory_mb=args.memory_mb, cell_timeout=min(args.cell_timeout, args.timeout))
+            limits = Limits(
+                timeout=args.timeout, memory_mb=args.memory_mb, cell_timeout=min(args.cell_timeout, args.timeout)
+            )
             print(describe_isolation(), file=sys.stderr)
-            results = grade_folder(args.submissions, args.bundle, args.out, workers=args.workers, limits=limits, cache=args.cache, progress=True)
+            results = grade_folder(
+                args.submissions,
+                args.bundle,
+                args.out,
+                workers=args.workers,
+                limits=limits,
+                cache=args.cache,
+                progress=True,
+            )
             print(f"wrote {args.out}: {len(results)} submissions")
     except TcpkitError as exc:
         print(f"tcpkit course {cmd}: {exc}", file=sys.stderr)

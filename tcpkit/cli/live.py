@@ -20,13 +20,23 @@ def main(argv: list[str] | None = None) -> int:
     ...
     0
     """
-    ap = argparse.ArgumentParser(prog="tcpkit live", description="Run TCP scenarios with real sockets on loopback and compare the kernel's states with the model.")
+    ap = argparse.ArgumentParser(
+        prog="tcpkit live",
+        description="Run TCP scenarios with real sockets on loopback and compare the kernel's states with the model.",
+    )
     ap.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="scenario names (default: all); see --list")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     ap.add_argument("--table", action="store_true", help="also print each scenario's timeline")
     ap.add_argument("--list", action="store_true", help="list the scenarios and exit")
     ap.add_argument("--no-model", action="store_true", help="only watch the kernel, do not run the model")
-    ap.add_argument("--root-extras", action="store_true", help="as root: also capture loopback traffic with tcpdump, and run the scenarios that need a private network namespace")
+    ap.add_argument(
+        "--root-extras",
+        action="store_true",
+        help=(
+            "as root: also capture loopback traffic with tcpdump, and run the scenarios that need a private "
+            "network namespace"
+        ),
+    )
     ap.add_argument("--proc", default="/proc", metavar="PATH", help="where procfs is mounted (default /proc)")
     ap.add_argument("--here", action="store_true", help=argparse.SUPPRESS)  # child inside a private namespace
     args = ap.parse_args(argv)
@@ -38,9 +48,21 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"tcpkit live: unknown scenario {unknown[0]!r}; known: {', '.join(sorted(SCRIPTS))}", file=sys.stderr)
         return 2
-    results = run_live(args.scenarios or None, proc_root=args.proc, model=not args.no_model, root_extras=args.root_extras, here=args.here)
+    results = run_live(
+        args.scenarios or None,
+        proc_root=args.proc,
+        model=not args.no_model,
+        root_extras=args.root_extras,
+        here=args.here,
+    )
     if args.json:
-        print(json.dumps({"short_states": SHORT_STATE_NOTE, "results": [r.to_dict() for r in results]}, indent=1, ensure_ascii=False))
+        print(
+            json.dumps(
+                {"short_states": SHORT_STATE_NOTE, "results": [r.to_dict() for r in results]},
+                indent=1,
+                ensure_ascii=False,
+            )
+        )
     else:
         for r in results:
             print(r.summary())

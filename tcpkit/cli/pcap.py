@@ -13,7 +13,9 @@ from tcpkit.engine.trace import ConnId, Kind, Trace
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="tcpkit pcap", description="Export a trace to pcap, or import a capture and annotate it.")
+    ap = argparse.ArgumentParser(
+        prog="tcpkit pcap", description="Export a trace to pcap, or import a capture and annotate it."
+    )
     sub = ap.add_subparsers(dest="cmd", required=True)
     ex = sub.add_parser("export", help="write a trace's SEND segments to a pcap file")
     ex.add_argument("trace", help="a trace JSON file (Trace.to_json)")
@@ -25,9 +27,15 @@ def parser() -> argparse.ArgumentParser:
     im.add_argument("capture", help="a pcap or pcapng file")
     im.add_argument("--json", metavar="OUT", help="write the annotated trace as JSON")
     im.add_argument("--names", nargs=2, default=["client", "server"], metavar=("INITIATOR", "RESPONDER"))
-    im.add_argument("--replay", action="store_true", help="replay each connection through the engine on both sides and compare")
-    im.add_argument("--profile", default="linux", help="engine profile for --replay: linux, freebsd or rfc9293 (default linux)")
-    im.add_argument("--delay", type=float, default=0.0, help="--replay: seconds from the capture point to the receiver (default 0)")
+    im.add_argument(
+        "--replay", action="store_true", help="replay each connection through the engine on both sides and compare"
+    )
+    im.add_argument(
+        "--profile", default="linux", help="engine profile for --replay: linux, freebsd or rfc9293 (default linux)"
+    )
+    im.add_argument(
+        "--delay", type=float, default=0.0, help="--replay: seconds from the capture point to the receiver (default 0)"
+    )
     return ap
 
 
@@ -46,10 +54,17 @@ def main(argv: list[str] | None = None) -> int:
                 raise TraceFormatError(f"cannot read trace {args.trace}: {exc.strerror or exc}") from None
             trace = Trace.from_json(text)
             n = export_pcap(
-                trace, args.out, linktype="ethernet" if args.ethernet else "raw", nanosecond=args.nanosecond, start=args.start
+                trace,
+                args.out,
+                linktype="ethernet" if args.ethernet else "raw",
+                nanosecond=args.nanosecond,
+                start=args.start,
             )
             sends = sum(1 for r in trace if r.kind is Kind.SEND)
-            print(f"wrote {n} packets to {args.out}" + (f" (skipped {sends - n} SEND records without a connection)" if sends > n else ""))
+            print(
+                f"wrote {n} packets to {args.out}"
+                + (f" (skipped {sends - n} SEND records without a connection)" if sends > n else "")
+            )
             return 0
         cap = read_capture(args.capture)
         names = (args.names[0], args.names[1])
@@ -74,7 +89,11 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  t={row.time:.6f} {row.host}: {row.verdict}: {seg}  ({row.details})")
             for why in replay_report.skipped:
                 print(f"  skipped: {why}")
-            print("  the engine agrees with the capture" if replay_report.agrees else "  the engine differs from the capture")
+            print(
+                "  the engine agrees with the capture"
+                if replay_report.agrees
+                else "  the engine differs from the capture"
+            )
         if args.json:
             Path(args.json).write_text(tr.to_json(indent=1), encoding="utf-8")
             what = "replayed" if args.replay else "annotated"

@@ -21,19 +21,34 @@ def main(argv: list[str] | None = None) -> int:
     """
     ap = argparse.ArgumentParser(prog="tcpkit pkt", description="Run packetdrill scripts against the tcpkit engine.")
     ap.add_argument("--profile", default="linux", choices=PROFILES, help="OS profile (default linux)")
-    ap.add_argument("--tolerance-ms", type=float, default=None, help="timing tolerance in ms (default: the script's --tolerance_usecs, else 4)")
+    ap.add_argument(
+        "--tolerance-ms",
+        type=float,
+        default=None,
+        help="timing tolerance in ms (default: the script's --tolerance_usecs, else 4)",
+    )
     ap.add_argument("--json", action="store_true", help="print machine-readable results")
-    ap.add_argument("-v", "--verbose", action="store_true", help="also print notes, skipped checks and ignored commands")
+    ap.add_argument(
+        "-v", "--verbose", action="store_true", help="also print notes, skipped checks and ignored commands"
+    )
     ap.add_argument("files", nargs="+", metavar="FILE")
     args = ap.parse_args(argv)
     if args.tolerance_ms is not None and args.tolerance_ms < 0:
-        print(f"tcpkit pkt: --tolerance-ms = {args.tolerance_ms} is not allowed: expected a number >= 0", file=sys.stderr)
+        print(
+            f"tcpkit pkt: --tolerance-ms = {args.tolerance_ms} is not allowed: expected a number >= 0", file=sys.stderr
+        )
         return 2
     results = [run_file(f, profile=args.profile, tolerance_ms=args.tolerance_ms) for f in args.files]
     passed = sum(r.passed for r in results)
     failed = len(results) - passed
     if args.json:
-        print(json.dumps({"results": [r.to_dict() for r in results], "passed": passed, "failed": failed}, indent=2, sort_keys=True))
+        print(
+            json.dumps(
+                {"results": [r.to_dict() for r in results], "passed": passed, "failed": failed},
+                indent=2,
+                sort_keys=True,
+            )
+        )
     else:
         for r in results:
             print(r.summary())

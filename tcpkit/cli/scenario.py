@@ -13,7 +13,9 @@ from tcpkit.engine.errors import ParameterError, TcpkitError
 
 def main(argv: list[str] | None = None) -> int:
     """``tcpkit scenario list`` and ``tcpkit scenario run NAME [--seed N] [--param k=v ...] [--json]``."""
-    ap = argparse.ArgumentParser(prog="tcpkit scenario", description="List or run a named scenario and print its trace.")
+    ap = argparse.ArgumentParser(
+        prog="tcpkit scenario", description="List or run a named scenario and print its trace."
+    )
     sub = ap.add_subparsers(dest="cmd", required=True)
     ls = sub.add_parser("list", help="list the scenarios")
     ls.add_argument("--zh", action="store_true", help="descriptions in Chinese")

@@ -25,4 +25,3 @@ __all__ = [
     "grade_submission",
     "load_bundle",
 ]
-

@@ -144,7 +144,14 @@ def main() -> int:  # pragma: no cover - exercised through the grader in tests/t
                 functions.append(name)
             else:
                 answers[name] = codec.encode(value)
-        frame = {"answers": answers, "functions": functions, "definitions": definitions(sources) if functions else "", "errors": errors[:20], "cells_run": done, "cells": len(cells)}
+        frame = {
+            "answers": answers,
+            "functions": functions,
+            "definitions": definitions(sources) if functions else "",
+            "errors": errors[:20],
+            "cells_run": done,
+            "cells": len(cells),
+        }
         report.write(FRAME + json.dumps(frame) + "\n")
         report.flush()
 

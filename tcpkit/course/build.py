@@ -63,7 +63,13 @@ def masters(source: str | Path) -> list[Path]:
     return found
 
 
-def build(source: str | Path | None = None, out: str | Path = "course-build", *, only: list[str] | None = None, run_tests: bool = True) -> BuildResult:
+def build(
+    source: str | Path | None = None,
+    out: str | Path = "course-build",
+    *,
+    only: list[str] | None = None,
+    run_tests: bool = True,
+) -> BuildResult:
     """Run ``otter assign`` on every master and write ``OUT/release`` and ``OUT/grading``.
 
     Parameters
@@ -87,7 +93,7 @@ def build(source: str | Path | None = None, out: str | Path = "course-build", *,
     >>> build("no/such/folder", "out")
     Traceback (most recent call last):
     ...
-    tcpkit.engine.errors.ParameterError: parameter source = 'no/such/folder' is not allowed: expected a folder with <name>/<name>.ipynb master notebooks
+    tcpkit.engine.errors.ParameterError: parameter source = 'no/such/folder' is not allowed: expected a folder ...
     >>> [m.stem for m in masters(default_source())][:2]
     ['hw1_handshake', 'hw2_isn']
 
@@ -99,7 +105,11 @@ def build(source: str | Path | None = None, out: str | Path = "course-build", *,
     src = Path(source) if source is not None else default_source()
     todo = [m for m in masters(src) if not only or m.stem in only]
     if not todo:
-        raise ParameterError("source", str(src), "a folder with <name>/<name>.ipynb master notebooks" + (f" named {only}" if only else ""))
+        raise ParameterError(
+            "source",
+            str(src),
+            "a folder with <name>/<name>.ipynb master notebooks" + (f" named {only}" if only else ""),
+        )
     out = Path(out)
     release, grading = out / "release", out / "grading"
     for d in (release, grading):
@@ -117,7 +127,9 @@ def build(source: str | Path | None = None, out: str | Path = "course-build", *,
                 cmd.insert(4, "--no-run-tests")
             r = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=900)
             if r.returncode != 0:
-                raise ParameterError("master notebook", str(master), "one that otter assign accepts:\n" + (r.stdout + r.stderr)[-3000:])
+                raise ParameterError(
+                    "master notebook", str(master), "one that otter assign accepts:\n" + (r.stdout + r.stderr)[-3000:]
+                )
             dist = work / "dist"
             shutil.copytree(dist / "student", release / name)
             zips = list((dist / "autograder").glob("*.zip"))
@@ -194,7 +206,7 @@ def check_release(release: str | Path, grading: str | Path, source: str | Path |
     >>> check_release(rel, gra)
     Traceback (most recent call last):
     ...
-    tcpkit.engine.errors.ParameterError: parameter release = ... is not allowed: expected no otter markers, but '# BEGIN SOLUTION' is in it
+    tcpkit.engine.errors.ParameterError: parameter release = ... is not allowed: expected no otter markers, but ...
     """
     release, grading = Path(release), Path(grading)
     text = _release_text(release)
@@ -205,15 +217,26 @@ def check_release(release: str | Path, grading: str | Path, source: str | Path |
         bundle = load_bundle(z)
         for spec in bundle.tests.values():
             cases = spec["suites"][0]["cases"]
-            public = {ln.strip() for c in cases if not c.get("hidden", False) for ln in doctest_source(c["code"]).splitlines()}
+            public = {
+                ln.strip() for c in cases if not c.get("hidden", False) for ln in doctest_source(c["code"]).splitlines()
+            }
             for case in cases:
                 if case.get("hidden", False):
                     for line in doctest_source(case["code"]).splitlines():
                         s = line.strip()
-                        if len(s) > 12 and s not in public and not s.startswith(("#", "import ", "from ")) and s in text:
-                            raise ParameterError("release", str(release), f"no hidden tests, but this hidden test line is in it: {s!r}")
+                        if (
+                            len(s) > 12
+                            and s not in public
+                            and not s.startswith(("#", "import ", "from "))
+                            and s in text
+                        ):
+                            raise ParameterError(
+                                "release", str(release), f"no hidden tests, but this hidden test line is in it: {s!r}"
+                            )
     src = Path(source) if source is not None else default_source()
     for master in masters(src):
         for s in _master_solutions(master):
             if len(s) > 12 and s in text:
-                raise ParameterError("release", str(release), f"no solutions, but this solution line of {master.name} is in it: {s!r}")
+                raise ParameterError(
+                    "release", str(release), f"no solutions, but this solution line of {master.name} is in it: {s!r}"
+                )

@@ -129,7 +129,7 @@ def load_bundle(path: str | Path) -> Bundle:
     >>> load_bundle("missing.zip")
     Traceback (most recent call last):
     ...
-    tcpkit.engine.errors.ParameterError: parameter bundle = 'missing.zip' is not allowed: expected an autograder zip written by 'tcpkit course build'
+    tcpkit.engine.errors.ParameterError: parameter bundle = 'missing.zip' is not allowed: expected an autograder ...
     """
     path = Path(path)
     try:
@@ -169,11 +169,13 @@ def find_bundles(folder: str | Path) -> dict[str, Bundle]:
     >>> find_bundles("no/such/folder")
     Traceback (most recent call last):
     ...
-    tcpkit.engine.errors.ParameterError: parameter bundle folder = 'no/such/folder' is not allowed: expected a folder holding the autograder zips of 'tcpkit course build'
+    tcpkit.engine.errors.ParameterError: parameter bundle folder = 'no/such/folder' is not allowed: expected a ...
     """
     folder = Path(folder)
     zips = [folder] if folder.is_file() else sorted(folder.glob("*.zip"))
     if not zips:
-        raise ParameterError("bundle folder", str(folder), "a folder holding the autograder zips of 'tcpkit course build'")
+        raise ParameterError(
+            "bundle folder", str(folder), "a folder holding the autograder zips of 'tcpkit course build'"
+        )
     bundles = [load_bundle(z) for z in zips]
     return {b.name: b for b in bundles}

@@ -71,7 +71,12 @@ def as_state(answer: Any) -> State | None:
     if type(answer) is not str:
         return None
     key = answer.strip().upper().replace("-", "_").replace(" ", "_")
-    key = {"SYN_RECV": "SYN_RECEIVED", "SYN_RCVD": "SYN_RECEIVED", "FIN_WAIT1": "FIN_WAIT_1", "FIN_WAIT2": "FIN_WAIT_2"}.get(key, key)
+    key = {
+        "SYN_RECV": "SYN_RECEIVED",
+        "SYN_RCVD": "SYN_RECEIVED",
+        "FIN_WAIT1": "FIN_WAIT_1",
+        "FIN_WAIT2": "FIN_WAIT_2",
+    }.get(key, key)
     try:
         return State(key)
     except ValueError:
@@ -139,7 +144,9 @@ def close_to(answer: Any, expected: float, *, rel: float = 1e-3, abs_tol: float 
     return abs(answer - expected) <= max(rel * abs(expected), abs_tol)
 
 
-def exchange_in_order(order: Any, segments: Mapping[str, str], sender: Mapping[str, str], start: Mapping[str, int] | None = None) -> bool:
+def exchange_in_order(
+    order: Any, segments: Mapping[str, str], sender: Mapping[str, str], start: Mapping[str, int] | None = None
+) -> bool:
     """Whether ``order`` (a list of labels) puts the segments of one connection in a possible order.
 
     ``segments`` maps a label to a segment in tcpdump notation with absolute
@@ -274,6 +281,10 @@ def flood_success(backlog: Any, knobs: Any, **forced: Any) -> float:
         return 0.0  # only knobs: not the flood itself (duration, rates), the rtt or the profile
     merged = {**knobs, **forced}
     run = simulate_flood(
-        duration=FLOOD["duration"], flood_rate=FLOOD["flood_rate"], legit_rate=FLOOD["legit_rate"], backlog=backlog, **merged
+        duration=FLOOD["duration"],
+        flood_rate=FLOOD["flood_rate"],
+        legit_rate=FLOOD["legit_rate"],
+        backlog=backlog,
+        **merged,
     )
     return run.success_rate

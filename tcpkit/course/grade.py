@@ -140,7 +140,7 @@ def _last_frame(stdout: bytes) -> dict[str, Any] | None:
     for line in stdout.decode("utf-8", "replace").splitlines():
         if line.startswith(FRAME):
             try:
-                obj = json.loads(line[len(FRAME):])
+                obj = json.loads(line[len(FRAME) :])
             except ValueError:
                 continue
             if isinstance(obj, dict) and isinstance(obj.get("answers"), dict):
@@ -223,7 +223,9 @@ def grade_submission(
     if frame is None:
         if not run.timed_out:
             result.status = "no-answers"
-            notes.append("the notebook produced no answers" + (f" (exit code {run.returncode})" if run.returncode else ""))
+            notes.append(
+                "the notebook produced no answers" + (f" (exit code {run.returncode})" if run.returncode else "")
+            )
         result.notes = "; ".join(notes)
         return result
     errors = frame.get("errors") or []
@@ -264,7 +266,9 @@ def grade_submission(
         if q in scored:
             result.scores[q] = round(float(scored[q]["score"]), 6)
             result.possible[q] = round(float(scored[q]["possible"]), 6)
-            fails = [f"{f['case']}{' (hidden)' if f['hidden'] else ''}: {f['message'][-300:]}" for f in scored[q]["failed"]]
+            fails = [
+                f"{f['case']}{' (hidden)' if f['hidden'] else ''}: {f['message'][-300:]}" for f in scored[q]["failed"]
+            ]
             if fails:
                 result.failures[q] = fails
     result.notes = "; ".join(notes)
@@ -340,7 +344,7 @@ def grade_folder(
     >>> grade_folder("no/such/folder", "course-build/grading", "grades.csv")
     Traceback (most recent call last):
     ...
-    tcpkit.engine.errors.ParameterError: parameter submissions = 'no/such/folder' is not allowed: expected a folder of .ipynb files
+    tcpkit.engine.errors.ParameterError: parameter submissions = 'no/such/folder' is not allowed: expected a ...
     """
     root = Path(submissions)
     if not root.is_dir():
@@ -360,7 +364,14 @@ def grade_folder(
         sid = student_id(path, root)
         bundle = _assignment_of(path, data, found)
         if bundle is None:
-            return Result(sid, "?", str(path), _sha256(data), status="unknown-assignment", notes="assignments: " + ", ".join(found))
+            return Result(
+                sid,
+                "?",
+                str(path),
+                _sha256(data),
+                status="unknown-assignment",
+                notes="assignments: " + ", ".join(found),
+            )
         key = _sha256(f"{GRADER_VERSION}|{bundle.digest}|{limits.key()}|".encode() + data)
         entry = cache_dir / f"{key}.json"
         if entry.exists():
@@ -373,7 +384,14 @@ def grade_folder(
         try:
             res = grade_submission(path, bundle, limits=limits, student=sid, hide=hide)
         except Exception as exc:  # one broken submission never stops the batch
-            res = Result(sid, bundle.name, str(path), _sha256(data), status="grader-error", notes=f"{type(exc).__name__}: {exc}"[:300])
+            res = Result(
+                sid,
+                bundle.name,
+                str(path),
+                _sha256(data),
+                status="grader-error",
+                notes=f"{type(exc).__name__}: {exc}"[:300],
+            )
         if res.status != "grader-error":
             _atomic_write(entry, json.dumps(res.to_json(), sort_keys=True).encode())
         if progress:
@@ -406,7 +424,18 @@ def write_csv(results: list[Result], out: str | Path) -> None:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["student", "assignment", *questions, "total", "max", "status", "notes", "sha256"])
     for r in results:
-        w.writerow([r.student, r.assignment, *(f"{r.scores[q]:g}" if q in r.scores else "" for q in questions), f"{r.total:g}", f"{r.max:g}", r.status, r.notes, r.sha256])
+        w.writerow(
+            [
+                r.student,
+                r.assignment,
+                *(f"{r.scores[q]:g}" if q in r.scores else "" for q in questions),
+                f"{r.total:g}",
+                f"{r.max:g}",
+                r.status,
+                r.notes,
+                r.sha256,
+            ]
+        )
     _atomic_write(Path(out), buf.getvalue().encode())
 
 
@@ -434,4 +463,7 @@ def describe_isolation() -> str:
     level = isolation()
     if level == "namespace":
         return "isolation: namespace jail (read-only file system, private tmpfs, no network, own PID namespace)"
-    return "isolation: rlimit only (user namespaces unavailable): student code runs as this user; grade on a throwaway machine or container"
+    return (
+        "isolation: rlimit only (user namespaces unavailable): student code runs as this user; "
+        "grade on a throwaway machine or container"
+    )

@@ -117,7 +117,16 @@ def isolation() -> str:
     return "namespace" if r.returncode == 0 else "rlimit"
 
 
-_UNSHARE_FLAGS = ["--user", "--map-root-user", "--mount", "--net", "--pid", "--fork", "--mount-proc", "--kill-child=SIGKILL"]
+_UNSHARE_FLAGS = [
+    "--user",
+    "--map-root-user",
+    "--mount",
+    "--net",
+    "--pid",
+    "--fork",
+    "--mount-proc",
+    "--kill-child=SIGKILL",
+]
 
 # $1 = private work dir, $2 = tmpfs size ("" for default), $3 = ":"-separated folders under /tmp that
 # must stay visible (Python or tcpkit in a checkout under /tmp), $4... = folders to hide, then "--" and
@@ -143,7 +152,9 @@ done
 IFS="$old_ifs"
 mount --rbind "$work/run" /tmp
 home=/tmp
-printf '%s\n' "$hide" | while IFS= read -r d; do if [ -n "$d" ] && [ -d "$d" ]; then mount -t tmpfs -o size=64k,ro none "$d"; fi; done
+printf '%s\n' "$hide" | while IFS= read -r d; do
+  if [ -n "$d" ] && [ -d "$d" ]; then mount -t tmpfs -o size=64k,ro none "$d"; fi
+done
 ip link set lo up 2>/dev/null || true
 cd "$home"
 # a session of its own: kill(0, ...) from the student reaches no process outside the jail
@@ -155,7 +166,12 @@ exec "$@"
 def _needed() -> list[Path]:
     import tcpkit
 
-    return [Path(tcpkit.__file__).resolve().parent, Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(sys.executable).resolve().parent]
+    return [
+        Path(tcpkit.__file__).resolve().parent,
+        Path(sys.prefix).resolve(),
+        Path(sys.base_prefix).resolve(),
+        Path(sys.executable).resolve().parent,
+    ]
 
 
 def kept_under_tmp() -> list[str]:
@@ -210,7 +226,12 @@ def _prlimit_prefix(values: dict[str, int]) -> list[str]:
 
 
 def _set_limits(values: dict[str, int]) -> None:  # pragma: no cover - runs in the child (fallback only)
-    names = {"as": resource.RLIMIT_AS, "cpu": resource.RLIMIT_CPU, "fsize": resource.RLIMIT_FSIZE, "core": resource.RLIMIT_CORE}
+    names = {
+        "as": resource.RLIMIT_AS,
+        "cpu": resource.RLIMIT_CPU,
+        "fsize": resource.RLIMIT_FSIZE,
+        "core": resource.RLIMIT_CORE,
+    }
     for name, value in values.items():
         resource.setrlimit(names[name], (value, value))
 
@@ -277,7 +298,9 @@ def run_limited(
     out: list[bytes] = []
     err: list[bytes] = []
     tflags, eflags = [False], [False]
-    with limited_process(cmd, memory_mb=memory_mb, cpu_s=int(timeout) + 2, files=files, hide=hide, jail=jail, fsize_mb=fsize_mb) as proc:
+    with limited_process(
+        cmd, memory_mb=memory_mb, cpu_s=int(timeout) + 2, files=files, hide=hide, jail=jail, fsize_mb=fsize_mb
+    ) as proc:
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         threads = [
             threading.Thread(target=_drain, args=(proc.stdout, output_cap, out, tflags), daemon=True),
@@ -338,7 +361,20 @@ def limited_process(
             if os.path.dirname(tmp) != "/tmp":
                 hidden.append(os.path.dirname(tmp))  # the other jobs' folders
             keep = ":".join(kept_under_tmp())
-            argv = ["unshare", *_UNSHARE_FLAGS, "sh", "-c", _JAIL, "jail", tmp, f"{fsize_mb}m", keep, *hidden, "--", *argv]
+            argv = [
+                "unshare",
+                *_UNSHARE_FLAGS,
+                "sh",
+                "-c",
+                _JAIL,
+                "jail",
+                tmp,
+                f"{fsize_mb}m",
+                keep,
+                *hidden,
+                "--",
+                *argv,
+            ]
             env = child_env("/tmp")
         values = _limit_values(memory_mb, cpu_s, fsize_mb)
         # prlimit(1) sets the limits between fork and exec without running Python code in the

@@ -129,7 +129,19 @@ class Client(App):
     connected_at, error, received, eof_at
     """
 
-    def __init__(self, host: Host, addr: str, port: int, *, at: float = 0.0, data: bytes | int = b"", close: str = "close", close_at: float | None = None, sockopts: dict[str, Any] | None = None, bind: int | None = None) -> None:
+    def __init__(
+        self,
+        host: Host,
+        addr: str,
+        port: int,
+        *,
+        at: float = 0.0,
+        data: bytes | int = b"",
+        close: str = "close",
+        close_at: float | None = None,
+        sockopts: dict[str, Any] | None = None,
+        bind: int | None = None,
+    ) -> None:
         super().__init__(host)
         self.addr = addr
         self.port = port
@@ -257,7 +269,19 @@ class Server(App):
     received : bytes received on all connections
     """
 
-    def __init__(self, host: Host, port: int, *, backlog: int = 128, accept: str = "prompt", accept_every: float = 1.0, accept_at: float = 0.0, close: str = "on_eof", reply: bytes | int = b"", sockopts: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        host: Host,
+        port: int,
+        *,
+        backlog: int = 128,
+        accept: str = "prompt",
+        accept_every: float = 1.0,
+        accept_at: float = 0.0,
+        close: str = "on_eof",
+        reply: bytes | int = b"",
+        sockopts: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(host)
         self.port = port
         if isinstance(backlog, bool) or not isinstance(backlog, int) or backlog < 0:
@@ -342,7 +366,9 @@ class Server(App):
                     c["eof"] = True
                     self._log("end of file")
                 if c["sent"] < c["n"] and (self.close_mode != "reply_on_eof" or c["eof"]):
-                    chunk: bytes | int = self.reply[c["sent"] :] if isinstance(self.reply, bytes) else c["n"] - c["sent"]
+                    chunk: bytes | int = (
+                        self.reply[c["sent"] :] if isinstance(self.reply, bytes) else c["n"] - c["sent"]
+                    )
                     try:
                         c["sent"] += s.send(chunk)
                     except TcpError as exc:
@@ -359,7 +385,9 @@ class Server(App):
                     c["closed"] = True
                     self._log("abort")
                     continue
-                if c["eof"] and (self.close_mode == "on_eof" or (self.close_mode == "reply_on_eof" and c["sent"] >= c["n"])):
+                if c["eof"] and (
+                    self.close_mode == "on_eof" or (self.close_mode == "reply_on_eof" and c["sent"] >= c["n"])
+                ):
                     s.close()
                     c["closed"] = True
                     self._log("close")

@@ -169,14 +169,25 @@ class FloodResult:
         if not math.isinf(self.params.get("accept_rate", math.inf)):
             text += (
                 f"\naccepted by the application {self.accepted}, reset (accept queue full) {self.reset}, "
-                f"ListenOverflows {c.get('ListenOverflows', 0)}, max accept queue {max((s[2] for s in self.samples), default=0)}"
+                f"ListenOverflows {c.get('ListenOverflows', 0)}, max accept queue "
+                f"{max((s[2] for s in self.samples), default=0)}"
             )
         return text
 
 
 def _check_rate(name: str, v: object, allow_zero: bool = False) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        raise ParameterError(name, v, f"a rate {'>= 0' if allow_zero else '> 0'} ({'SYNs' if 'flood' in name else 'connects'} per second)")
+    if (
+        isinstance(v, bool)
+        or not isinstance(v, int | float)
+        or not math.isfinite(v)
+        or v < 0
+        or (v == 0 and not allow_zero)
+    ):
+        raise ParameterError(
+            name,
+            v,
+            f"a rate {'>= 0' if allow_zero else '> 0'} ({'SYNs' if 'flood' in name else 'connects'} per second)",
+        )
     return float(v)
 
 
@@ -186,7 +197,16 @@ def _check_pos(name: str, v: object, what: str) -> float:
     return float(v)
 
 
-def _setup(profile: str | Profile, knobs: dict[str, Any], duration: float, flood_rate: float, legit_rate: float, backlog: int, rtt: float, sample_interval: float) -> tuple[Profile, int, float, float, float]:
+def _setup(
+    profile: str | Profile,
+    knobs: dict[str, Any],
+    duration: float,
+    flood_rate: float,
+    legit_rate: float,
+    backlog: int,
+    rtt: float,
+    sample_interval: float,
+) -> tuple[Profile, int, float, float, float]:
     prof = get_profile(profile, **knobs)
     if prof.params.os != "linux":
         raise ParameterError("profile", prof.name, "'linux' (the fast path models the Linux listener)")
@@ -197,7 +217,9 @@ def _setup(profile: str | Profile, knobs: dict[str, Any], duration: float, flood
         raise ParameterError("backlog", backlog, "an integer >= 1")
     rtt = _check_pos("rtt", rtt, "a round-trip time > 0 and below the initial RTO (seconds)")
     if rtt >= prof.params.rto_initial:
-        raise ParameterError("rtt", rtt, f"a round-trip time > 0 and below the initial RTO ({prof.params.rto_initial} s)")
+        raise ParameterError(
+            "rtt", rtt, f"a round-trip time > 0 and below the initial RTO ({prof.params.rto_initial} s)"
+        )
     sample_interval = _check_pos("sample_interval", sample_interval, "a time > 0 (seconds)")
     cap = min(backlog, prof.params.somaxconn)
     return prof, cap, duration, rtt / 2, sample_interval
@@ -282,7 +304,9 @@ def simulate_flood(
     >>> [(r.connected, r.accepted, r.reset) for r in (simulate_flood(**kw, tcp_abort_on_overflow=a) for a in (0, 1))]
     [(55, 48, 0), (99, 48, 44)]
     """
-    prof, cap, duration, d, sample_interval = _setup(profile, knobs, duration, flood_rate, legit_rate, backlog, rtt, sample_interval)
+    prof, cap, duration, d, sample_interval = _setup(
+        profile, knobs, duration, flood_rate, legit_rate, backlog, rtt, sample_interval
+    )
     accept_rate = _check_accept_rate(accept_rate)
     instant = math.isinf(accept_rate)
     accept_gap = 0.0 if instant else 1.0 / accept_rate
@@ -305,13 +329,27 @@ def simulate_flood(
     young = 0  # requests in the SYN queue that have not retransmitted yet (reqsk_queue_len_young)
     # honest requests waiting for their first ACK, and cookie ACKs, FIFO by arrival: (time, client, kind)
     acks: deque[tuple[float, float, int, int]] = deque()  # (time, sent, client, cookie)
-    later: list[tuple[float, float, int, int, int, int]] = []  # (time, sent, kind, tie, client, n): ACKs to resent SYN-ACKs
+    later: list[
+        tuple[float, float, int, int, int, int]
+    ] = []  # (time, sent, kind, tie, client, n): ACKs to resent SYN-ACKs
     honest_q = 0  # honest requests in the SYN queue
     syn_arrived: dict[int, float] = {}  # client -> when its queued SYN arrived (its request's timers start there)
     accept_q = 0  # connections waiting for accept()
     accepted = reset = 0
     tick_at = math.inf  # the application's next accept(), while it is busy with the previous connection
-    counters = dict.fromkeys(("SyncookiesSent", "ListenOverflows", "ListenDrops", "TCPReqQFullDrop", "TCPReqQFullDoCookies", "SpoofedSyns", "SpoofedQueued", "LegitSyns"), 0)
+    counters = dict.fromkeys(
+        (
+            "SyncookiesSent",
+            "ListenOverflows",
+            "ListenDrops",
+            "TCPReqQFullDrop",
+            "TCPReqQFullDoCookies",
+            "SpoofedSyns",
+            "SpoofedQueued",
+            "LegitSyns",
+        ),
+        0,
+    )
     tie = 0
 
     heap: list[tuple[float, float, int, int, int]] = []  # (time, sent, kind, tie, client)
@@ -475,7 +513,13 @@ def simulate_flood(
             break
         # at equal arrival times, what was sent first arrives first (the simulator's
         # scheduling order); accept() ticks are URGENT, timers LATE
-        first = min((tick_at, -math.inf, _ACCEPT), (t_heap, s_heap, k_heap), (t_ack, s_ack, _LEGIT_ACK), (t_later, s_later, k_later), (t_exp, math.inf, _EXPIRY))
+        first = min(
+            (tick_at, -math.inf, _ACCEPT),
+            (t_heap, s_heap, k_heap),
+            (t_ack, s_ack, _LEGIT_ACK),
+            (t_later, s_later, k_later),
+            (t_exp, math.inf, _EXPIRY),
+        )
         kind_first = first[2]
         if kind_first == _ACCEPT:
             if accept_q:
@@ -538,7 +582,11 @@ def simulate_flood(
         # leave it (an expiry, an honest ACK); the accept queue can only grow at such an
         # ACK too.  So retransmissions before then are counted without being scheduled.
         # (A full accept queue may shrink at any accept(): no shortcut then.)
-        free_at = t if overflow else min(rq[0][0] if rq else math.inf, acks[0][0] if acks else math.inf, later[0][0] if later else math.inf)
+        free_at = (
+            t
+            if overflow
+            else min(rq[0][0] if rq else math.inf, acks[0][0] if acks else math.inf, later[0][0] if later else math.inf)
+        )
         a = attempt[j]
         sent = sent_at[j]
         while True:
@@ -572,8 +620,29 @@ def simulate_flood(
                 times.append(at - starts[j])
         elif -at <= duration:
             failed += 1
-    params = {"duration": duration, "flood_rate": flood_rate, "legit_rate": legit_rate, "backlog": backlog, "rtt": rtt, "sample_interval": sample_interval, "accept_rate": accept_rate, "profile": prof.name, **knobs}
-    return FloodResult(n_legit, connected, failed, n_legit - connected - failed, tuple(times), tuple(samples), counters, params, accepted, reset)
+    params = {
+        "duration": duration,
+        "flood_rate": flood_rate,
+        "legit_rate": legit_rate,
+        "backlog": backlog,
+        "rtt": rtt,
+        "sample_interval": sample_interval,
+        "accept_rate": accept_rate,
+        "profile": prof.name,
+        **knobs,
+    }
+    return FloodResult(
+        n_legit,
+        connected,
+        failed,
+        n_legit - connected - failed,
+        tuple(times),
+        tuple(samples),
+        counters,
+        params,
+        accepted,
+        reset,
+    )
 
 
 def simulate_flood_full(
@@ -601,7 +670,18 @@ def simulate_flood_full(
     >>> (full.connected, full.samples) == (fast.connected, fast.samples)
     True
     """
-    res, net = flood_network(duration=duration, flood_rate=flood_rate, legit_rate=legit_rate, backlog=backlog, rtt=rtt, sample_interval=sample_interval, accept_rate=accept_rate, profile=profile, seed=seed, **knobs)
+    res, net = flood_network(
+        duration=duration,
+        flood_rate=flood_rate,
+        legit_rate=legit_rate,
+        backlog=backlog,
+        rtt=rtt,
+        sample_interval=sample_interval,
+        accept_rate=accept_rate,
+        profile=profile,
+        seed=seed,
+        **knobs,
+    )
     return res, net.trace()
 
 
@@ -625,7 +705,9 @@ def flood_network(
     from .apps import Server
     from .sim import Network
 
-    prof, cap, duration, d, sample_interval = _setup(profile, knobs, duration, flood_rate, legit_rate, backlog, rtt, sample_interval)
+    prof, cap, duration, d, sample_interval = _setup(
+        profile, knobs, duration, flood_rate, legit_rate, backlog, rtt, sample_interval
+    )
     accept_rate = _check_accept_rate(accept_rate)
     net = Network(seed=seed, delay=d)
     server = net.add_host("server", "198.51.100.1", profile=prof)
@@ -641,7 +723,14 @@ def flood_network(
         n_spoof -= 1
     for i in range(n_spoof):
         src = f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"  # a new source for every SYN
-        seg = Segment(src_port=rng.randrange(1024, 65536), dst_port=80, seq=rng.getrandbits(32), flags=Flags.SYN, window=64240, options=(MSS(1460),))
+        seg = Segment(
+            src_port=rng.randrange(1024, 65536),
+            dst_port=80,
+            seq=rng.getrandbits(32),
+            flags=Flags.SYN,
+            window=64240,
+            options=(MSS(1460),),
+        )
         net.inject((i + SPOOF_PHASE) / flood_rate, src, server.addr, seg, who="attacker")
     n_legit = 0
     if legit_rate > 0:
@@ -674,7 +763,13 @@ def flood_network(
                 closed.setdefault(r.conn, r.time)
     first_syn: dict[Any, float] = {}
     for r in trace:
-        if r.host == "client" and r.kind is Kind.SEND and r.conn is not None and r.segment is not None and r.segment.flags == Flags.SYN:
+        if (
+            r.host == "client"
+            and r.kind is Kind.SEND
+            and r.conn is not None
+            and r.segment is not None
+            and r.segment.flags == Flags.SYN
+        ):
             first_syn.setdefault(r.conn, r.time)
     for conn, t0 in sorted(first_syn.items(), key=lambda kv: kv[1]):
         if conn in estab:
@@ -697,12 +792,41 @@ def flood_network(
             qi += 1
         samples.append((t, cur[0], cur[1]))
     # clients reset by the server after their handshake (tcp_abort_on_overflow = 1)
-    reset = sum(1 for r in trace if r.host == "client" and r.kind is Kind.STATE and r.src_state == "ESTABLISHED" and r.dst_state == "CLOSED" and r.event == "rcv RST")
+    reset = sum(
+        1
+        for r in trace
+        if r.host == "client"
+        and r.kind is Kind.STATE
+        and r.src_state == "ESTABLISHED"
+        and r.dst_state == "CLOSED"
+        and r.event == "rcv RST"
+    )
     counters = {k: int(v) for k, v in server.stack.counters.items()}
-    params = {"duration": duration, "flood_rate": flood_rate, "legit_rate": legit_rate, "backlog": backlog, "rtt": rtt, "sample_interval": sample_interval, "accept_rate": accept_rate, "profile": prof.name, **knobs}
+    params = {
+        "duration": duration,
+        "flood_rate": flood_rate,
+        "legit_rate": legit_rate,
+        "backlog": backlog,
+        "rtt": rtt,
+        "sample_interval": sample_interval,
+        "accept_rate": accept_rate,
+        "profile": prof.name,
+        **knobs,
+    }
     net.meta.update(scenario="syn_flood", params=params)
     accepted = len(srv.accepted) if isinstance(srv, Server) else srv.count
-    return FloodResult(n_legit, connected, failed, n_legit - connected - failed, tuple(times), tuple(samples), counters, params, accepted, reset), net
+    return FloodResult(
+        n_legit,
+        connected,
+        failed,
+        n_legit - connected - failed,
+        tuple(times),
+        tuple(samples),
+        counters,
+        params,
+        accepted,
+        reset,
+    ), net
 
 
 class _RateAcceptor:

@@ -68,7 +68,8 @@ class DropNth(DropRule):
 
     >>> from tcpkit.engine.segment import parse_segment
     >>> rule = DropNth(2, flags="F")
-    >>> [rule.check(0, i, parse_segment(s)) for i, s in enumerate([". 1:1(0) ack 1", "F. 1:1(0) ack 1", "F. 1:1(0) ack 1"], 1)]
+    >>> segs = [". 1:1(0) ack 1", "F. 1:1(0) ack 1", "F. 1:1(0) ack 1"]
+    >>> [rule.check(0, i, parse_segment(s)) for i, s in enumerate(segs, 1)]
     [None, None, 'rule: F segment number 2']
     """
 
@@ -115,7 +116,11 @@ class DropFlags(DropRule):
     def check(self, now: float, index: int, segment: Segment) -> str | None:
         if (segment.flags & self._mask) == self._mask and (self.times is None or self._dropped < self.times):
             self._dropped += 1
-            return f"rule: every {self.flags} segment" if self.times is None else f"rule: {self.flags} segment ({self._dropped} of {self.times})"
+            return (
+                f"rule: every {self.flags} segment"
+                if self.times is None
+                else f"rule: {self.flags} segment ({self._dropped} of {self.times})"
+            )
         return None
 
 
@@ -209,7 +214,9 @@ class Link:
         self.loss = _check_prob("loss", loss)
         self.duplicate = _check_prob("duplicate", duplicate)
         self.reorder = _check_prob("reorder", reorder)
-        self.reorder_delay = _check_time("reorder_delay", reorder_delay if reorder_delay is not None else max(self.delay, 0.001))
+        self.reorder_delay = _check_time(
+            "reorder_delay", reorder_delay if reorder_delay is not None else max(self.delay, 0.001)
+        )
         self.dup_gap = _check_time("dup_gap", dup_gap)
         self.rules = list(rules)
         for r in self.rules:
@@ -272,10 +279,12 @@ class Nat:
     >>> Nat("203.0.113.1", port_low=2000, port_high=1000)
     Traceback (most recent call last):
     ...
-    tcpkit.engine.errors.ParameterError: parameter port_high = 1000 is not allowed: expected a port from port_low (2000) to 65535
+    tcpkit.engine.errors.ParameterError: parameter port_high = 1000 is not allowed: expected a port from port_low ...
     """
 
-    def __init__(self, public_addr: str, *, port_low: int = 1024, port_high: int = 65535, timeout: float = 7440.0) -> None:
+    def __init__(
+        self, public_addr: str, *, port_low: int = 1024, port_high: int = 65535, timeout: float = 7440.0
+    ) -> None:
         if not isinstance(port_low, int) or not 1 <= port_low <= 65535:
             raise ParameterError("port_low", port_low, "a port from 1 to 65535")
         if not isinstance(port_high, int) or not port_low <= port_high <= 65535:

@@ -95,7 +95,6 @@ __all__ = [
     "run_script",
     "run_text",
     "run_file",
-    "main",
 ]
 
 LOCAL_ADDR = "192.168.0.1"
@@ -205,7 +204,9 @@ class ScriptResult:
             return f"PASS {self.path} ({extra})"
         assert self.failure is not None
         f = self.failure
-        return f"FAIL {self.path}:{f.line}: {f.what}: expected {f.expected}; engine: {f.got} | script: {f.text} ({extra})"
+        return (
+            f"FAIL {self.path}:{f.line}: {f.what}: expected {f.expected}; engine: {f.got} | script: {f.text} ({extra})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -239,7 +240,9 @@ def _fmt_t(t: float) -> str:
 
 
 class _Runner:
-    def __init__(self, script: Script, profile: Profile, tolerance: float, result: ScriptResult, tracer: Tracer | None = None) -> None:
+    def __init__(
+        self, script: Script, profile: Profile, tolerance: float, result: ScriptResult, tracer: Tracer | None = None
+    ) -> None:
         self.script = script
         self.tracer = tracer
         self.profile = profile
@@ -341,9 +344,16 @@ class _Runner:
         for p in list(self.pending):
             self._advance(p.due + self.tol)
             if p in self.pending:
-                raise _Fail(p.step, f"{p.step.name}() never returned", f"return at {_fmt_t(p.due)}", f"still blocked at {_fmt_t(self.now)}")
+                raise _Fail(
+                    p.step,
+                    f"{p.step.name}() never returned",
+                    f"return at {_fmt_t(p.due)}",
+                    f"still blocked at {_fmt_t(self.now)}",
+                )
         for t, seg in self.outq:
-            self.res.notes.append(f"after the last line: the engine sent {self._rel(seg)!r} at {_fmt_t(t)} that no > line expected")
+            self.res.notes.append(
+                f"after the last line: the engine sent {self._rel(seg)!r} at {_fmt_t(t)} that no > line expected"
+            )
 
     # -- packets -------------------------------------------------------------------
     def _inbound(self, step: PacketStep) -> None:
@@ -375,25 +385,57 @@ class _Runner:
         if not self.outq:
             nxt = self.stack.next_deadline()
             more = f" (next engine timer at {_fmt_t(nxt)})" if nxt is not None else ""
-            raise _Fail(step, "outbound packet missing", f"{exp.notation()!r} at {self._window_text(step, lo, hi)}", f"sent nothing by {_fmt_t(self.now)}{more}")
+            raise _Fail(
+                step,
+                "outbound packet missing",
+                f"{exp.notation()!r} at {self._window_text(step, lo, hi)}",
+                f"sent nothing by {_fmt_t(self.now)}{more}",
+            )
         t, seg = self.outq.popleft()
         got = self._rel(seg)
         if seg.flags != exp.flags:
-            raise _Fail(step, "outbound packet: flags differ", f"{format_flags(exp.flags)} ({exp.notation()!r})", f"{format_flags(seg.flags)} ({got!r} at {_fmt_t(t)})")
+            raise _Fail(
+                step,
+                "outbound packet: flags differ",
+                f"{format_flags(exp.flags)} ({exp.notation()!r})",
+                f"{format_flags(seg.flags)} ({got!r} at {_fmt_t(t)})",
+            )
         if not step.seq_any:
             rel_seq = seq_sub(seg.seq, self.iss or 0)
             if rel_seq != exp.seq:
-                raise _Fail(step, "outbound packet: seq differs", f"seq {exp.seq} ({exp.notation()!r})", f"seq {rel_seq} ({got!r})")
+                raise _Fail(
+                    step,
+                    "outbound packet: seq differs",
+                    f"seq {exp.seq} ({exp.notation()!r})",
+                    f"seq {rel_seq} ({got!r})",
+                )
         if seg.length != exp.length:
-            raise _Fail(step, "outbound packet: payload length differs", f"{exp.length} bytes ({exp.notation()!r})", f"{seg.length} bytes ({got!r})")
+            raise _Fail(
+                step,
+                "outbound packet: payload length differs",
+                f"{exp.length} bytes ({exp.notation()!r})",
+                f"{seg.length} bytes ({got!r})",
+            )
         if exp.has_ack and seg.ack != exp.ack:
-            raise _Fail(step, "outbound packet: ack differs", f"ack {exp.ack} ({exp.notation()!r})", f"ack {seg.ack} ({got!r})")
+            raise _Fail(
+                step, "outbound packet: ack differs", f"ack {exp.ack} ({exp.notation()!r})", f"ack {seg.ack} ({got!r})"
+            )
         if exp.window is not None and seg.window is not None and seg.window != exp.window:
-            raise _Fail(step, "outbound packet: window differs", f"win {exp.window} ({exp.notation()!r})", f"win {seg.window} ({got!r})")
+            raise _Fail(
+                step,
+                "outbound packet: window differs",
+                f"win {exp.window} ({exp.notation()!r})",
+                f"win {seg.window} ({got!r})",
+            )
         if exp.options is not None:
             self._check_options(step, seg, got)
         if step.time.kind != "any" and not (lo - self.tol <= t <= hi + self.tol):
-            raise _Fail(step, "outbound packet at the wrong time", self._window_text(step, lo, hi), f"sent {got!r} at {_fmt_t(t)} ({(t - lo) * 1000:+.1f} ms)")
+            raise _Fail(
+                step,
+                "outbound packet at the wrong time",
+                self._window_text(step, lo, hi),
+                f"sent {got!r} at {_fmt_t(t)} ({(t - lo) * 1000:+.1f} ms)",
+            )
         self.res.checks += 1
         return t
 
@@ -442,21 +484,28 @@ class _Runner:
     # -- system calls ----------------------------------------------------------------
     def _fd(self, step: SyscallStep, i: int = 0) -> int:
         if len(step.args) <= i or not isinstance(step.args[i], int):
-            raise _Fail(step, f"{step.name}() needs a file descriptor", "a number such as 3", f"{step.args[i] if len(step.args) > i else 'nothing'}")
+            raise _Fail(
+                step,
+                f"{step.name}() needs a file descriptor",
+                "a number such as 3",
+                f"{step.args[i] if len(step.args) > i else 'nothing'}",
+            )
         sfd = step.args[i]
         assert isinstance(sfd, int)
         return sfd
 
     def _engine_fd(self, step: SyscallStep, sfd: int) -> int:
         if sfd not in self.fds:
-            raise _Fail(step, f"{step.name}() on an unknown file descriptor", f"one of {sorted(self.fds) or 'none'}", f"fd {sfd}")
+            raise _Fail(
+                step,
+                f"{step.name}() on an unknown file descriptor",
+                f"one of {sorted(self.fds) or 'none'}",
+                f"fd {sfd}",
+            )
         return self.fds[sfd]
 
     def _syscall(self, step: SyscallStep, prev: float) -> None:
-        if step.end is not None:
-            due = step.end if step.time.kind == "absolute" else prev + step.end
-        else:
-            due = self.now
+        due = (step.end if step.time.kind == "absolute" else prev + step.end) if step.end is not None else self.now
         name = step.name
         if name == "socket":
             fd = self.stack.socket()
@@ -553,7 +602,9 @@ class _Runner:
             self.res.checks += 1
             return 0, None
         if opt in ("SO_RCVBUF", "SO_SNDBUF"):
-            self.res.skipped.append(f"line {step.line}: {opt} size not modelled (script expects {expected}, engine has {got})")
+            self.res.skipped.append(
+                f"line {step.line}: {opt} size not modelled (script expects {expected}, engine has {got})"
+            )
             return 0, None
         raise _Fail(step, f"getsockopt {opt} differs", f"[{expected}]", f"[{got}]")
 
@@ -645,7 +696,12 @@ class _Runner:
         if err != want_err or (step.result is not None and not err and value != step.result):
             raise _Fail(step, f"{step.name}() returned the wrong result", want_text, f"{got_text} at {_fmt_t(t)}")
         if abs(t - due) > self.tol + 1e-9:
-            raise _Fail(step, f"{step.name}() returned at the wrong time", f"return at {_fmt_t(due)} (tolerance {self.tol * 1000:g} ms)", f"returned {got_text} at {_fmt_t(t)}")
+            raise _Fail(
+                step,
+                f"{step.name}() returned at the wrong time",
+                f"return at {_fmt_t(due)} (tolerance {self.tol * 1000:g} ms)",
+                f"returned {got_text} at {_fmt_t(t)}",
+            )
         self.res.checks += 1
 
     # -- %{ }% ----------------------------------------------------------------------
@@ -668,7 +724,14 @@ class _Runner:
                     raise _Fail(step, "unknown state constant", "TCP_* or TCPI_* state name", str(check.value))
                 ok = (got == want) if check.op == "==" else (got != want) if check.op == "!=" else False
             else:
-                ops: dict[str, Callable[[Any, Any], bool]] = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+                ops: dict[str, Callable[[Any, Any], bool]] = {
+                    "==": operator.eq,
+                    "!=": operator.ne,
+                    "<": operator.lt,
+                    "<=": operator.le,
+                    ">": operator.gt,
+                    ">=": operator.ge,
+                }
                 try:
                     ok = ops[check.op](got, want)
                 except TypeError:
@@ -676,7 +739,12 @@ class _Runner:
             if not ok:
                 shown = got.name if isinstance(got, State) else got
                 wanted = want.name if isinstance(want, State) else want
-                raise _Fail(step, f"assert {check.field} {check.op} {check.value} failed", f"{check.field} {check.op} {wanted}", f"{check.field} = {shown}")
+                raise _Fail(
+                    step,
+                    f"assert {check.field} {check.op} {check.value} failed",
+                    f"{check.field} {check.op} {wanted}",
+                    f"{check.field} = {shown}",
+                )
             self.res.checks += 1
 
     # -- shell commands --------------------------------------------------------------
@@ -731,7 +799,9 @@ class _Runner:
                 self.res.ignored.append(f"{where}: sysctl {name} ({exc})")
                 continue
             except KnobError:
-                self.res.ignored.append(f"{where}: sysctl {name}={value} (not a knob of the {self.profile.name} profile)")
+                self.res.ignored.append(
+                    f"{where}: sysctl {name}={value} (not a knob of the {self.profile.name} profile)"
+                )
                 continue
             try:
                 new = self.profile.set_sysctl(name, value)
@@ -743,7 +813,9 @@ class _Runner:
                 if hasattr(self.stack, "set_profile"):
                     self.stack.set_profile(new)
                 else:
-                    self.res.notes.append(f"{where}: sysctl {name}={value} came after the stack started; the engine keeps its profile")
+                    self.res.notes.append(
+                        f"{where}: sysctl {name}={value} came after the stack started; the engine keeps its profile"
+                    )
         return applied
 
     def _sockstat(self, step: CommandStep, cmd: str) -> None:
@@ -897,7 +969,14 @@ def run_script(
     return result
 
 
-def run_text(text: str, *, profile: str | Profile = "linux", tolerance_ms: float | None = None, path: str = "<string>", tracer: Tracer | None = None) -> ScriptResult:
+def run_text(
+    text: str,
+    *,
+    profile: str | Profile = "linux",
+    tolerance_ms: float | None = None,
+    path: str = "<string>",
+    tracer: Tracer | None = None,
+) -> ScriptResult:
     """Parse and run script text (see :func:`run_script`).
 
     Raises
@@ -908,7 +987,13 @@ def run_text(text: str, *, profile: str | Profile = "linux", tolerance_ms: float
     return run_script(parse_script(text, path), profile=profile, tolerance_ms=tolerance_ms, tracer=tracer)
 
 
-def run_file(path: str | Path, *, profile: str | Profile = "linux", tolerance_ms: float | None = None, tracer: Tracer | None = None) -> ScriptResult:
+def run_file(
+    path: str | Path,
+    *,
+    profile: str | Profile = "linux",
+    tolerance_ms: float | None = None,
+    tracer: Tracer | None = None,
+) -> ScriptResult:
     """Parse and run a script file; a syntax error becomes a failed result (never raised).
 
     >>> run_file("/nonexistent.pkt").error

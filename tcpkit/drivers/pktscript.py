@@ -286,9 +286,7 @@ class Script:
 # --------------------------------------------------------------------------- the reader
 
 _NUM = r"(?:\d+(?:\.\d+)?|\.\d+)"
-_TIME = re.compile(
-    rf"\*|(?P<p1>\+)?(?P<a>{_NUM})(?:~(?P<p2>\+)?(?P<b>{_NUM}))?(?:\.\.\.(?P<end>{_NUM}))?"
-)
+_TIME = re.compile(rf"\*|(?P<p1>\+)?(?P<a>{_NUM})(?:~(?P<p2>\+)?(?P<b>{_NUM}))?(?:\.\.\.(?P<end>{_NUM}))?")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPTION = re.compile(r"--(?P<name>[A-Za-z0-9_-]+)(?:=(?P<value>\S*))?\s*$")
 
@@ -375,7 +373,7 @@ def parse_script(text: str, path: str = "<string>") -> Script:
     >>> parse_script("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\\n+0 frobnicate(3) = 0", "x.pkt")
     Traceback (most recent call last):
     ...
-    tcpkit.engine.errors.ScriptSyntaxError: x.pkt:2:4: unknown system call 'frobnicate' (supported: socket, bind, listen, accept, connect, read, recv, write, send, close, shutdown, setsockopt, getsockopt, fcntl)
+    tcpkit.engine.errors.ScriptSyntaxError: x.pkt:2:4: unknown system call 'frobnicate' (supported: socket, bind, ...
       +0 frobnicate(3) = 0
          ^
     >>> parse_script("+0 < S 0:0(0) win 100 <mss>")
@@ -420,7 +418,10 @@ def parse_script(text: str, path: str = "<string>") -> Script:
             tol = int(options["tolerance_usecs"])
         except ValueError:
             raise ScriptSyntaxError(
-                path, 1, 1, f"--tolerance_usecs must be a whole number of microseconds, got {options['tolerance_usecs']!r}"
+                path,
+                1,
+                1,
+                f"--tolerance_usecs must be a whole number of microseconds, got {options['tolerance_usecs']!r}",
             ) from None
     return Script(path, tuple(steps), options, tol, tuple(ifdefs))
 
@@ -474,8 +475,14 @@ def _event(src: _Source, pos: int, conds: tuple[tuple[str, bool], ...]) -> tuple
         close = body.find("`", pos + 1)
         _rest_empty(src, close + 1)
         return (
-            CommandStep(line=line, column=col, time=TimeSpec("relative", 0.0), conditions=conds,
-                        text=body[start : close + 1], command=body[pos + 1 : close].strip()),
+            CommandStep(
+                line=line,
+                column=col,
+                time=TimeSpec("relative", 0.0),
+                conditions=conds,
+                text=body[start : close + 1],
+                command=body[pos + 1 : close].strip(),
+            ),
             close + 1,
         )
     tm = _TIME.match(body, pos)
@@ -578,7 +585,9 @@ def _packet(src: _Source, pos: int, direction: str, seg_text: str, common: dict[
     )
 
 
-_CHECK = re.compile(r"\s*(?P<field>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>==|!=|<=|>=|<|>)\s*(?P<value>-?(?:0x[0-9a-fA-F]+|\d+)|[A-Za-z_][A-Za-z0-9_]*)\s*")
+_CHECK = re.compile(
+    r"\s*(?P<field>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>==|!=|<=|>=|<|>)\s*(?P<value>-?(?:0x[0-9a-fA-F]+|\d+)|[A-Za-z_][A-Za-z0-9_]*)\s*"
+)
 
 
 def _asserts(src: _Source, base: int, code: str) -> tuple[Check, ...]:
@@ -592,14 +601,19 @@ def _asserts(src: _Source, base: int, code: str) -> tuple[Check, ...]:
         if not stmt or stmt.startswith("#"):
             continue
         if not stmt.startswith("assert "):
-            raise src.error(stmt_pos, f"unsupported code in %{{ }}%: {stmt!r} (allowed: assert tcpi_FIELD == VALUE [and ...])")
+            raise src.error(
+                stmt_pos, f"unsupported code in %{{ }}%: {stmt!r} (allowed: assert tcpi_FIELD == VALUE [and ...])"
+            )
         rest = stmt[len("assert ") :]
         rest_pos = stmt_pos + len("assert ")
         for part in re.split(r"\band\b", rest):
             cm = _CHECK.fullmatch(part)
             if not cm:
                 lead = len(part) - len(part.lstrip())
-                raise src.error(rest_pos + lead, f"cannot read the assertion {part.strip()!r}: expected NAME == VALUE (operators == != < <= > >=)")
+                raise src.error(
+                    rest_pos + lead,
+                    f"cannot read the assertion {part.strip()!r}: expected NAME == VALUE (operators == != < <= > >=)",
+                )
             v = cm.group("value")
             value: int | str = int(v, 0) if re.fullmatch(r"-?(?:0x[0-9a-fA-F]+|\d+)", v) else v
             checks.append(Check(cm.group("field"), cm.group("op"), value))
@@ -671,7 +685,9 @@ def _arg(toks: _Tokens) -> Arg:
                     raise toks.src.error(p2, f"expected , or ] in a [...] value, got {v2!r}")
         item = Bracket(tuple(items))
     elif val == "{":
-        raise toks.src.error(pos, "struct arguments {...} are not supported (allowed: numbers, NAMES, A|B, [value], ...)")
+        raise toks.src.error(
+            pos, "struct arguments {...} are not supported (allowed: numbers, NAMES, A|B, [value], ...)"
+        )
     else:
         raise toks.src.error(pos, f"expected an argument, got {val!r}")
     nxt = toks.peek()
@@ -735,4 +751,6 @@ def _syscall(src: _Source, pos: int, text: str, end: float | None, whole: str, c
         raise src.error(nxt[2], f"unexpected {nxt[1]!r} after the result")
     if errno is not None and result != -1:
         raise src.error(p, f"an errno ({errno}) goes with a result of -1, not {result}")
-    return SyscallStep(text=whole.strip(), name=name, args=tuple(args), result=result, errno=errno, note=note, end=end, **common)
+    return SyscallStep(
+        text=whole.strip(), name=name, args=tuple(args), result=result, errno=errno, note=note, end=end, **common
+    )

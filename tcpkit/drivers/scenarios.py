@@ -15,7 +15,7 @@ True
 >>> run_scenario("no_such_thing")
 Traceback (most recent call last):
 ...
-tcpkit.engine.errors.ParameterError: parameter scenario = 'no_such_thing' is not allowed: expected one of open_close_client_first, ...
+tcpkit.engine.errors.ParameterError: parameter scenario = 'no_such_thing' is not allowed: expected one of ...
 
 Command line::
 
@@ -47,7 +47,7 @@ from .apps import Client, Server
 from .links import BlackHole, DropIf
 from .sim import Host, Network
 
-__all__ = ["Scenario", "Param", "SCENARIOS", "run_scenario", "list_scenarios", "main"]
+__all__ = ["Scenario", "Param", "SCENARIOS", "run_scenario", "list_scenarios"]
 
 CLIENT = "192.0.2.1"
 SERVER = "198.51.100.1"
@@ -117,7 +117,15 @@ class Scenario:
                 raise ParameterError("param", k, f"a parameter of {self.name}: {allowed}")
             values[k] = self.params[k].check(k, v)
         net, result = self.runner(seed=seed, profile=profile, **values)
-        return net.trace(scenario=self.name, params=values, seed=seed, profile=profile, result=result, description=self.description, description_zh=self.description_zh)
+        return net.trace(
+            scenario=self.name,
+            params=values,
+            seed=seed,
+            profile=profile,
+            result=result,
+            description=self.description,
+            description_zh=self.description_zh,
+        )
 
 
 SCENARIOS: dict[str, Scenario] = {}
@@ -174,7 +182,14 @@ def run_scenario(name: str, seed: int = 0, profile: str = "linux", **params: Any
 # --------------------------------------------------------------------------- helpers
 
 
-def _pair(seed: int, profile: str, *, delay: float = 0.01, client: dict[str, Any] | None = None, server: dict[str, Any] | None = None) -> tuple[Network, Host, Host]:
+def _pair(
+    seed: int,
+    profile: str,
+    *,
+    delay: float = 0.01,
+    client: dict[str, Any] | None = None,
+    server: dict[str, Any] | None = None,
+) -> tuple[Network, Host, Host]:
     net = Network(seed=seed, delay=delay)
     c = net.add_host("client", CLIENT, profile=profile, **(client or {}))
     s = net.add_host("server", SERVER, profile=profile, **(server or {}))
@@ -207,11 +222,19 @@ def _count(host: Host, state: str) -> int:
 
 
 def _sent(net: Network, host: str, flag: Flags) -> int:
-    return sum(1 for r in net.records if r.kind is Kind.SEND and r.host == host and r.segment is not None and r.segment.flags & flag)
+    return sum(
+        1
+        for r in net.records
+        if r.kind is Kind.SEND and r.host == host and r.segment is not None and r.segment.flags & flag
+    )
 
 
 def _dropped(net: Network) -> list[str]:
-    return [f"{r.host}: {r.segment.notation() if r.segment else ''} ({r.reason})" for r in net.records if r.kind is Kind.DROP and r.reason and r.reason.startswith("link")]
+    return [
+        f"{r.host}: {r.segment.notation() if r.segment else ''} ({r.reason})"
+        for r in net.records
+        if r.kind is Kind.DROP and r.reason and r.reason.startswith("link")
+    ]
 
 
 def _last_event(net: Network, host: str, dst: str) -> str | None:
@@ -240,7 +263,9 @@ def _open_close(seed: int, profile: str, first: str, data: int, delay: float) ->
     net.run(until=5)
     mid = {"client": _sockets(c), "server": _sockets(s)}
     net.run(until=5 + _tw(profile) + 1)
-    tw_host = "client" if "TIME_WAIT" in _path(net, "client") else "server" if "TIME_WAIT" in _path(net, "server") else None
+    tw_host = (
+        "client" if "TIME_WAIT" in _path(net, "client") else "server" if "TIME_WAIT" in _path(net, "server") else None
+    )
     return net, {
         "client_path": _path(net, "client"),
         "server_path": _path(net, "server"),
@@ -289,8 +314,23 @@ def _sc_half_close(seed: int, profile: str, request: int, reply: int) -> tuple[N
     cli = Client(c, SERVER, PORT, data=request, close="shutdown").start()
     net.run(until=10)
     # data that reached the client after it had sent its FIN (its half of the connection closed)
-    fin_at = next((r.time for r in net.records if r.kind is Kind.SEND and r.host == "client" and r.segment is not None and r.segment.fin), None)
-    after = sum(r.segment.length for r in net.records if fin_at is not None and r.kind is Kind.RECV and r.host == "client" and r.time > fin_at and r.segment is not None)
+    fin_at = next(
+        (
+            r.time
+            for r in net.records
+            if r.kind is Kind.SEND and r.host == "client" and r.segment is not None and r.segment.fin
+        ),
+        None,
+    )
+    after = sum(
+        r.segment.length
+        for r in net.records
+        if fin_at is not None
+        and r.kind is Kind.RECV
+        and r.host == "client"
+        and r.time > fin_at
+        and r.segment is not None
+    )
     return net, {
         "client_path": _path(net, "client"),
         "server_path": _path(net, "server"),
@@ -360,7 +400,12 @@ def _drop_final_ack(net: Network) -> dict[str, Any]:
         return False
 
     def drop(now: float, i: int, seg: Segment) -> bool:
-        if seen["dropped"] == 0 and seen["fin_end"] is not None and seg.flags == Flags.ACK and seg.ack == seen["fin_end"]:
+        if (
+            seen["dropped"] == 0
+            and seen["fin_end"] is not None
+            and seg.flags == Flags.ACK
+            and seg.ack == seen["fin_end"]
+        ):
             seen["dropped"] = 1
             return True
         return False
@@ -394,7 +439,8 @@ def _lost_final_ack(seed: int, profile: str, time_wait_len: float | None) -> tup
 
 @_scenario(
     "lost_final_ack",
-    "The last ACK of the close is lost; the server retransmits its FIN and the client, still in TIME_WAIT, ACKs it again.",
+    "The last ACK of the close is lost; the server retransmits its FIN and the client, still in TIME_WAIT, ACKs it "
+    "again.",
     "关闭时最后一个 ACK 丢失；服务器重传 FIN，仍处于 TIME_WAIT 的客户端再次确认，连接干净地结束。",
     "RFC 9293 §3.6 and §3.10.7.4 (TIME-WAIT: a retransmitted FIN is acknowledged and the 2 MSL timer restarted).",
 )
@@ -406,7 +452,8 @@ def _sc_lost_final_ack(seed: int, profile: str) -> tuple[Network, dict[str, Any]
     "lost_final_ack_no_time_wait",
     "The same lost ACK with TIME_WAIT switched off: the retransmitted FIN hits a closed port and draws an RST.",
     "同样丢失最后的 ACK，但关闭 TIME_WAIT：重传的 FIN 到达已关闭的端口，换来 RST，对端看到的是错误而非正常关闭。",
-    "RFC 9293 §3.6 and §3.4.2 (why TIME-WAIT exists), §3.10.7.1 (a closed port answers with RST); time_wait_len is a teaching knob.",
+    "RFC 9293 §3.6 and §3.4.2 (why TIME-WAIT exists), §3.10.7.1 (a closed port answers with RST); time_wait_len is "
+    "a teaching knob.",
     time_wait_len=Param(0.0, "the client's TIME_WAIT length (s)", 0, 600),
 )
 def _sc_lost_final_ack_no_tw(seed: int, profile: str, time_wait_len: float) -> tuple[Network, dict[str, Any]]:
@@ -427,7 +474,8 @@ def _is_pure_ack(seg: Segment) -> bool:
     "retransmits its SYN-ACK after 1, 2, 4, 8 and 16 s; if no ACK ever arrives the request is dropped at 63 s and the "
     "client's first data draws an RST.",
     "客户端第三次握手的 ACK 丢失：客户端已是 ESTABLISHED，服务器的连接请求停留在 SYN_RECEIVED（同步已接收），"
-    "并在 1、2、4、8、16 秒后重传 SYN-ACK；若始终收不到 ACK，请求在 63 秒时被丢弃，客户端随后发送的数据换来 RST（复位）。",
+    "并在 1、2、4、8、16 秒后重传 SYN-ACK；"
+    "若始终收不到 ACK，请求在 63 秒时被丢弃，客户端随后发送的数据换来 RST（复位）。",
     "Linux net/ipv4/inet_connection_sock.c reqsk_timer_handler (timeout TCP_TIMEOUT_INIT << num_timeout, "
     "tcp_synack_retries = 5 in ip-sysctl.rst: retransmissions at 1, 3, 7, 15, 31 s, request dropped 32 s after the "
     "last one); net/ipv4/tcp_minisocks.c tcp_check_req (any acceptable ACK completes the handshake, so a data segment "
@@ -440,7 +488,9 @@ def _is_pure_ack(seg: Segment) -> bool:
     synack_retries=Param(5, "tcp_synack_retries on the server", 0, 10),
     delay=Param(0.01, "one-way delay (s)", 0.00001, 5),
 )
-def _sc_lost_handshake_ack(seed: int, profile: str, lost: str, send_at: float, synack_retries: int, delay: float) -> tuple[Network, dict[str, Any]]:
+def _sc_lost_handshake_ack(
+    seed: int, profile: str, lost: str, send_at: float, synack_retries: int, delay: float
+) -> tuple[Network, dict[str, Any]]:
     from tcpkit.engine.errors import TcpError
     from tcpkit.engine.timers import synack_retransmit_times, synack_timeout
 
@@ -455,7 +505,11 @@ def _sc_lost_handshake_ack(seed: int, profile: str, lost: str, send_at: float, s
         lost_acks["n"] += 1
         return True
 
-    net.link("client", "server", rules=[DropIf(drop, "the client's pure ACKs" if lost == "all" else "the client's first pure ACK")])
+    net.link(
+        "client",
+        "server",
+        rules=[DropIf(drop, "the client's pure ACKs" if lost == "all" else "the client's first pure ACK")],
+    )
     srv = Server(s, PORT, close="never").start()
     cli = Client(c, SERVER, PORT, close="never").start()
     data = b"hello after the handshake"
@@ -475,12 +529,27 @@ def _sc_lost_handshake_ack(seed: int, profile: str, lost: str, send_at: float, s
     lifetime = sum(synack_timeout(params, k) for k in range(synack_retries + 1))
     net.run(until=max(send_at, lifetime) + 5)
 
-    synacks = [r.time for r in net.records if r.kind is Kind.SEND and r.host == "server" and r.segment is not None and r.segment.syn and r.segment.has_ack]
+    synacks = [
+        r.time
+        for r in net.records
+        if r.kind is Kind.SEND and r.host == "server" and r.segment is not None and r.segment.syn and r.segment.has_ack
+    ]
     first = synacks[0] if synacks else 0.0
-    srv_states = [(r.time, r.src_state, r.dst_state, r.event) for r in net.records if r.kind is Kind.STATE and r.host == "server" and r.conn is not None and r.conn[3] != 0]
+    srv_states = [
+        (r.time, r.src_state, r.dst_state, r.event)
+        for r in net.records
+        if r.kind is Kind.STATE and r.host == "server" and r.conn is not None and r.conn[3] != 0
+    ]
     established = next((t for t, a, b, _ in srv_states if a == "SYN_RECEIVED" and b == "ESTABLISHED"), None)
     expired = next(((t, ev) for t, a, b, ev in srv_states if a == "SYN_RECEIVED" and b == "CLOSED"), None)
-    rst_at = next((r.time for r in net.records if r.kind is Kind.RECV and r.host == "client" and r.segment is not None and r.segment.rst), None)
+    rst_at = next(
+        (
+            r.time
+            for r in net.records
+            if r.kind is Kind.RECV and r.host == "client" and r.segment is not None and r.segment.rst
+        ),
+        None,
+    )
     rel = [round(t - first, 6) for t in synacks[1:]]
     return net, {
         "client_path": _path(net, "client"),
@@ -507,18 +576,28 @@ def _sc_lost_handshake_ack(seed: int, profile: str, lost: str, send_at: float, s
 
 @_scenario(
     "old_duplicate",
-    "A delayed data segment of an old connection arrives in a new connection with the same 4-tuple; a fixed ISN lets it in.",
+    "A delayed data segment of an old connection arrives in a new connection with the same 4-tuple; a fixed ISN "
+    "lets it in.",
     "旧连接中被延迟的数据段到达四元组相同的新连接；若初始序列号（ISN）固定，旧数据会被新连接接受。",
-    "RFC 9293 §3.4.1 (ISN selection and why it must change), RFC 6528 (keyed-hash ISNs), RFC 7323 §5 (PAWS: the other guard, off here). "
-    "The old segment also carries an old ACK: when only the client's ISN is fixed, the server's new ISN puts that ACK far below "
-    "SND.UNA and the segment is dropped with a challenge ACK (RFC 5961 §5.2, Linux tcp_ack: 'ACK too old'); so by default "
+    "RFC 9293 §3.4.1 (ISN selection and why it must change), RFC 6528 (keyed-hash ISNs), RFC 7323 §5 (PAWS: the "
+    "other guard, off here). "
+    "The old segment also carries an old ACK: when only the client's ISN is fixed, the server's new ISN puts that "
+    "ACK far below "
+    "SND.UNA and the segment is dropped with a challenge ACK (RFC 5961 §5.2, Linux tcp_ack: 'ACK too old'); so by "
+    "default "
     "both hosts use the same ISN generator.",
     isn=Param("fixed", "the client's ISN generator", choices=("fixed", "clock", "rfc6528", "linux")),
     timestamps=Param(0, "tcp_timestamps on both hosts (1 turns PAWS on)", choices=(0, 1)),
     gap=Param(5.0, "seconds between the two connections", 1, 100),
-    server_isn=Param("same", "the server's ISN generator ('same': the client's)", choices=("same", "fixed", "clock", "rfc6528", "linux")),
+    server_isn=Param(
+        "same",
+        "the server's ISN generator ('same': the client's)",
+        choices=("same", "fixed", "clock", "rfc6528", "linux"),
+    ),
 )
-def _sc_old_duplicate(seed: int, profile: str, isn: str, timestamps: int, gap: float, server_isn: str) -> tuple[Network, dict[str, Any]]:
+def _sc_old_duplicate(
+    seed: int, profile: str, isn: str, timestamps: int, gap: float, server_isn: str
+) -> tuple[Network, dict[str, Any]]:
     if profile != "linux":
         raise ParameterError("profile", profile, "linux (this scenario turns Linux knobs)")
     knobs: dict[str, Any] = {"tcp_timestamps": timestamps, "time_wait_len": 1.0}
@@ -534,7 +613,10 @@ def _sc_old_duplicate(seed: int, profile: str, isn: str, timestamps: int, gap: f
 
     net.link("client", "server", rules=[DropIf(hold, "never (copies the first data segment)")])
     srv = Server(s, PORT, close="never").start()
-    first = Client(c, SERVER, PORT, data=b"OLD DATA from connection 1", close="close", bind=40000, sockopts={"SO_REUSEADDR": 1}).start()
+    first = Client(
+        c, SERVER, PORT, data=b"OLD DATA from connection 1", close="close", bind=40000, sockopts={"SO_REUSEADDR": 1}
+    ).start()
+
     def close_first() -> None:
         for sock in srv.accepted:
             sock.close()
@@ -546,17 +628,52 @@ def _sc_old_duplicate(seed: int, profile: str, isn: str, timestamps: int, gap: f
         if held:
             seg = held[0]
             who = "network (old duplicate)"
-            net.records.append(TraceRecord(time=net.now, host=who, kind=Kind.NOTE, text="a copy of connection 1's data, delayed in the network, is finally delivered"))
-            net.records.append(TraceRecord(time=net.now, host=who, kind=Kind.SEND, conn=(CLIENT, seg.src_port, SERVER, seg.dst_port), segment=seg, peer="server"))
+            net.records.append(
+                TraceRecord(
+                    time=net.now,
+                    host=who,
+                    kind=Kind.NOTE,
+                    text="a copy of connection 1's data, delayed in the network, is finally delivered",
+                )
+            )
+            net.records.append(
+                TraceRecord(
+                    time=net.now,
+                    host=who,
+                    kind=Kind.SEND,
+                    conn=(CLIENT, seg.src_port, SERVER, seg.dst_port),
+                    segment=seg,
+                    peer="server",
+                )
+            )
             net.transmit(who, CLIENT, SERVER, seg)
 
     net.at(gap + 0.5, replay)
     net.run(until=gap + 2)
     got = srv.received_by_conn
     second_data = got[1] if len(got) > 1 else b""
-    isns = [r.segment.seq for r in net.records if r.kind is Kind.SEND and r.host == "client" and r.segment is not None and r.segment.flags == Flags.SYN]
-    server_isns = [r.segment.seq for r in net.records if r.kind is Kind.SEND and r.host == "server" and r.segment is not None and r.segment.syn]
-    old_drop = next((r.reason for r in net.records if r.kind is Kind.DROP and r.host == "server" and r.time >= gap + 0.5 and r.segment is not None and r.segment.length), None)
+    isns = [
+        r.segment.seq
+        for r in net.records
+        if r.kind is Kind.SEND and r.host == "client" and r.segment is not None and r.segment.flags == Flags.SYN
+    ]
+    server_isns = [
+        r.segment.seq
+        for r in net.records
+        if r.kind is Kind.SEND and r.host == "server" and r.segment is not None and r.segment.syn
+    ]
+    old_drop = next(
+        (
+            r.reason
+            for r in net.records
+            if r.kind is Kind.DROP
+            and r.host == "server"
+            and r.time >= gap + 0.5
+            and r.segment is not None
+            and r.segment.length
+        ),
+        None,
+    )
     return net, {
         "client_isns": isns,
         "server_isns": server_isns,
@@ -570,9 +687,11 @@ def _sc_old_duplicate(seed: int, profile: str, isn: str, timestamps: int, gap: f
 
 @_scenario(
     "two_way_handshake",
-    "Why three messages: an old duplicate SYN reaches the server; the client's RST stops it. With only two, the server would wait on a ghost connection.",
+    "Why three messages: an old duplicate SYN reaches the server; the client's RST stops it. With only two, the "
+    "server would wait on a ghost connection.",
     "为什么不是两次握手：旧的重复 SYN 到达服务器，客户端的 RST 将其终止；若只有两次握手，服务器会为一个幽灵连接等待。",
-    "RFC 9293 §3.5 Figure 8 (recovery from an old duplicate SYN); the two-way variant is a counterfactual, drawn as notes.",
+    "RFC 9293 §3.5 Figure 8 (recovery from an old duplicate SYN); the two-way variant is a counterfactual, drawn as "
+    "notes.",
 )
 def _sc_two_way(seed: int, profile: str) -> tuple[Network, dict[str, Any]]:
     net, c, s = _pair(seed, profile)
@@ -581,8 +700,14 @@ def _sc_two_way(seed: int, profile: str) -> tuple[Network, dict[str, Any]]:
     net.note("client", "an old duplicate SYN from a connection that ended long ago is still in the network")
     net.inject(0.1, CLIENT, SERVER, old_syn, who="client")
     net.run(until=0.2)
-    net.note("server (two-way)", "counterfactual: with a two-way handshake this SYN alone would have made the connection ESTABLISHED")
-    net.note("server (two-way)", "the server would allocate buffers and wait for data that never comes; the client does not even know")
+    net.note(
+        "server (two-way)",
+        "counterfactual: with a two-way handshake this SYN alone would have made the connection ESTABLISHED",
+    )
+    net.note(
+        "server (two-way)",
+        "the server would allocate buffers and wait for data that never comes; the client does not even know",
+    )
     net.run(until=3)
     return net, {
         "server_path": _path(net, "server"),
@@ -594,7 +719,8 @@ def _sc_two_way(seed: int, profile: str) -> tuple[Network, dict[str, Any]]:
 
 @_scenario(
     "isn_prediction",
-    "An attacker reads one ISN, predicts the next from the clock and forges a whole connection from a trusted address; a keyed-hash ISN stops it.",
+    "An attacker reads one ISN, predicts the next from the clock and forges a whole connection from a trusted "
+    "address; a keyed-hash ISN stops it.",
     "攻击者读到一个 ISN，按时钟预测下一个，冒充受信任地址伪造整个连接；带密钥哈希的 ISN 可以阻止。",
     "RFC 9293 §3.4.1, RFC 6528 (Morris 1985, the 1994 Mitnick attack); tcpkit.engine.isn.predict_next_clock_isn.",
     isn=Param("clock", "the server's ISN generator", choices=("clock", "rfc6528", "linux", "random")),
@@ -609,21 +735,53 @@ def _sc_isn_prediction(seed: int, profile: str, isn: str) -> tuple[Network, dict
     srv = Server(s, 513, close="never").start()
     probe = Client(a, SERVER, 513, at=0.0, close="close").start()
     net.run(until=0.5)
-    synack = next(r for r in net.records if r.host == "attacker" and r.kind is Kind.RECV and r.segment is not None and r.segment.syn)
+    synack = next(
+        r
+        for r in net.records
+        if r.host == "attacker" and r.kind is Kind.RECV and r.segment is not None and r.segment.syn
+    )
     seen_isn = synack.segment.seq if synack.segment else 0
     observed_at = 0.0 + net.delay  # the honest SYN reached the server one delay after it left
     t_syn = 1.0
     guess = predict_next_clock_isn(seen_isn, observed_at, t_syn + net.delay, tick=CLOCK_TICK)
     my_isn = 777000
-    net.inject(t_syn, trusted, SERVER, Segment(src_port=1023, dst_port=513, seq=my_isn, flags=Flags.SYN, window=64240), who="attacker")
+    net.inject(
+        t_syn,
+        trusted,
+        SERVER,
+        Segment(src_port=1023, dst_port=513, seq=my_isn, flags=Flags.SYN, window=64240),
+        who="attacker",
+    )
     for k, g in enumerate((guess, (guess + 1) & 0xFFFFFFFF)):
-        ack = Segment(src_port=1023, dst_port=513, seq=my_isn + 1, ack=(g + 1) & 0xFFFFFFFF, flags=Flags.ACK, window=64240)
+        ack = Segment(
+            src_port=1023, dst_port=513, seq=my_isn + 1, ack=(g + 1) & 0xFFFFFFFF, flags=Flags.ACK, window=64240
+        )
         net.inject(t_syn + 0.2 + 0.01 * k, trusted, SERVER, ack, who="attacker")
     cmd = b"echo + + >> .rhosts\n"
-    data = Segment(src_port=1023, dst_port=513, seq=my_isn + 1, ack=(guess + 1) & 0xFFFFFFFF, flags=Flags.ACK | Flags.PSH, window=64240, payload=cmd)
+    data = Segment(
+        src_port=1023,
+        dst_port=513,
+        seq=my_isn + 1,
+        ack=(guess + 1) & 0xFFFFFFFF,
+        flags=Flags.ACK | Flags.PSH,
+        window=64240,
+        payload=cmd,
+    )
     net.inject(t_syn + 0.3, trusted, SERVER, data, who="attacker")
     net.run(until=3)
-    real = next((r.segment.seq for r in net.records if r.host == "server" and r.kind is Kind.SEND and r.segment is not None and r.segment.syn and r.conn is not None and r.conn[2] == trusted), None)
+    real = next(
+        (
+            r.segment.seq
+            for r in net.records
+            if r.host == "server"
+            and r.kind is Kind.SEND
+            and r.segment is not None
+            and r.segment.syn
+            and r.conn is not None
+            and r.conn[2] == trusted
+        ),
+        None,
+    )
     forged = [i for i in s.stack.sockets() if i.conn[2] == trusted and i.state.value == "ESTABLISHED"]
     return net, {
         "observed_isn": seen_isn,
@@ -653,12 +811,17 @@ def _sc_refused(seed: int, profile: str, port: int) -> tuple[Network, dict[str, 
     Server(s, PORT).start()
     cli = Client(c, SERVER, port).start()
     net.run(until=2)
-    return net, {"client_error": cli.error, "client_path": _path(net, "client"), "server_rsts": _sent(net, "server", Flags.RST)}
+    return net, {
+        "client_error": cli.error,
+        "client_path": _path(net, "client"),
+        "server_rsts": _sent(net, "server", Flags.RST),
+    }
 
 
 @_scenario(
     "abort_rst",
-    "The client sets SO_LINGER {on, 0} and closes: one RST instead of a FIN, no TIME_WAIT, the server reads ECONNRESET.",
+    "The client sets SO_LINGER {on, 0} and closes: one RST instead of a FIN, no TIME_WAIT, the server reads "
+    "ECONNRESET.",
     "客户端设置 SO_LINGER {on, 0} 后关闭：发出 RST 而非 FIN，没有 TIME_WAIT，服务器读到 ECONNRESET（连接被重置）。",
     "RFC 9293 §3.10.5 (ABORT), Linux net/ipv4/tcp.c __tcp_close (linger 0 sends RST).",
 )
@@ -703,9 +866,11 @@ def _sc_close_wait(seed: int, profile: str, clients: int) -> tuple[Network, dict
 
 @_scenario(
     "fin_wait_2_orphan",
-    "The client closed, the server acknowledged but never sends its FIN: the orphaned FIN_WAIT_2 socket is dropped after tcp_fin_timeout.",
+    "The client closed, the server acknowledged but never sends its FIN: the orphaned FIN_WAIT_2 socket is dropped "
+    "after tcp_fin_timeout.",
     "客户端已关闭，服务器确认但从不发送 FIN：孤儿 FIN_WAIT_2 套接字在 tcp_fin_timeout 后被丢弃。",
-    "Linux ip-sysctl.rst tcp_fin_timeout, net/ipv4/tcp.c tcp_close (orphan FIN_WAIT2 timer); RFC 9293 has no such timer.",
+    "Linux ip-sysctl.rst tcp_fin_timeout, net/ipv4/tcp.c tcp_close (orphan FIN_WAIT2 timer); RFC 9293 has no such "
+    "timer.",
     fin_timeout=Param(60.0, "tcp_fin_timeout (s)", 1, 3600),
 )
 def _sc_fin_wait_2(seed: int, profile: str, fin_timeout: float) -> tuple[Network, dict[str, Any]]:
@@ -715,14 +880,22 @@ def _sc_fin_wait_2(seed: int, profile: str, fin_timeout: float) -> tuple[Network
     Server(s, PORT, close="never").start()
     cli = Client(c, SERVER, PORT, data=10, close="close").start()
     net.run(until=fin_timeout + 10)
-    fw2 = next((r.time for r in net.records if r.kind is Kind.STATE and r.host == "client" and r.dst_state == "FIN_WAIT_2"), None)
-    gone = next((r.time for r in net.records if r.kind is Kind.STATE and r.host == "client" and r.src_state == "FIN_WAIT_2"), None)
+    fw2 = next(
+        (r.time for r in net.records if r.kind is Kind.STATE and r.host == "client" and r.dst_state == "FIN_WAIT_2"),
+        None,
+    )
+    gone = next(
+        (r.time for r in net.records if r.kind is Kind.STATE and r.host == "client" and r.src_state == "FIN_WAIT_2"),
+        None,
+    )
     return net, {
         "client_path": _path(net, "client"),
         "closed_at": cli.closed_at,
         "fin_wait_2_at": fw2,
         "fin_wait_2_ended_at": gone,
-        "fin_wait_2_seconds": None if fw2 is None or gone is None or cli.closed_at is None else round(gone - cli.closed_at, 6),
+        "fin_wait_2_seconds": None
+        if fw2 is None or gone is None or cli.closed_at is None
+        else round(gone - cli.closed_at, 6),
         "server_still": _sockets(s),
     }
 
@@ -737,7 +910,9 @@ def _sc_fin_wait_2(seed: int, profile: str, fin_timeout: float) -> tuple[Network
     keepcnt=Param(3, "TCP_KEEPCNT", 1, 20),
     dies_at=Param(1.0, "when the server dies (s)", 0.5, 100),
 )
-def _sc_keepalive(seed: int, profile: str, keepidle: float, keepintvl: float, keepcnt: int, dies_at: float) -> tuple[Network, dict[str, Any]]:
+def _sc_keepalive(
+    seed: int, profile: str, keepidle: float, keepintvl: float, keepcnt: int, dies_at: float
+) -> tuple[Network, dict[str, Any]]:
     net, c, s = _pair(seed, profile)
     net.link("server", "client", rules=[BlackHole(after=dies_at)])
     net.link("client", "server", rules=[BlackHole(after=dies_at)])
@@ -747,35 +922,47 @@ def _sc_keepalive(seed: int, profile: str, keepidle: float, keepintvl: float, ke
     horizon = dies_at + keepidle + keepintvl * (keepcnt + 2) + 5
     net.run(until=horizon)
     probes = sum(1 for r in net.records if r.kind is Kind.SEND and r.host == "client" and r.time > dies_at)
-    gave_up = next((r.time for r in net.records if r.kind is Kind.STATE and r.host == "client" and r.dst_state == "CLOSED"), None)
+    gave_up = next(
+        (r.time for r in net.records if r.kind is Kind.STATE and r.host == "client" and r.dst_state == "CLOSED"), None
+    )
     err = cli.sock.error if cli.sock is not None else None
     return net, {
         "client_path": _path(net, "client"),
         "probes_sent": probes,
         "gave_up_at": gave_up,
-        "expected_give_up": round(cli.connected_at + keepidle + keepintvl * keepcnt, 6) if cli.connected_at is not None else None,
+        "expected_give_up": round(cli.connected_at + keepidle + keepintvl * keepcnt, 6)
+        if cli.connected_at is not None
+        else None,
         "client_error": cli.error or (err if err else None),
     }
 
 
 @_scenario(
     "accept_queue_overflow",
-    "The server never calls accept(); once the accept queue is full the final ACK is dropped (abort_on_overflow 0) or answered with RST (1).",
+    "The server never calls accept(); once the accept queue is full the final ACK is dropped (abort_on_overflow 0) "
+    "or answered with RST (1).",
     "服务器从不调用 accept()；全连接队列满后，第三次握手的 ACK 被丢弃（abort_on_overflow=0）或以 RST 回应（=1）。",
-    "Linux net/ipv4/tcp_minisocks.c tcp_check_req, ip-sysctl.rst tcp_abort_on_overflow, include/net/sock.h sk_acceptq_is_full, "
-    "net/ipv4/tcp_input.c tcp_conn_request (a SYN meeting a full accept queue is dropped). With a long delay (default 10 ms) "
+    "Linux net/ipv4/tcp_minisocks.c tcp_check_req, ip-sysctl.rst tcp_abort_on_overflow, include/net/sock.h "
+    "sk_acceptq_is_full, "
+    "net/ipv4/tcp_input.c tcp_conn_request (a SYN meeting a full accept queue is dropped). With a long delay "
+    "(default 10 ms) "
     "every SYN arrives before the first handshake ends, so the late clients' final ACKs meet the full queue; with a "
-    "loopback-like delay (e.g. 0.00005 s) each handshake ends before the next SYN, so the late clients' SYNs are dropped "
+    "loopback-like delay (e.g. 0.00005 s) each handshake ends before the next SYN, so the late clients' SYNs are "
+    "dropped "
     "and they stay in SYN_SENT, as on a real loopback.",
     abort_on_overflow=Param(0, "tcp_abort_on_overflow", choices=(0, 1)),
     clients=Param(5, "clients connecting at once", 1, 50),
     backlog=Param(3, "listen() backlog", 1, 64),
     delay=Param(0.01, "one-way link delay (s); 0.00005 is loopback-like", 0.00001, 5),
 )
-def _sc_accept_overflow(seed: int, profile: str, abort_on_overflow: int, clients: int, backlog: int, delay: float) -> tuple[Network, dict[str, Any]]:
+def _sc_accept_overflow(
+    seed: int, profile: str, abort_on_overflow: int, clients: int, backlog: int, delay: float
+) -> tuple[Network, dict[str, Any]]:
     if profile != "linux":
         raise ParameterError("profile", profile, "linux (tcp_abort_on_overflow is a Linux knob)")
-    net, c, s = _pair(seed, profile, delay=delay, server={"tcp_abort_on_overflow": abort_on_overflow, "tcp_syncookies": 0})
+    net, c, s = _pair(
+        seed, profile, delay=delay, server={"tcp_abort_on_overflow": abort_on_overflow, "tcp_syncookies": 0}
+    )
     Server(s, PORT, backlog=backlog, accept="never").start()
     apps = [Client(c, SERVER, PORT, at=0.001 * i, close="never").start() for i in range(clients)]
     net.run(until=10)
@@ -788,21 +975,30 @@ def _sc_accept_overflow(seed: int, profile: str, abort_on_overflow: int, clients
         "server_rsts": _sent(net, "server", Flags.RST),
         "client_established_sockets": _count(c, "ESTABLISHED"),
         "client_syn_sent_sockets": _count(c, "SYN_SENT"),
-        "syns_dropped_accept_queue_full": sum(1 for r in net.records if r.kind is Kind.DROP and r.host == "server" and r.reason == "accept queue full"),
+        "syns_dropped_accept_queue_full": sum(
+            1 for r in net.records if r.kind is Kind.DROP and r.host == "server" and r.reason == "accept queue full"
+        ),
     }
 
 
 @_scenario(
     "blind_rst",
-    "An off-path attacker sprays an RST with an in-window (not exact) sequence number: RFC 793 rules reset the connection, RFC 5961 answers with a challenge ACK.",
+    "An off-path attacker sprays an RST with an in-window (not exact) sequence number: RFC 793 rules reset the "
+    "connection, RFC 5961 answers with a challenge ACK.",
     "路径外攻击者发送序号在窗口内（但不精确）的 RST：按 RFC 793 连接被重置，按 RFC 5961 则回复挑战 ACK，连接存活。",
-    "RFC 5961 §3 (RST: exact match resets, in-window sends a challenge ACK), RFC 9293 §3.10.7.4; FreeBSD net.inet.tcp.insecure_rst.",
+    "RFC 5961 §3 (RST: exact match resets, in-window sends a challenge ACK), RFC 9293 §3.10.7.4; FreeBSD "
+    "net.inet.tcp.insecure_rst.",
     rfc5961=Param(1, "RFC 5961 protection on the server", choices=(0, 1)),
     offset=Param(1000, "how far into the window the forged RST lands (bytes)", 1, 60000),
 )
 def _sc_blind_rst(seed: int, profile: str, rfc5961: int, offset: int) -> tuple[Network, dict[str, Any]]:
     if profile == "linux" and not rfc5961:
-        raise ParameterError("rfc5961", rfc5961, "1 with the linux profile (Linux always applies RFC 5961 §3); use profile freebsd or rfc9293 to switch it off")
+        raise ParameterError(
+            "rfc5961",
+            rfc5961,
+            "1 with the linux profile (Linux always applies RFC 5961 §3); use profile freebsd or rfc9293 to switch "
+            "it off",
+        )
     knobs: dict[str, Any] = {}
     if profile == "freebsd":
         knobs = {"insecure_rst": 1 - rfc5961}
@@ -815,11 +1011,21 @@ def _sc_blind_rst(seed: int, profile: str, rfc5961: int, offset: int) -> tuple[N
     conn = s.stack.conns.get(next((cid for cid in s.stack.conns if cid[2] == CLIENT), ("", 0, "", 0)))
     if conn is None:
         raise TcpkitError("blind_rst: the connection did not open")
-    rst = Segment(src_port=conn.remote[1], dst_port=PORT, seq=(conn.rcv_nxt + offset) & 0xFFFFFFFF, flags=Flags.RST, window=0)
+    rst = Segment(
+        src_port=conn.remote[1], dst_port=PORT, seq=(conn.rcv_nxt + offset) & 0xFFFFFFFF, flags=Flags.RST, window=0
+    )
     net.inject(1.0, CLIENT, SERVER, rst, who="attacker")
     net.run(until=3)
     server_state = next((i.state.value for i in s.stack.sockets() if i.conn[2] == CLIENT), "CLOSED")
-    challenge = sum(1 for r in net.records if r.kind is Kind.SEND and r.host == "server" and r.time >= 1.0 + net.delay and r.segment is not None and r.segment.flags == Flags.ACK)
+    challenge = sum(
+        1
+        for r in net.records
+        if r.kind is Kind.SEND
+        and r.host == "server"
+        and r.time >= 1.0 + net.delay
+        and r.segment is not None
+        and r.segment.flags == Flags.ACK
+    )
     return net, {
         "server_state_after": server_state,
         "connection_survived": server_state == "ESTABLISHED",
@@ -835,9 +1041,11 @@ def _sc_blind_rst(seed: int, profile: str, rfc5961: int, offset: int) -> tuple[N
     "syn_flood",
     "Spoofed SYNs fill the SYN queue; honest clients get through only with SYN cookies.",
     "伪造源地址的 SYN 塞满半连接队列；只有开启 SYN cookie 时正常客户端才能连上。",
-    "RFC 4987 (SYN flooding and defences), Linux tcp_conn_request and ip-sysctl.rst tcp_syncookies; tcpkit.drivers.flood for large runs. "
+    "RFC 4987 (SYN flooding and defences), Linux tcp_conn_request and ip-sysctl.rst tcp_syncookies; "
+    "tcpkit.drivers.flood for large runs. "
     "With a slow application (accept_rate) the accept queue fills too: tcp_check_req drops the final ACK "
-    "(tcp_abort_on_overflow = 0) or resets the client (1), and tcp_conn_request drops SYNs while it is full (ListenOverflows).",
+    "(tcp_abort_on_overflow = 0) or resets the client (1), and tcp_conn_request drops SYNs while it is full "
+    "(ListenOverflows).",
     syncookies=Param(1, "tcp_syncookies", choices=(0, 1, 2)),
     flood_rate=Param(50.0, "spoofed SYNs per second", 1, 2000),
     legit_rate=Param(4.0, "honest connects per second", 0.1, 100),
@@ -846,7 +1054,17 @@ def _sc_blind_rst(seed: int, profile: str, rfc5961: int, offset: int) -> tuple[N
     accept_rate=Param(0.0, "connections the application accepts per second; 0 = at once", 0, 10000),
     abort_on_overflow=Param(0, "tcp_abort_on_overflow (matters once the accept queue is full)", choices=(0, 1)),
 )
-def _sc_syn_flood(seed: int, profile: str, syncookies: int, flood_rate: float, legit_rate: float, duration: float, backlog: int, accept_rate: float, abort_on_overflow: int) -> tuple[Network, dict[str, Any]]:
+def _sc_syn_flood(
+    seed: int,
+    profile: str,
+    syncookies: int,
+    flood_rate: float,
+    legit_rate: float,
+    duration: float,
+    backlog: int,
+    accept_rate: float,
+    abort_on_overflow: int,
+) -> tuple[Network, dict[str, Any]]:
     import math
 
     from .flood import flood_network
@@ -854,7 +1072,16 @@ def _sc_syn_flood(seed: int, profile: str, syncookies: int, flood_rate: float, l
     if profile != "linux":
         raise ParameterError("profile", profile, "linux (the flood model follows the Linux listener)")
     rate = accept_rate if accept_rate > 0 else math.inf
-    res, net = flood_network(duration=duration, flood_rate=flood_rate, legit_rate=legit_rate, backlog=backlog, seed=seed, accept_rate=rate, tcp_syncookies=syncookies, tcp_abort_on_overflow=abort_on_overflow)
+    res, net = flood_network(
+        duration=duration,
+        flood_rate=flood_rate,
+        legit_rate=legit_rate,
+        backlog=backlog,
+        seed=seed,
+        accept_rate=rate,
+        tcp_syncookies=syncookies,
+        tcp_abort_on_overflow=abort_on_overflow,
+    )
     return net, {
         "attempts": res.attempts,
         "connected": res.connected,
@@ -869,14 +1096,33 @@ def _sc_syn_flood(seed: int, profile: str, syncookies: int, flood_rate: float, l
     }
 
 
-def _port_run(seed: int, profile: str, ports: int, rate: float, duration: float, knobs: dict[str, Any], timestamps: int, bind_cycle: bool) -> tuple[Network, dict[str, Any]]:
+def _port_run(
+    seed: int,
+    profile: str,
+    ports: int,
+    rate: float,
+    duration: float,
+    knobs: dict[str, Any],
+    timestamps: int,
+    bind_cycle: bool,
+) -> tuple[Network, dict[str, Any]]:
     low = 61000
-    client_knobs = {"ip_local_port_low": low, "ip_local_port_high": low + ports - 1, "tcp_timestamps": timestamps, **knobs}
+    client_knobs = {
+        "ip_local_port_low": low,
+        "ip_local_port_high": low + ports - 1,
+        "tcp_timestamps": timestamps,
+        **knobs,
+    }
     net, c, s = _pair(seed, profile, client=client_knobs, server={"tcp_timestamps": timestamps}, delay=0.005)
     Server(s, PORT, backlog=128).start()
     n = int(duration * rate)
     if bind_cycle:  # the application picks the ports itself, round robin, with SO_REUSEADDR
-        apps = [Client(c, SERVER, PORT, at=i / rate, close="close", bind=low + i % ports, sockopts={"SO_REUSEADDR": 1}).start() for i in range(n)]
+        apps = [
+            Client(
+                c, SERVER, PORT, at=i / rate, close="close", bind=low + i % ports, sockopts={"SO_REUSEADDR": 1}
+            ).start()
+            for i in range(n)
+        ]
     else:
         apps = [Client(c, SERVER, PORT, at=i / rate, close="close").start() for i in range(n)]
     net.run(until=duration + 1)
@@ -906,41 +1152,62 @@ _PORT_RUN_PARAMS = {
 }
 
 
-def _port_scenario(seed: int, profile: str, ports: int, rate: float, duration: float, time_wait_len: float, tw_reuse: int, knob: str) -> tuple[Network, dict[str, Any]]:
+def _port_scenario(
+    seed: int, profile: str, ports: int, rate: float, duration: float, time_wait_len: float, tw_reuse: int, knob: str
+) -> tuple[Network, dict[str, Any]]:
     if profile != "linux":
         raise ParameterError("profile", profile, f"linux ({knob} is a Linux knob)")
-    return _port_run(seed, profile, ports, rate, duration, {"time_wait_len": time_wait_len, "tcp_tw_reuse": tw_reuse}, 1, False)
+    return _port_run(
+        seed, profile, ports, rate, duration, {"time_wait_len": time_wait_len, "tcp_tw_reuse": tw_reuse}, 1, False
+    )
 
 
 @_scenario(
     "time_wait_exhaustion",
-    "One client opens and closes connections faster than TIME_WAIT frees ports: connect() fails with EADDRNOTAVAIL; the ceiling is ports / TIME_WAIT (28232/60 = 470 per second on Linux defaults).",
-    "单个客户端开关连接的速度快于 TIME_WAIT 释放端口：connect() 以 EADDRNOTAVAIL 失败；上限为端口数 / TIME_WAIT 时长（Linux 默认 28232/60 ≈ 470 次每秒）。",
-    "Linux ip-sysctl.rst ip_local_port_range, include/net/tcp.h TCP_TIMEWAIT_LEN, net/ipv4/inet_hashtables.c __inet_hash_connect.",
+    "One client opens and closes connections faster than TIME_WAIT frees ports: connect() fails with EADDRNOTAVAIL; "
+    "the ceiling is ports / TIME_WAIT (28232/60 = 470 per second on Linux defaults).",
+    "单个客户端开关连接的速度快于 TIME_WAIT 释放端口：connect() 以 EADDRNOTAVAIL 失败；"
+    "上限为端口数 / TIME_WAIT 时长（Linux 默认 28232/60 ≈ 470 次每秒）。",
+    "Linux ip-sysctl.rst ip_local_port_range, include/net/tcp.h TCP_TIMEWAIT_LEN, net/ipv4/inet_hashtables.c "
+    "__inet_hash_connect.",
     **_PORT_RUN_PARAMS,
-    tw_reuse=Param(0, "tcp_tw_reuse: 1 lets connect() take a port whose 4-tuple is in TIME_WAIT (timestamps on)", choices=(0, 1)),
+    tw_reuse=Param(
+        0, "tcp_tw_reuse: 1 lets connect() take a port whose 4-tuple is in TIME_WAIT (timestamps on)", choices=(0, 1)
+    ),
 )
-def _sc_tw_exhaustion(seed: int, profile: str, ports: int, rate: float, duration: float, time_wait_len: float, tw_reuse: int) -> tuple[Network, dict[str, Any]]:
+def _sc_tw_exhaustion(
+    seed: int, profile: str, ports: int, rate: float, duration: float, time_wait_len: float, tw_reuse: int
+) -> tuple[Network, dict[str, Any]]:
     return _port_scenario(seed, profile, ports, rate, duration, time_wait_len, tw_reuse, "ip_local_port_range")
 
 
 @_scenario(
     "tw_reuse",
-    "A port-hungry client (plain connect(), ephemeral ports) with tcp_tw_reuse=1 and timestamps: connect() takes a port whose 4-tuple is still in TIME_WAIT once its last timestamp is over 1 s old, because timestamps (PAWS) make old segments harmless.",
-    "缺端口的客户端（普通 connect()，临时端口）开启 tcp_tw_reuse=1 和时间戳：当 TIME_WAIT 四元组的最后时间戳已超过 1 秒，connect() 便可复用该端口，因为时间戳（PAWS）让旧报文无害。",
-    "Linux ip-sysctl.rst tcp_tw_reuse / tcp_tw_reuse_delay, net/ipv4/inet_hashtables.c __inet_hash_connect / __inet_check_established, net/ipv4/tcp_ipv4.c tcp_twsk_unique; RFC 7323 §5 (PAWS), RFC 6191.",
+    "A port-hungry client (plain connect(), ephemeral ports) with tcp_tw_reuse=1 and timestamps: connect() takes a "
+    "port whose 4-tuple is still in TIME_WAIT once its last timestamp is over 1 s old, because timestamps (PAWS) "
+    "make old segments harmless.",
+    "缺端口的客户端（普通 connect()，临时端口）开启 tcp_tw_reuse=1 和时间戳："
+    "当 TIME_WAIT 四元组的最后时间戳已超过 1 秒，connect() "
+    "便可复用该端口，因为时间戳（PAWS）让旧报文无害。",
+    "Linux ip-sysctl.rst tcp_tw_reuse / tcp_tw_reuse_delay, net/ipv4/inet_hashtables.c __inet_hash_connect / "
+    "__inet_check_established, net/ipv4/tcp_ipv4.c tcp_twsk_unique; RFC 7323 §5 (PAWS), RFC 6191.",
     **_PORT_RUN_PARAMS,
     tw_reuse=Param(1, "tcp_tw_reuse", choices=(0, 1)),
 )
-def _sc_tw_reuse(seed: int, profile: str, ports: int, rate: float, duration: float, time_wait_len: float, tw_reuse: int) -> tuple[Network, dict[str, Any]]:
+def _sc_tw_reuse(
+    seed: int, profile: str, ports: int, rate: float, duration: float, time_wait_len: float, tw_reuse: int
+) -> tuple[Network, dict[str, Any]]:
     return _port_scenario(seed, profile, ports, rate, duration, time_wait_len, tw_reuse, "tcp_tw_reuse")
 
 
 @_scenario(
     "tw_recycle_nat",
-    "HISTORICAL (tcp_tw_recycle, removed in Linux 4.12): a server remembering the last timestamp per client address drops SYNs from a second client behind the same NAT.",
-    "历史行为（tcp_tw_recycle，已在 Linux 4.12 中移除）：按客户端地址记录最近时间戳的服务器，会丢弃同一 NAT 后第二个客户端的 SYN。",
-    "Linux < 4.12 tcp_v4_conn_request / tcp_peer_is_proven (per-host PAWS with TCP_PAWS_MSL = 60 s); removal: commit 4396e46187ca (2017); RFC 7323 §5 and Appendix B.",
+    "HISTORICAL (tcp_tw_recycle, removed in Linux 4.12): a server remembering the last timestamp per client address "
+    "drops SYNs from a second client behind the same NAT.",
+    "历史行为（tcp_tw_recycle，已在 Linux 4.12 中移除）："
+    "按客户端地址记录最近时间戳的服务器，会丢弃同一 NAT 后第二个客户端的 SYN。",
+    "Linux < 4.12 tcp_v4_conn_request / tcp_peer_is_proven (per-host PAWS with TCP_PAWS_MSL = 60 s); removal: "
+    "commit 4396e46187ca (2017); RFC 7323 §5 and Appendix B.",
     recycle=Param(1, "model the removed per-host PAWS check", choices=(0, 1)),
     clients=Param(2, "hosts behind the NAT", 2, 10),
 )
@@ -954,7 +1221,15 @@ def _sc_tw_recycle(seed: int, profile: str, recycle: int, clients: int) -> tuple
     hosts = []
     for i, name in enumerate(names):
         # every host its own timestamp clock (before Linux 4.10 there were no per-connection offsets)
-        hosts.append(net.add_host(name, f"10.0.0.{i + 2}", profile=profile, tcp_timestamps=2, ts_offset=rng.getrandbits(31) if i else 2_000_000_000))
+        hosts.append(
+            net.add_host(
+                name,
+                f"10.0.0.{i + 2}",
+                profile=profile,
+                tcp_timestamps=2,
+                ts_offset=rng.getrandbits(31) if i else 2_000_000_000,
+            )
+        )
     nat = net.add_nat("203.0.113.1", names)
     last: dict[str, tuple[int, float]] = {}  # per source address: (latest TSval, when)
     drops = {"n": 0}
@@ -964,7 +1239,15 @@ def _sc_tw_recycle(seed: int, profile: str, recycle: int, clients: int) -> tuple
         if ts is None:
             return False
         prev = last.get(nat.public_addr)
-        if recycle and seg.syn and not seg.has_ack and prev is not None and now - prev[1] < 60.0 and ((prev[0] - ts[0]) & 0xFFFFFFFF) < 0x80000000 and prev[0] != ts[0]:
+        if (
+            recycle
+            and seg.syn
+            and not seg.has_ack
+            and prev is not None
+            and now - prev[1] < 60.0
+            and ((prev[0] - ts[0]) & 0xFFFFFFFF) < 0x80000000
+            and prev[0] != ts[0]
+        ):
             drops["n"] += 1
             return True
         if not seg.syn:

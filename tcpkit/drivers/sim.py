@@ -222,7 +222,9 @@ class Host:
         offset (``None``: the engine's per-connection offsets).
     """
 
-    def __init__(self, net: Network, name: str, addr: str, profile: Profile, isn: Any, seed: int, ts_offset: int | None = None) -> None:
+    def __init__(
+        self, net: Network, name: str, addr: str, profile: Profile, isn: Any, seed: int, ts_offset: int | None = None
+    ) -> None:
         from tcpkit.engine.stack import Stack
 
         self.net = net
@@ -230,7 +232,9 @@ class Host:
         self.addr = addr
         self.profile = profile
         self.ts_offset = ts_offset
-        self.stack = Stack(name=name, addr=addr, profile=profile, isn=isn, seed=seed, tracer=net.records.append, ts_offset=ts_offset)
+        self.stack = Stack(
+            name=name, addr=addr, profile=profile, isn=isn, seed=seed, tracer=net.records.append, ts_offset=ts_offset
+        )
         self.apps: list[Any] = []
         self._timer: Event | None = None
         self.nat: Nat | None = None  # set when the host sits behind a NAT box
@@ -356,7 +360,11 @@ class Socket:
 
 
 def _port_knobs(profile: str | Profile, port_range: Any) -> dict[str, int]:
-    ok = isinstance(port_range, tuple | list) and len(port_range) == 2 and all(isinstance(p, int) and not isinstance(p, bool) for p in port_range)
+    ok = (
+        isinstance(port_range, tuple | list)
+        and len(port_range) == 2
+        and all(isinstance(p, int) and not isinstance(p, bool) for p in port_range)
+    )
     if not ok or not 1 <= port_range[0] <= port_range[1] <= 65535:
         raise ParameterError("port_range", port_range, "(low, high) with 1 <= low <= high <= 65535")
     os_name = profile if isinstance(profile, str) else profile.name
@@ -364,7 +372,9 @@ def _port_knobs(profile: str | Profile, port_range: Any) -> dict[str, int]:
         return {"ip_local_port_low": port_range[0], "ip_local_port_high": port_range[1]}
     if os_name == "freebsd":
         return {"portrange_first": port_range[0], "portrange_last": port_range[1]}
-    raise ParameterError("port_range", port_range, "nothing for the rfc9293 profile (its range is fixed at 49152-65535)")
+    raise ParameterError(
+        "port_range", port_range, "nothing for the rfc9293 profile (its range is fixed at 49152-65535)"
+    )
 
 
 class Network:
@@ -413,7 +423,17 @@ class Network:
         return random.Random(":".join([str(self.seed), *map(str, names)]))
 
     # -- building ---------------------------------------------------------------------
-    def add_host(self, name: str, addr: str, *, profile: str | Profile = "linux", isn: str | Any = None, ts_offset: int | None = None, port_range: tuple[int, int] | None = None, **knobs: Any) -> Host:
+    def add_host(
+        self,
+        name: str,
+        addr: str,
+        *,
+        profile: str | Profile = "linux",
+        isn: str | Any = None,
+        ts_offset: int | None = None,
+        port_range: tuple[int, int] | None = None,
+        **knobs: Any,
+    ) -> Host:
         """Add a host.
 
         Parameters
@@ -442,7 +462,7 @@ class Network:
         >>> Network().add_host("c", "192.0.2.1", port_range=(6000, 5000))
         Traceback (most recent call last):
         ...
-        tcpkit.engine.errors.ParameterError: parameter port_range = (6000, 5000) is not allowed: expected (low, high) with 1 <= low <= high <= 65535
+        tcpkit.engine.errors.ParameterError: parameter port_range = (6000, 5000) is not allowed: expected (low, ...
         """
         if name in self.hosts:
             raise ParameterError("host name", name, "a name not used yet: " + ", ".join(self.hosts))
@@ -506,7 +526,9 @@ class Network:
         if lk is None:
             from .links import Link
 
-            lk = self._links[(a, b)] = Link(name=f"{a}->{b}", delay=self.delay, seed=self.rng("link", a, b).getrandbits(32))
+            lk = self._links[(a, b)] = Link(
+                name=f"{a}->{b}", delay=self.delay, seed=self.rng("link", a, b).getrandbits(32)
+            )
         return lk
 
     # -- running ----------------------------------------------------------------------
@@ -546,12 +568,31 @@ class Network:
         r = self._route(src, dst, seg, sender)
         conn = (src, seg.src_port, dst, seg.dst_port)
         if r.to_host is None:
-            self.records.append(TraceRecord(time=self.now, host=from_name, kind=Kind.DROP, conn=conn, segment=seg, reason=f"no host has address {r.dst}"))
+            self.records.append(
+                TraceRecord(
+                    time=self.now,
+                    host=from_name,
+                    kind=Kind.DROP,
+                    conn=conn,
+                    segment=seg,
+                    reason=f"no host has address {r.dst}",
+                )
+            )
             return
         lk = self._link(from_name, r.to_host.name)
         arrivals, reason = lk.transmit(self.now, r.segment)
         if reason is not None:
-            self.records.append(TraceRecord(time=self.now, host=from_name, kind=Kind.DROP, conn=conn, segment=seg, peer=r.to_host.name, reason=f"link {lk.name}: {reason}"))
+            self.records.append(
+                TraceRecord(
+                    time=self.now,
+                    host=from_name,
+                    kind=Kind.DROP,
+                    conn=conn,
+                    segment=seg,
+                    peer=r.to_host.name,
+                    reason=f"link {lk.name}: {reason}",
+                )
+            )
         for t in arrivals:
             self.sim.schedule_at(t, r.to_host.deliver, r.src, r.dst, r.segment)
 
@@ -563,7 +604,15 @@ class Network:
         """
 
         def go() -> None:
-            self.records.append(TraceRecord(time=self.now, host=who, kind=Kind.SEND, conn=(src, segment.src_port, dst, segment.dst_port), segment=segment))
+            self.records.append(
+                TraceRecord(
+                    time=self.now,
+                    host=who,
+                    kind=Kind.SEND,
+                    conn=(src, segment.src_port, dst, segment.dst_port),
+                    segment=segment,
+                )
+            )
             self.transmit(who, src, dst, segment)
 
         self.sim.schedule_at(at, go)

@@ -125,7 +125,7 @@ class Connection:
     >>> c.send(0.0, b"x")
     Traceback (most recent call last):
     ...
-    tcpkit.engine.errors.TcpError: ENOTCONN (Transport endpoint is not connected): send on a connection that was never opened
+    tcpkit.engine.errors.TcpError: ENOTCONN (Transport endpoint is not connected): send on a connection that was ...
     """
 
     def __init__(
@@ -247,7 +247,15 @@ class Connection:
         src = self.state
         self.state = row.dst
         self.transitions.append((src, event, condition))
-        self._emit(now, Kind.STATE, src_state=src.value, dst_state=row.dst.value, event=event.value, condition=condition or None, rfc=row.rfc)
+        self._emit(
+            now,
+            Kind.STATE,
+            src_state=src.value,
+            dst_state=row.dst.value,
+            event=event.value,
+            condition=condition or None,
+            rfc=row.rfc,
+        )
         if row.dst is State.CLOSED:
             for name in list(self.timers):
                 self._cancel(now, name)
@@ -324,7 +332,17 @@ class Connection:
         """Free receive-buffer space: RCV.WND (RFC 9293 §3.3.1)."""
         return self.rcvbuf - len(self.recv_buf)
 
-    def _out(self, now: float, flags: Flags, seq: int, *, ack: bool = True, payload: bytes = b"", window: int | None = None, options: tuple[Option, ...] | None = None) -> Segment:
+    def _out(
+        self,
+        now: float,
+        flags: Flags,
+        seq: int,
+        *,
+        ack: bool = True,
+        payload: bytes = b"",
+        window: int | None = None,
+        options: tuple[Option, ...] | None = None,
+    ) -> Segment:
         if ack:
             flags |= Flags.ACK
         if options is None:
@@ -441,7 +459,9 @@ class Connection:
     def open_active(self, now: float) -> None:
         """OPEN, active (RFC 9293 §3.10.1): send a SYN and enter SYN_SENT."""
         if self.state is not State.CLOSED:
-            raise TcpError("EISCONN" if self.state in SYNCHRONIZED else "EALREADY", f"connect in state {self.state.value}")
+            raise TcpError(
+                "EISCONN" if self.state in SYNCHRONIZED else "EALREADY", f"connect in state {self.state.value}"
+            )
         self.open_time = now
         self._transition(now, Event.ACTIVE_OPEN)
         self.snd_nxt = self.snd_max = seq_add(self.iss, 1)
@@ -570,7 +590,11 @@ class Connection:
             del self.recv_buf[:n]
             after = self._adv_window()
             # window update when the window opened by at least 2 MSS (RFC 9293 §3.8.6.2.2 receiver SWS rule)
-            if self.state in (State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2) and (after - before) << self.rcv_wscale >= 2 * self.smss and before << self.rcv_wscale < self.rcvbuf // 2:
+            if (
+                self.state in (State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2)
+                and (after - before) << self.rcv_wscale >= 2 * self.smss
+                and before << self.rcv_wscale < self.rcvbuf // 2
+            ):
                 self._send_ack(now)
             return out
         if self.fin_rcvd or self.rd_shut:
@@ -613,7 +637,10 @@ class Connection:
         if linger_zero and st is not State.CLOSED:
             self.abort(now)
             return
-        unread = self.recv_buf and (st in (State.ESTABLISHED, State.CLOSE_WAIT) or (st in (State.FIN_WAIT_1, State.FIN_WAIT_2) and self.params.os == "linux"))
+        unread = self.recv_buf and (
+            st in (State.ESTABLISHED, State.CLOSE_WAIT)
+            or (st in (State.FIN_WAIT_1, State.FIN_WAIT_2) and self.params.os == "linux")
+        )
         if unread:
             # after shutdown(SHUT_WR) too, Linux __tcp_close() resets when data was left unread
             self.recv_buf.clear()
@@ -707,7 +734,11 @@ class Connection:
             "tcpi_retransmits": self.retransmits,
             "tcpi_unacked": len(self.send_buf),
             "queued_recv": len(self.recv_buf),
-            "options": {"sack": self.sack_ok, "timestamps": self.ts_ok, "wscale": (self.snd_wscale, self.rcv_wscale) if self.ws_ok else None},
+            "options": {
+                "sack": self.sack_ok,
+                "timestamps": self.ts_ok,
+                "wscale": (self.snd_wscale, self.rcv_wscale) if self.ws_ok else None,
+            },
         }
 
     def poll(self) -> frozenset[str]:
@@ -726,7 +757,11 @@ class Connection:
         ev: set[str] = set()
         if self.recv_buf or self.fin_rcvd or self.rd_shut or self.error is not None:
             ev.add("in")
-        if self.state in (State.ESTABLISHED, State.CLOSE_WAIT) and not self.fin_queued and len(self.send_buf) < self.sndbuf:
+        if (
+            self.state in (State.ESTABLISHED, State.CLOSE_WAIT)
+            and not self.fin_queued
+            and len(self.send_buf) < self.sndbuf
+        ):
             ev.add("out")
         if self.error is not None:
             ev.add("err")
@@ -841,7 +876,9 @@ class Connection:
         n = min(self.smss, data)
         off = max(0, seq_diff(self.snd_una, self._data_base))
         fin = self.fin_seq is not None and seq_add(self.snd_una, n) == self.fin_seq
-        flags = (Flags.PSH if n and (self.params.os == "linux" or n == data) else Flags(0)) | (Flags.FIN if fin else Flags(0))
+        flags = (Flags.PSH if n and (self.params.os == "linux" or n == data) else Flags(0)) | (
+            Flags.FIN if fin else Flags(0)
+        )
         if n == 0 and not fin:
             return
         self._out(now, flags, self.snd_una, payload=bytes(self.send_buf[off : off + n]))
@@ -1142,7 +1179,9 @@ class Connection:
             return seq_in_window(seg.seq, self.rcv_nxt, wnd)
         if wnd == 0:
             return False
-        return seq_in_window(seg.seq, self.rcv_nxt, wnd) or seq_in_window(seq_add(seg.seq, length - 1), self.rcv_nxt, wnd)
+        return seq_in_window(seg.seq, self.rcv_nxt, wnd) or seq_in_window(
+            seq_add(seg.seq, length - 1), self.rcv_nxt, wnd
+        )
 
     def _recv_window(self) -> int:
         """RCV.WND as used for acceptability (the profiles differ slightly)."""
@@ -1159,7 +1198,15 @@ class Connection:
     def _synchronized(self, now: float, seg: Segment) -> None:
         st = self.state
         p = self.params
-        if st is State.SYN_RECEIVED and not self.passive and seg.syn and seg.has_ack and not seg.rst and seq_add(seg.seq, 1) == self.rcv_nxt and seg.ack == self.snd_max:
+        if (
+            st is State.SYN_RECEIVED
+            and not self.passive
+            and seg.syn
+            and seg.has_ack
+            and not seg.rst
+            and seq_add(seg.seq, 1) == self.rcv_nxt
+            and seg.ack == self.snd_max
+        ):
             # simultaneous open: the peer's SYN-ACK acknowledges our SYN; its SYN is old news
             # (Linux tcp_validate_incoming lets exactly this segment pass)
             seg = seg.replace(flags=seg.flags & ~Flags.SYN, seq=self.rcv_nxt, payload=b"", length=0)
@@ -1180,7 +1227,11 @@ class Connection:
                 self._send_synack(now)
                 return
             zero_window_edge = seg.seq == self.rcv_nxt and self._recv_window() == 0
-            if seg.has_ack and not seg.syn and (zero_window_edge or (p.os == "freebsd" and seq_le(seg.end_seq, self.rcv_nxt))):
+            if (
+                seg.has_ack
+                and not seg.syn
+                and (zero_window_edge or (p.os == "freebsd" and seq_le(seg.end_seq, self.rcv_nxt)))
+            ):
                 # RFC 9293 §3.10.7.4: with a zero window, valid ACKs (and RSTs) must still be
                 # accepted; FreeBSD tcp_input (Stevens vol. 2 p. 960) likewise keeps the ACK of
                 # an old duplicate.  Data and FIN are dropped, an ACK goes back.
@@ -1246,7 +1297,16 @@ class Connection:
         """SEGMENT ARRIVES after the sequence-number check (second to eighth checks)."""
         st = self.state
         p = self.params
-        if self.ts_ok and seg.timestamp is not None and seq_le(seg.seq, self.rcv_nxt) and (seq_ge(seg.timestamp[0], self.ts_recent) or self.ts_recent == 0 or now - self.ts_recent_time >= PAWS_IDLE):
+        if (
+            self.ts_ok
+            and seg.timestamp is not None
+            and seq_le(seg.seq, self.rcv_nxt)
+            and (
+                seq_ge(seg.timestamp[0], self.ts_recent)
+                or self.ts_recent == 0
+                or now - self.ts_recent_time >= PAWS_IDLE
+            )
+        ):
             # RFC 7323 §4.3 (2): SEG.TSval >= TS.Recent and SEG.SEQ <= Last.ACK.sent (an
             # invalid TS.Recent, zero or 24 days old, is simply replaced: Linux tcp_paws_check)
             self.ts_recent = seg.timestamp[0]
@@ -1303,7 +1363,9 @@ class Connection:
             self._drop(now, seg, "ACK for data not yet sent")
             self._send_oow_ack(now)
             return
-        elif (p.os != "rfc9293" or p.rst_exact_match) and seq_lt(seg.ack, (self.snd_una - max(self.max_snd_wnd, 1)) & MASK):
+        elif (p.os != "rfc9293" or p.rst_exact_match) and seq_lt(
+            seg.ack, (self.snd_una - max(self.max_snd_wnd, 1)) & MASK
+        ):
             # RFC 5961 §5.2: an ACK older than SND.UNA - MAX.SND.WND is a blind injection attempt
             self._drop(now, seg, "ACK too old (RFC 5961 §5.2): challenge ACK")
             self._send_oow_ack(now)
@@ -1442,7 +1504,13 @@ class Connection:
             if seg.length or seg.fin:
                 self._send_ack(now)  # the peer already sent its FIN: just acknowledge
             return
-        if self.orphan and self.params.os in ("linux", "freebsd") and seg.length and seq_gt(seq_add(start, seg.length), self.rcv_nxt) and st in (State.FIN_WAIT_1, State.FIN_WAIT_2):
+        if (
+            self.orphan
+            and self.params.os in ("linux", "freebsd")
+            and seg.length
+            and seq_gt(seq_add(start, seg.length), self.rcv_nxt)
+            and st in (State.FIN_WAIT_1, State.FIN_WAIT_2)
+        ):
             # data after close(): nobody will read it (RFC 1122 §4.2.2.13).  Linux
             # tcp_rcv_state_process() counts TCPAbortOnData, tcp_reset()s the socket and
             # tcp_v4_do_rcv() answers the segment with tcp_v4_send_reset (seq = SEG.ACK);

@@ -31,7 +31,7 @@ Examples
 >>> make_isn("guess")
 Traceback (most recent call last):
 ...
-tcpkit.engine.errors.ParameterError: parameter kind = 'guess' is not allowed: expected one of fixed, clock, rfc6528, linux, random
+tcpkit.engine.errors.ParameterError: parameter kind = 'guess' is not allowed: expected one of fixed, clock, ...
 
 Notes
 -----
@@ -377,9 +377,7 @@ def isn_series(gen: IsnGenerator, times: Iterable[float], conn: ConnId) -> list[
     return [(float(t), gen(_check_now(t), conn)) for t in times]
 
 
-def predict_next_clock_isn(
-    observed_isn: int, observed_time: float, at_time: float, *, tick: float = CLOCK_TICK
-) -> int:
+def predict_next_clock_isn(observed_isn: int, observed_time: float, at_time: float, *, tick: float = CLOCK_TICK) -> int:
     """Guess a clock-driven ISN at ``at_time`` from one ISN seen at ``observed_time``.
 
     This is the attack of Morris (1985) and Mitnick (1994): open one honest

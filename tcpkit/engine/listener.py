@@ -135,7 +135,15 @@ class Listener:
     def _transition(self, now: float, event: Event, condition: str = "") -> None:
         row = lookup(self.state, event, condition)
         src, self.state = self.state, row.dst
-        self._emit(now, Kind.STATE, src_state=src.value, dst_state=row.dst.value, event=event.value, condition=condition or None, rfc=row.rfc)
+        self._emit(
+            now,
+            Kind.STATE,
+            src_state=src.value,
+            dst_state=row.dst.value,
+            event=event.value,
+            condition=condition or None,
+            rfc=row.rfc,
+        )
 
     def _count(self, now: float, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
@@ -299,7 +307,16 @@ class Listener:
         child = self.make_child(now, (src_addr, seg.src_port))
         child.listener = self
         if want_cookie:
-            c = syncookies.encode(src_addr, self.local[0], seg.src_port, self.local[1], client_isn=seg.seq, mss=seg.mss or 536, now=now, seed=self.cookie_seed)
+            c = syncookies.encode(
+                src_addr,
+                self.local[0],
+                seg.src_port,
+                self.local[1],
+                client_isn=seg.seq,
+                mss=seg.mss or 536,
+                now=now,
+                seed=self.cookie_seed,
+            )
             child.iss = child.snd_una = child.snd_nxt = child.snd_max = c.cookie
             child.accept_syn(now, seg)
             for out in child.take_outgoing():
@@ -372,7 +389,14 @@ class Listener:
         child.listener = self
         from .segment import MSS
 
-        syn = Segment(src_port=seg.src_port, dst_port=seg.dst_port, seq=(seg.seq - 1) & 0xFFFFFFFF, flags=Flags.SYN, window=seg.window, options=(MSS(mss),))
+        syn = Segment(
+            src_port=seg.src_port,
+            dst_port=seg.dst_port,
+            seq=(seg.seq - 1) & 0xFFFFFFFF,
+            flags=Flags.SYN,
+            window=seg.window,
+            options=(MSS(mss),),
+        )
         cookie = (seg.ack - 1) & 0xFFFFFFFF
         child.iss = child.snd_una = child.snd_nxt = child.snd_max = cookie
         child.accept_syn(now, syn, reply=False)
@@ -482,4 +506,6 @@ def _rst_for(seg: Segment) -> Segment:
     """The reset RFC 9293 §3.10.7.1/§3.10.7.2 send in answer to ``seg`` (never for an RST)."""
     if seg.has_ack:
         return Segment(src_port=seg.dst_port, dst_port=seg.src_port, seq=seg.ack, flags=Flags.RST, window=0)
-    return Segment(src_port=seg.dst_port, dst_port=seg.src_port, seq=0, ack=seg.end_seq, flags=Flags.RST | Flags.ACK, window=0)
+    return Segment(
+        src_port=seg.dst_port, dst_port=seg.src_port, seq=0, ack=seg.end_seq, flags=Flags.RST | Flags.ACK, window=0
+    )

@@ -66,7 +66,9 @@ def linux_options(*, mss: int | None, sack: bool, ts: tuple[int, int] | None, ws
     return tuple(out)
 
 
-def freebsd_options(*, mss: int | None, sack: bool, ts: tuple[int, int] | None, wscale: int | None) -> tuple[Option, ...]:
+def freebsd_options(
+    *, mss: int | None, sack: bool, ts: tuple[int, int] | None, wscale: int | None
+) -> tuple[Option, ...]:
     """Options in FreeBSD's ``tcp_addoptions()`` order, padded with EOL to 4 bytes.
 
     >>> ", ".join(map(str, freebsd_options(mss=1460, sack=True, ts=None, wscale=None)))

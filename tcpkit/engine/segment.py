@@ -384,7 +384,8 @@ def parse_options(text: str, *, offset: int = 0, whole: str | None = None) -> tu
     """Parse the inside of ``<...>``: comma-separated options.
 
     >>> parse_options("mss 1000,nop,nop,sackOK,sack 1:5 9:12,FO 0a0b,eol")
-    (MSS(value=1000), Nop(), Nop(), SackPermitted(), Sack(blocks=((1, 5), (9, 12))), FastOpen(cookie=b'\\n\\x0b'), Eol())
+    (MSS(value=1000), Nop(), Nop(), SackPermitted(), Sack(blocks=((1, 5), (9, 12))),
+     FastOpen(cookie=b'\\n\\x0b'), Eol())
     """
     src = whole if whole is not None else text
     opts: list[Option] = []
@@ -490,7 +491,9 @@ def parse_segment(text: str) -> Segment:
         if v > MASK:
             raise _fail(text, rpos, f"sequence number {v} does not fit in 32 bits")
     if (end - start) & MASK != length:
-        raise _fail(text, rpos, f"the range {start}:{end} holds {(end - start) & MASK} bytes but the length says {length}")
+        raise _fail(
+            text, rpos, f"the range {start}:{end} holds {(end - start) & MASK} bytes but the length says {length}"
+        )
     ack = 0
     window: int | None = None
     urg = 0
@@ -516,6 +519,4 @@ def parse_segment(text: str) -> Segment:
     # packetdrill writes "ack N" only when the ACK flag is on, tcpdump likewise.
     if "ack" in seen and not flags & Flags.ACK:
         raise _fail(text, tokens[2][1], "'ack N' given but the ACK flag ('.') is not set")
-    return Segment(
-        seq=start, ack=ack, flags=flags, window=window, length=length, options=options, urg=urg
-    )
+    return Segment(seq=start, ack=ack, flags=flags, window=window, length=length, options=options, urg=urg)

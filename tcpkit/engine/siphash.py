@@ -107,7 +107,7 @@ def siphash24(key16: bytes, data: bytes) -> int:
     >>> siphash24(b"short", b"")
     Traceback (most recent call last):
     ...
-    tcpkit.engine.errors.ParameterError: parameter key16 = '5 bytes' is not allowed: expected exactly 16 bytes (a 128-bit SipHash key)
+    tcpkit.engine.errors.ParameterError: parameter key16 = '5 bytes' is not allowed: expected exactly 16 bytes (a ...
 
     Notes
     -----

@@ -183,7 +183,19 @@ class Stack:
         self.conns: dict[ConnId, Connection] = {}
         self.listeners: dict[tuple[str, int], Listener] = {}
         self.counters: dict[str, int] = {name: 0 for name in COUNTERS}
-        self.counters.update({"OutRsts": 0, "AttemptFails": 0, "EstabResets": 0, "ActiveOpens": 0, "PassiveOpens": 0, "TCPAbortOnData": 0, "TCPAbortOnClose": 0, "PAWSEstab": 0, "TWRecycled": 0})
+        self.counters.update(
+            {
+                "OutRsts": 0,
+                "AttemptFails": 0,
+                "EstabResets": 0,
+                "ActiveOpens": 0,
+                "PassiveOpens": 0,
+                "TCPAbortOnData": 0,
+                "TCPAbortOnClose": 0,
+                "PAWSEstab": 0,
+                "TWRecycled": 0,
+            }
+        )
         self._out: list[Datagram] = []
         self._port_counter = 0
         self._now = 0.0
@@ -237,7 +249,15 @@ class Stack:
         self._call(now, "socket(SOCK_STREAM)", str(fd))
         return fd
 
-    def _make_conn(self, now: float, local: tuple[str, int], remote: tuple[str, int], *, passive: bool, opts: dict[str, Any] | None = None) -> Connection:
+    def _make_conn(
+        self,
+        now: float,
+        local: tuple[str, int],
+        remote: tuple[str, int],
+        *,
+        passive: bool,
+        opts: dict[str, Any] | None = None,
+    ) -> Connection:
         cid = (local[0], local[1], remote[0], remote[1])
         conn = Connection(
             self.params,
@@ -329,8 +349,11 @@ class Stack:
             port = low + (offset + step) % span
             if remote is not None:
                 held = self.conns.get((addr, port, remote[0], remote[1]))
-                taken = (held is not None and not (held.state is State.TIME_WAIT and self._tw_reuse_ok(held, now))) or any(
-                    x.local is not None and x.local[1] == port and (x.explicit or x.listener is not None) for x in self.fds.values()
+                taken = (
+                    held is not None and not (held.state is State.TIME_WAIT and self._tw_reuse_ok(held, now))
+                ) or any(
+                    x.local is not None and x.local[1] == port and (x.explicit or x.listener is not None)
+                    for x in self.fds.values()
                 )
             else:
                 taken = self._port_in_use(addr, port, reuse=False) or any(cid[1] == port for cid in self.conns)
@@ -360,7 +383,12 @@ class Stack:
         if s.local is None:
             s.local = (self.addr, self._ephemeral(self.addr, None))
         for other in self.fds.values():
-            if other is not s and other.listener is not None and other.local is not None and other.local[1] == s.local[1]:
+            if (
+                other is not s
+                and other.listener is not None
+                and other.local is not None
+                and other.local[1] == s.local[1]
+            ):
                 raise self._fail(now, text, TcpError("EADDRINUSE", f"port {s.local[1]} already has a listener"))
         opts = dict(s.opts)
 
@@ -538,7 +566,7 @@ class Stack:
         >>> st.shutdown(0.0, fd, "SHUT_WR")
         Traceback (most recent call last):
         ...
-        tcpkit.engine.errors.TcpError: ENOTCONN (Transport endpoint is not connected): shutdown on fd 3, which is not connected
+        tcpkit.engine.errors.TcpError: ENOTCONN (Transport endpoint is not connected): shutdown on fd 3, which is ...
         """
         text = f"shutdown({fd}, {how})"
         if how not in (SHUT_RD, SHUT_WR, SHUT_RDWR):
@@ -616,11 +644,15 @@ class Stack:
         >>> st.setsockopt(0.0, fd, "SO_FOO", 1)
         Traceback (most recent call last):
         ...
-        tcpkit.engine.errors.ParameterError: parameter socket option = 'SO_FOO' is not allowed: expected one of SO_REUSEADDR, ...
+        tcpkit.engine.errors.ParameterError: parameter socket option = 'SO_FOO' is not allowed: expected one of ...
         """
         s = self._sock(fd)
         if name not in SOCKOPTS or name in ("SO_ERROR", "TCP_INFO", "SO_TYPE"):
-            raise ParameterError("socket option", name, "one of " + ", ".join(o for o in SOCKOPTS if o not in ("SO_ERROR", "TCP_INFO", "SO_TYPE")))
+            raise ParameterError(
+                "socket option",
+                name,
+                "one of " + ", ".join(o for o in SOCKOPTS if o not in ("SO_ERROR", "TCP_INFO", "SO_TYPE")),
+            )
         if name == "SO_LINGER":
             if isinstance(value, int | bool):
                 value = (bool(value), 0)
@@ -690,7 +722,11 @@ class Stack:
         if name == "SO_LINGER":
             return s.opts.get(name, (False, 0))
         if name in ("TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT"):
-            defaults = {"TCP_KEEPIDLE": self.params.keepalive_time, "TCP_KEEPINTVL": self.params.keepalive_intvl, "TCP_KEEPCNT": self.params.keepalive_probes}
+            defaults = {
+                "TCP_KEEPIDLE": self.params.keepalive_time,
+                "TCP_KEEPINTVL": self.params.keepalive_intvl,
+                "TCP_KEEPCNT": self.params.keepalive_probes,
+            }
             return s.opts.get(name, defaults[name])
         return s.opts.get(name, 0)
 
@@ -815,7 +851,8 @@ class Stack:
 
         >>> from tcpkit.engine.segment import parse_segment
         >>> st = Stack(addr="10.0.0.1")
-        >>> st.segment_arrives(0.0, "10.0.0.9", "10.0.0.1", parse_segment("S 100:100(0) win 9").replace(src_port=5, dst_port=22))
+        >>> syn = parse_segment("S 100:100(0) win 9").replace(src_port=5, dst_port=22)
+        >>> st.segment_arrives(0.0, "10.0.0.9", "10.0.0.1", syn)
         >>> st.take_outgoing()[0].segment.notation()
         'R. 0:0(0) ack 101 win 0'
         """
@@ -824,7 +861,12 @@ class Stack:
         conn = self.conns.get(cid)
         self._emit(now, Kind.RECV, conn=cid, segment=seg, seq_base=conn.seq_base if conn is not None else None)
         lst = self._find_listener(dst, seg.dst_port)
-        if conn is not None and conn.state is State.TIME_WAIT and lst is not None and self._new_incarnation(now, conn, seg):
+        if (
+            conn is not None
+            and conn.state is State.TIME_WAIT
+            and lst is not None
+            and self._new_incarnation(now, conn, seg)
+        ):
             conn = None
         if conn is not None:
             owner = conn.listener
@@ -864,7 +906,12 @@ class Stack:
         """
         if not seg.syn or seg.has_ack or seg.rst:
             return False
-        newer_ts = tw.ts_ok and seg.timestamp is not None and seq_gt(seg.timestamp[0], tw.ts_recent) and self.params.os == "linux"
+        newer_ts = (
+            tw.ts_ok
+            and seg.timestamp is not None
+            and seq_gt(seg.timestamp[0], tw.ts_recent)
+            and self.params.os == "linux"
+        )
         if not (seq_gt(seg.seq, tw.rcv_nxt) or newer_ts):
             return False
         row = lookup(State.TIME_WAIT, Event.RCV_SYN, "new incarnation")
@@ -884,7 +931,14 @@ class Stack:
         if seg.has_ack:
             rst = Segment(src_port=seg.dst_port, dst_port=seg.src_port, seq=seg.ack, flags=Flags.RST, window=0)
         else:
-            rst = Segment(src_port=seg.dst_port, dst_port=seg.src_port, seq=0, ack=seg.end_seq, flags=Flags.RST | Flags.ACK, window=0)
+            rst = Segment(
+                src_port=seg.dst_port,
+                dst_port=seg.src_port,
+                seq=0,
+                ack=seg.end_seq,
+                flags=Flags.RST | Flags.ACK,
+                window=0,
+            )
         self._send_raw(now, dst, src, rst, cid)
 
     # ------------------------------------------------------------------ timers

@@ -112,17 +112,49 @@ class State(enum.Enum):
 
 
 _INFO: dict[State, tuple[str, str, str]] = {
-    State.CLOSED: ("关闭", "No connection exists (the fictional state before and after).", "不存在连接（连接开始之前与结束之后）。"),
+    State.CLOSED: (
+        "关闭",
+        "No connection exists (the fictional state before and after).",
+        "不存在连接（连接开始之前与结束之后）。",
+    ),
     State.LISTEN: ("监听", "Waiting for a SYN from any remote TCP.", "等待任意远端 TCP 发来的 SYN。"),
     State.SYN_SENT: ("同步已发送", "Sent a SYN, waiting for a matching SYN-ACK.", "已发送 SYN，等待对应的 SYN-ACK。"),
-    State.SYN_RECEIVED: ("同步已接收", "Received a SYN and sent a SYN-ACK, waiting for the ACK of our SYN.", "已收到 SYN 并发送 SYN-ACK，等待对方确认我方的 SYN。"),
+    State.SYN_RECEIVED: (
+        "同步已接收",
+        "Received a SYN and sent a SYN-ACK, waiting for the ACK of our SYN.",
+        "已收到 SYN 并发送 SYN-ACK，等待对方确认我方的 SYN。",
+    ),
     State.ESTABLISHED: ("已建立连接", "Open: data flows both ways.", "连接已打开：数据可以双向传输。"),
-    State.FIN_WAIT_1: ("终止等待1", "We closed and sent a FIN; waiting for its ACK or the peer's FIN.", "我方已关闭并发送 FIN，等待其确认或对方的 FIN。"),
-    State.FIN_WAIT_2: ("终止等待2", "Our FIN is acknowledged; waiting for the peer's FIN (the peer may still send data).", "我方 FIN 已被确认，等待对方的 FIN（对方仍可发送数据）。"),
-    State.CLOSE_WAIT: ("关闭等待", "The peer sent a FIN; waiting for our application to close.", "对方已发送 FIN，等待本方应用程序调用 close。"),
-    State.CLOSING: ("同时关闭", "Both sides sent FINs at once; waiting for the ACK of ours.", "双方同时发送了 FIN，等待对方确认我方的 FIN。"),
-    State.LAST_ACK: ("最后确认", "We sent our FIN after the peer's; waiting for its ACK.", "在对方之后发送了 FIN，等待最后的确认。"),
-    State.TIME_WAIT: ("时间等待", "Both FINs are acknowledged; waiting 2MSL so the last ACK can be resent and old duplicates die out.", "双方 FIN 都已确认；等待 2MSL，以便重发最后的 ACK 并让旧的重复报文消失。"),
+    State.FIN_WAIT_1: (
+        "终止等待1",
+        "We closed and sent a FIN; waiting for its ACK or the peer's FIN.",
+        "我方已关闭并发送 FIN，等待其确认或对方的 FIN。",
+    ),
+    State.FIN_WAIT_2: (
+        "终止等待2",
+        "Our FIN is acknowledged; waiting for the peer's FIN (the peer may still send data).",
+        "我方 FIN 已被确认，等待对方的 FIN（对方仍可发送数据）。",
+    ),
+    State.CLOSE_WAIT: (
+        "关闭等待",
+        "The peer sent a FIN; waiting for our application to close.",
+        "对方已发送 FIN，等待本方应用程序调用 close。",
+    ),
+    State.CLOSING: (
+        "同时关闭",
+        "Both sides sent FINs at once; waiting for the ACK of ours.",
+        "双方同时发送了 FIN，等待对方确认我方的 FIN。",
+    ),
+    State.LAST_ACK: (
+        "最后确认",
+        "We sent our FIN after the peer's; waiting for its ACK.",
+        "在对方之后发送了 FIN，等待最后的确认。",
+    ),
+    State.TIME_WAIT: (
+        "时间等待",
+        "Both FINs are acknowledged; waiting 2MSL so the last ACK can be resent and old duplicates die out.",
+        "双方 FIN 都已确认；等待 2MSL，以便重发最后的 ACK 并让旧的重复报文消失。",
+    ),
 }
 
 _LINUX_CODE: dict[State, int] = {
@@ -250,7 +282,9 @@ E = Event
 _R = "RFC 9293 "
 
 
-def _t(src: State, event: Event, dst: State, send: str, rfc: str, group: str, condition: str = "", note: str = "") -> Transition:
+def _t(
+    src: State, event: Event, dst: State, send: str, rfc: str, group: str, condition: str = "", note: str = ""
+) -> Transition:
     return Transition(src, event, dst, send, rfc, group, condition, note)
 
 
@@ -258,59 +292,352 @@ _SYNC_RST_STATES = (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT, S.C
 
 TRANSITIONS: tuple[Transition, ...] = (
     # ---- opening
-    _t(S.CLOSED, E.PASSIVE_OPEN, S.LISTEN, "", _R + "§3.10.1 (OPEN, passive)", "server", note="create the TCB and wait for a SYN"),
-    _t(S.CLOSED, E.ACTIVE_OPEN, S.SYN_SENT, "SYN", _R + "§3.10.1 (OPEN, active)", "client", note="choose an ISN and send SYN"),
-    _t(S.LISTEN, E.RCV_SYN, S.SYN_RECEIVED, "SYN-ACK", _R + "§3.10.7.2 (LISTEN, third: SYN)", "server", note="remember the peer's ISN, answer with our own"),
-    _t(S.LISTEN, E.CLOSE, S.CLOSED, "", _R + "§3.10.4 (CLOSE in LISTEN)", "server", note="stop listening; queued SYNs are forgotten"),
-    _t(S.SYN_SENT, E.RCV_SYN_ACK, S.ESTABLISHED, "ACK", _R + "§3.10.7.3 (SYN-SENT, fourth: SYN with acceptable ACK)", "client", note="both ISNs known: the handshake is done on this side"),
-    _t(S.SYN_SENT, E.RCV_SYN, S.SYN_RECEIVED, "SYN-ACK", _R + "§3.5 Figure 7; §3.10.7.3 (SYN without ACK)", "simultaneous", note="simultaneous open: resend our SYN with an ACK"),
-    _t(S.SYN_SENT, E.CLOSE, S.CLOSED, "", _R + "§3.10.4 (CLOSE in SYN-SENT)", "client", note="give up before the peer answered"),
-    _t(S.SYN_RECEIVED, E.RCV_ACK, S.ESTABLISHED, "", _R + "§3.10.7.4 (fifth: ACK in SYN-RECEIVED)", "server", note="our SYN is acknowledged"),
-    _t(S.SYN_RECEIVED, E.RCV_ACK, S.CLOSED, "RST", "Linux net/ipv4/tcp_minisocks.c tcp_check_req() (listen_overflow, embryonic_reset); ip-sysctl.rst tcp_abort_on_overflow", "abort", condition=ACCEPT_OVERFLOW, note="the handshake's ACK finds the accept queue full: one RST answers it and the request is dropped"),
-    _t(S.SYN_RECEIVED, E.CLOSE, S.FIN_WAIT_1, "FIN", _R + "§3.10.4 (CLOSE in SYN-RECEIVED)", "active_close", note="close before the handshake finished"),
+    _t(
+        S.CLOSED,
+        E.PASSIVE_OPEN,
+        S.LISTEN,
+        "",
+        _R + "§3.10.1 (OPEN, passive)",
+        "server",
+        note="create the TCB and wait for a SYN",
+    ),
+    _t(
+        S.CLOSED,
+        E.ACTIVE_OPEN,
+        S.SYN_SENT,
+        "SYN",
+        _R + "§3.10.1 (OPEN, active)",
+        "client",
+        note="choose an ISN and send SYN",
+    ),
+    _t(
+        S.LISTEN,
+        E.RCV_SYN,
+        S.SYN_RECEIVED,
+        "SYN-ACK",
+        _R + "§3.10.7.2 (LISTEN, third: SYN)",
+        "server",
+        note="remember the peer's ISN, answer with our own",
+    ),
+    _t(
+        S.LISTEN,
+        E.CLOSE,
+        S.CLOSED,
+        "",
+        _R + "§3.10.4 (CLOSE in LISTEN)",
+        "server",
+        note="stop listening; queued SYNs are forgotten",
+    ),
+    _t(
+        S.SYN_SENT,
+        E.RCV_SYN_ACK,
+        S.ESTABLISHED,
+        "ACK",
+        _R + "§3.10.7.3 (SYN-SENT, fourth: SYN with acceptable ACK)",
+        "client",
+        note="both ISNs known: the handshake is done on this side",
+    ),
+    _t(
+        S.SYN_SENT,
+        E.RCV_SYN,
+        S.SYN_RECEIVED,
+        "SYN-ACK",
+        _R + "§3.5 Figure 7; §3.10.7.3 (SYN without ACK)",
+        "simultaneous",
+        note="simultaneous open: resend our SYN with an ACK",
+    ),
+    _t(
+        S.SYN_SENT,
+        E.CLOSE,
+        S.CLOSED,
+        "",
+        _R + "§3.10.4 (CLOSE in SYN-SENT)",
+        "client",
+        note="give up before the peer answered",
+    ),
+    _t(
+        S.SYN_RECEIVED,
+        E.RCV_ACK,
+        S.ESTABLISHED,
+        "",
+        _R + "§3.10.7.4 (fifth: ACK in SYN-RECEIVED)",
+        "server",
+        note="our SYN is acknowledged",
+    ),
+    _t(
+        S.SYN_RECEIVED,
+        E.RCV_ACK,
+        S.CLOSED,
+        "RST",
+        "Linux net/ipv4/tcp_minisocks.c tcp_check_req() (listen_overflow, embryonic_reset); ip-sysctl.rst "
+        "tcp_abort_on_overflow",
+        "abort",
+        condition=ACCEPT_OVERFLOW,
+        note="the handshake's ACK finds the accept queue full: one RST answers it and the request is dropped",
+    ),
+    _t(
+        S.SYN_RECEIVED,
+        E.CLOSE,
+        S.FIN_WAIT_1,
+        "FIN",
+        _R + "§3.10.4 (CLOSE in SYN-RECEIVED)",
+        "active_close",
+        note="close before the handshake finished",
+    ),
     # ---- active close
-    _t(S.ESTABLISHED, E.CLOSE, S.FIN_WAIT_1, "FIN", _R + "§3.6 case 1; §3.10.4", "active_close", note="our application closed first"),
-    _t(S.ESTABLISHED, E.CLOSE, S.CLOSED, "RST", "RFC 2525 §2.17; Linux net/ipv4/tcp.c __tcp_close()", "abort", condition=UNREAD_DATA, note="closing with unread received data resets the connection"),
-    _t(S.CLOSE_WAIT, E.CLOSE, S.CLOSED, "RST", "RFC 2525 §2.17; Linux net/ipv4/tcp.c __tcp_close()", "abort", condition=UNREAD_DATA, note="closing with unread received data resets the connection"),
+    _t(
+        S.ESTABLISHED,
+        E.CLOSE,
+        S.FIN_WAIT_1,
+        "FIN",
+        _R + "§3.6 case 1; §3.10.4",
+        "active_close",
+        note="our application closed first",
+    ),
+    _t(
+        S.ESTABLISHED,
+        E.CLOSE,
+        S.CLOSED,
+        "RST",
+        "RFC 2525 §2.17; Linux net/ipv4/tcp.c __tcp_close()",
+        "abort",
+        condition=UNREAD_DATA,
+        note="closing with unread received data resets the connection",
+    ),
+    _t(
+        S.CLOSE_WAIT,
+        E.CLOSE,
+        S.CLOSED,
+        "RST",
+        "RFC 2525 §2.17; Linux net/ipv4/tcp.c __tcp_close()",
+        "abort",
+        condition=UNREAD_DATA,
+        note="closing with unread received data resets the connection",
+    ),
     *(
-        _t(st, E.CLOSE, S.CLOSED, "RST", "RFC 1122 §4.2.2.13; RFC 2525 §2.17; Linux net/ipv4/tcp.c __tcp_close()", "abort", condition=UNREAD_DATA, note="after shutdown(SHUT_WR), close() with unread received data still resets (Linux)")
+        _t(
+            st,
+            E.CLOSE,
+            S.CLOSED,
+            "RST",
+            "RFC 1122 §4.2.2.13; RFC 2525 §2.17; Linux net/ipv4/tcp.c __tcp_close()",
+            "abort",
+            condition=UNREAD_DATA,
+            note="after shutdown(SHUT_WR), close() with unread received data still resets (Linux)",
+        )
         for st in (S.FIN_WAIT_1, S.FIN_WAIT_2)
     ),
     *(
-        _t(st, E.RCV_DATA, S.CLOSED, "RST", "RFC 1122 §4.2.2.13; Linux net/ipv4/tcp_input.c tcp_rcv_state_process() (TCPAbortOnData); FreeBSD sys/netinet/tcp_input.c (tcps_rcvafterclose)", "abort", condition=DATA_AFTER_CLOSE, note="new data for a socket the application has closed: nobody can read it, so reset")
+        _t(
+            st,
+            E.RCV_DATA,
+            S.CLOSED,
+            "RST",
+            "RFC 1122 §4.2.2.13; Linux net/ipv4/tcp_input.c tcp_rcv_state_process() (TCPAbortOnData); FreeBSD "
+            "sys/netinet/tcp_input.c (tcps_rcvafterclose)",
+            "abort",
+            condition=DATA_AFTER_CLOSE,
+            note="new data for a socket the application has closed: nobody can read it, so reset",
+        )
         for st in (S.FIN_WAIT_1, S.FIN_WAIT_2)
     ),
-    _t(S.FIN_WAIT_1, E.RCV_ACK_OF_FIN, S.FIN_WAIT_2, "", _R + "§3.10.7.4 (fifth: ACK in FIN-WAIT-1)", "active_close", note="our FIN is acknowledged; the peer may still send"),
-    _t(S.FIN_WAIT_1, E.RCV_FIN, S.CLOSING, "ACK", _R + "§3.10.7.4 (eighth, FIN-WAIT-1); §3.6 case 3", "simultaneous", note="simultaneous close: the peer's FIN crossed ours"),
-    _t(S.FIN_WAIT_1, E.RCV_FIN_ACK, S.TIME_WAIT, "ACK", _R + "§3.10.7.4 (eighth, FIN-WAIT-1)", "active_close", note="FIN and ACK of our FIN together (a three-segment close); missing from Figure 5"),
-    _t(S.FIN_WAIT_2, E.RCV_FIN, S.TIME_WAIT, "ACK", _R + "§3.10.7.4 (eighth, FIN-WAIT-2)", "active_close", note="the peer finished too; start the 2MSL timer"),
-    _t(S.CLOSING, E.RCV_ACK_OF_FIN, S.TIME_WAIT, "", _R + "§3.10.7.4 (fifth: ACK in CLOSING)", "simultaneous", note="both FINs acknowledged"),
-    _t(S.TIME_WAIT, E.RCV_FIN, S.TIME_WAIT, "ACK", _R + "§3.10.7.4 (eighth, TIME-WAIT)", "active_close", note="the peer resent its FIN (our last ACK was lost): ACK again and restart 2MSL"),
-    _t(S.TIME_WAIT, E.TIMEOUT_2MSL, S.CLOSED, "", _R + "§3.6 (closing cases 1-3); §3.10.8 (time-wait timeout)", "timeout", note="2MSL has passed: old duplicates are gone"),
-    _t(S.FIN_WAIT_2, E.TIMEOUT_FIN_WAIT_2, S.CLOSED, "", "Linux net/ipv4/tcp_timer.c (tcp_fin_timeout); Documentation/networking/ip-sysctl.rst", "timeout", condition="orphaned", note="the application already closed and the peer never sent its FIN"),
+    _t(
+        S.FIN_WAIT_1,
+        E.RCV_ACK_OF_FIN,
+        S.FIN_WAIT_2,
+        "",
+        _R + "§3.10.7.4 (fifth: ACK in FIN-WAIT-1)",
+        "active_close",
+        note="our FIN is acknowledged; the peer may still send",
+    ),
+    _t(
+        S.FIN_WAIT_1,
+        E.RCV_FIN,
+        S.CLOSING,
+        "ACK",
+        _R + "§3.10.7.4 (eighth, FIN-WAIT-1); §3.6 case 3",
+        "simultaneous",
+        note="simultaneous close: the peer's FIN crossed ours",
+    ),
+    _t(
+        S.FIN_WAIT_1,
+        E.RCV_FIN_ACK,
+        S.TIME_WAIT,
+        "ACK",
+        _R + "§3.10.7.4 (eighth, FIN-WAIT-1)",
+        "active_close",
+        note="FIN and ACK of our FIN together (a three-segment close); missing from Figure 5",
+    ),
+    _t(
+        S.FIN_WAIT_2,
+        E.RCV_FIN,
+        S.TIME_WAIT,
+        "ACK",
+        _R + "§3.10.7.4 (eighth, FIN-WAIT-2)",
+        "active_close",
+        note="the peer finished too; start the 2MSL timer",
+    ),
+    _t(
+        S.CLOSING,
+        E.RCV_ACK_OF_FIN,
+        S.TIME_WAIT,
+        "",
+        _R + "§3.10.7.4 (fifth: ACK in CLOSING)",
+        "simultaneous",
+        note="both FINs acknowledged",
+    ),
+    _t(
+        S.TIME_WAIT,
+        E.RCV_FIN,
+        S.TIME_WAIT,
+        "ACK",
+        _R + "§3.10.7.4 (eighth, TIME-WAIT)",
+        "active_close",
+        note="the peer resent its FIN (our last ACK was lost): ACK again and restart 2MSL",
+    ),
+    _t(
+        S.TIME_WAIT,
+        E.TIMEOUT_2MSL,
+        S.CLOSED,
+        "",
+        _R + "§3.6 (closing cases 1-3); §3.10.8 (time-wait timeout)",
+        "timeout",
+        note="2MSL has passed: old duplicates are gone",
+    ),
+    _t(
+        S.FIN_WAIT_2,
+        E.TIMEOUT_FIN_WAIT_2,
+        S.CLOSED,
+        "",
+        "Linux net/ipv4/tcp_timer.c (tcp_fin_timeout); Documentation/networking/ip-sysctl.rst",
+        "timeout",
+        condition="orphaned",
+        note="the application already closed and the peer never sent its FIN",
+    ),
     # ---- passive close
-    _t(S.ESTABLISHED, E.RCV_FIN, S.CLOSE_WAIT, "ACK", _R + "§3.10.7.4 (eighth, ESTABLISHED); §3.6 case 2", "passive_close", note="the peer closed first; we may keep sending"),
-    _t(S.CLOSE_WAIT, E.CLOSE, S.LAST_ACK, "FIN", _R + "§3.10.4 (CLOSE in CLOSE-WAIT)", "passive_close", note="our application closed too"),
-    _t(S.LAST_ACK, E.RCV_ACK_OF_FIN, S.CLOSED, "", _R + "§3.10.7.4 (fifth: ACK in LAST-ACK)", "passive_close", note="our FIN is acknowledged: delete the TCB"),
-    _t(S.SYN_RECEIVED, E.RCV_FIN, S.CLOSE_WAIT, "ACK", _R + "§3.10.7.4 (eighth, SYN-RECEIVED)", "passive_close", note="the FIN arrived with the handshake's ACK"),
+    _t(
+        S.ESTABLISHED,
+        E.RCV_FIN,
+        S.CLOSE_WAIT,
+        "ACK",
+        _R + "§3.10.7.4 (eighth, ESTABLISHED); §3.6 case 2",
+        "passive_close",
+        note="the peer closed first; we may keep sending",
+    ),
+    _t(
+        S.CLOSE_WAIT,
+        E.CLOSE,
+        S.LAST_ACK,
+        "FIN",
+        _R + "§3.10.4 (CLOSE in CLOSE-WAIT)",
+        "passive_close",
+        note="our application closed too",
+    ),
+    _t(
+        S.LAST_ACK,
+        E.RCV_ACK_OF_FIN,
+        S.CLOSED,
+        "",
+        _R + "§3.10.7.4 (fifth: ACK in LAST-ACK)",
+        "passive_close",
+        note="our FIN is acknowledged: delete the TCB",
+    ),
+    _t(
+        S.SYN_RECEIVED,
+        E.RCV_FIN,
+        S.CLOSE_WAIT,
+        "ACK",
+        _R + "§3.10.7.4 (eighth, SYN-RECEIVED)",
+        "passive_close",
+        note="the FIN arrived with the handshake's ACK",
+    ),
     # ---- RST edges (RFC 9293 §3.5.3, §3.10.7.3, §3.10.7.4 second check)
-    _t(S.SYN_SENT, E.RCV_RST, S.CLOSED, "", _R + "§3.10.7.3 (second: RST with acceptable ACK)", "rst", note="connection refused (ECONNREFUSED)"),
-    _t(S.SYN_RECEIVED, E.RCV_RST, S.LISTEN, "", _R + "§3.10.7.4 (second, SYN-RECEIVED, passive open)", "rst", condition="passive open", note="back to listening; the application never saw it"),
-    _t(S.SYN_RECEIVED, E.RCV_RST, S.CLOSED, "", _R + "§3.10.7.4 (second, SYN-RECEIVED, active open)", "rst", condition="active open", note="simultaneous open refused (ECONNREFUSED)"),
+    _t(
+        S.SYN_SENT,
+        E.RCV_RST,
+        S.CLOSED,
+        "",
+        _R + "§3.10.7.3 (second: RST with acceptable ACK)",
+        "rst",
+        note="connection refused (ECONNREFUSED)",
+    ),
+    _t(
+        S.SYN_RECEIVED,
+        E.RCV_RST,
+        S.LISTEN,
+        "",
+        _R + "§3.10.7.4 (second, SYN-RECEIVED, passive open)",
+        "rst",
+        condition="passive open",
+        note="back to listening; the application never saw it",
+    ),
+    _t(
+        S.SYN_RECEIVED,
+        E.RCV_RST,
+        S.CLOSED,
+        "",
+        _R + "§3.10.7.4 (second, SYN-RECEIVED, active open)",
+        "rst",
+        condition="active open",
+        note="simultaneous open refused (ECONNREFUSED)",
+    ),
     *(
-        _t(st, E.RCV_RST, S.CLOSED, "", _R + f"§3.10.7.4 (second, {st.value.replace('_', '-')}); RFC 5961 §3", "rst", note="reset by the peer (ECONNRESET)")
+        _t(
+            st,
+            E.RCV_RST,
+            S.CLOSED,
+            "",
+            _R + f"§3.10.7.4 (second, {st.value.replace('_', '-')}); RFC 5961 §3",
+            "rst",
+            note="reset by the peer (ECONNRESET)",
+        )
         for st in _SYNC_RST_STATES
     ),
-    _t(S.TIME_WAIT, E.RCV_RST, S.CLOSED, "", "RFC 1337 (TIME-WAIT assassination); RFC 9293 §3.10.7.4 (second, TIME-WAIT)", "rst", condition="rfc1337 off", note="an RST kills the TIME_WAIT socket early (Linux tcp_rfc1337 = 0)"),
+    _t(
+        S.TIME_WAIT,
+        E.RCV_RST,
+        S.CLOSED,
+        "",
+        "RFC 1337 (TIME-WAIT assassination); RFC 9293 §3.10.7.4 (second, TIME-WAIT)",
+        "rst",
+        condition="rfc1337 off",
+        note="an RST kills the TIME_WAIT socket early (Linux tcp_rfc1337 = 0)",
+    ),
     # ---- SYN in a synchronized state, classic behaviour (RFC 5961 answers with a challenge ACK instead)
     *(
-        _t(st, E.RCV_SYN, S.CLOSED, "RST", "RFC 793 §3.9 (SYN in window); RFC 9293 §3.10.7.4 (fourth) without RFC 5961 §4", "rst", condition="RFC 793 SYN handling", note="a SYN inside the window resets the connection")
+        _t(
+            st,
+            E.RCV_SYN,
+            S.CLOSED,
+            "RST",
+            "RFC 793 §3.9 (SYN in window); RFC 9293 §3.10.7.4 (fourth) without RFC 5961 §4",
+            "rst",
+            condition="RFC 793 SYN handling",
+            note="a SYN inside the window resets the connection",
+        )
         for st in (*_SYNC_RST_STATES, S.TIME_WAIT)
     ),
-    _t(S.TIME_WAIT, E.RCV_SYN, S.CLOSED, "", "RFC 9293 §3.10.7.4 note; RFC 6191; Linux net/ipv4/tcp_minisocks.c tcp_timewait_state_process()", "server", condition="new incarnation", note="a SYN with a higher sequence number (or newer timestamp) reopens the 4-tuple"),
+    _t(
+        S.TIME_WAIT,
+        E.RCV_SYN,
+        S.CLOSED,
+        "",
+        "RFC 9293 §3.10.7.4 note; RFC 6191; Linux net/ipv4/tcp_minisocks.c tcp_timewait_state_process()",
+        "server",
+        condition="new incarnation",
+        note="a SYN with a higher sequence number (or newer timestamp) reopens the 4-tuple",
+    ),
     # ---- aborts (RFC 9293 §3.10.5)
     *(
-        _t(st, E.ABORT, S.CLOSED, "RST", _R + "§3.10.5 (ABORT)", "abort", note="send RST, flush queues (SO_LINGER with 0)")
+        _t(
+            st,
+            E.ABORT,
+            S.CLOSED,
+            "RST",
+            _R + "§3.10.5 (ABORT)",
+            "abort",
+            note="send RST, flush queues (SO_LINGER with 0)",
+        )
         for st in (S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT)
     ),
     *(
@@ -319,15 +646,39 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     # ---- timeouts (RFC 9293 §3.8.3 R2, §3.8.4, §3.10.8)
     *(
-        _t(st, E.TIMEOUT_RETRIES, S.CLOSED, "", _R + "§3.8.3 (R2 threshold)", "timeout", note="no answer after the last retransmission (ETIMEDOUT)")
+        _t(
+            st,
+            E.TIMEOUT_RETRIES,
+            S.CLOSED,
+            "",
+            _R + "§3.8.3 (R2 threshold)",
+            "timeout",
+            note="no answer after the last retransmission (ETIMEDOUT)",
+        )
         for st in (S.SYN_SENT, S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK)
     ),
     *(
-        _t(st, E.TIMEOUT_KEEPALIVE, S.CLOSED, "RST", _R + "§3.8.4; Linux net/ipv4/tcp_timer.c tcp_keepalive_timer()", "timeout", note="the idle peer never answered the probes (ETIMEDOUT)")
+        _t(
+            st,
+            E.TIMEOUT_KEEPALIVE,
+            S.CLOSED,
+            "RST",
+            _R + "§3.8.4; Linux net/ipv4/tcp_timer.c tcp_keepalive_timer()",
+            "timeout",
+            note="the idle peer never answered the probes (ETIMEDOUT)",
+        )
         for st in (S.ESTABLISHED, S.CLOSE_WAIT)
     ),
     *(
-        _t(st, E.TIMEOUT_USER, S.CLOSED, "", _R + "§3.10.8 (USER TIMEOUT); RFC 5482", "timeout", note="data stayed unacknowledged longer than the user timeout")
+        _t(
+            st,
+            E.TIMEOUT_USER,
+            S.CLOSED,
+            "",
+            _R + "§3.10.8 (USER TIMEOUT); RFC 5482",
+            "timeout",
+            note="data stayed unacknowledged longer than the user timeout",
+        )
         for st in (S.ESTABLISHED, S.FIN_WAIT_1, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK)
     ),
 )
@@ -360,7 +711,9 @@ def lookup(src: State, event: Event, condition: str = "") -> Transition:
             repr(t.event.value) + (f" [{t.condition}]" if t.condition else "") for t in transitions_from(src)
         )
         cond = f" [{condition}]" if condition else ""
-        raise IllegalTransition(f"no transition from {src.value} on {event.value!r}{cond}; {src.value} allows: {allowed}")
+        raise IllegalTransition(
+            f"no transition from {src.value} on {event.value!r}{cond}; {src.value} allows: {allowed}"
+        )
     return row
 
 
@@ -379,7 +732,4 @@ def glossary() -> list[dict[str, str]]:
     >>> glossary()[10]["zh"]
     '时间等待'
     """
-    return [
-        {"state": s.value, "zh": s.zh, "meaning": s.description, "meaning_zh": s.description_zh}
-        for s in STATES
-    ]
+    return [{"state": s.value, "zh": s.zh, "meaning": s.description, "meaning_zh": s.description_zh} for s in STATES]

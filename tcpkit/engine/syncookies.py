@@ -172,9 +172,10 @@ def cookie_hash(saddr: str, daddr: str, sport: int, dport: int, count: int, c: i
     if len(sa) == 4:
         sp = int.from_bytes(sport.to_bytes(2, "big"), "little")
         dp = int.from_bytes(dport.to_bytes(2, "big"), "little")
-        return siphash_4u32(
-            int.from_bytes(sa, "little"), int.from_bytes(da, "little"), (sp << 16 | dp) & MASK, count, key
-        ) & MASK
+        return (
+            siphash_4u32(int.from_bytes(sa, "little"), int.from_bytes(da, "little"), (sp << 16 | dp) & MASK, count, key)
+            & MASK
+        )
     record = sa + da + count.to_bytes(4, "little") + sport.to_bytes(2, "big") + dport.to_bytes(2, "big")
     return siphash24(key, record) & MASK
 

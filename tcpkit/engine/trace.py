@@ -117,7 +117,20 @@ class TraceRecord:
             d["conn"] = list(self.conn)
         if self.segment is not None:
             d["seg"] = segment_to_dict(self.segment)
-        for name in ("peer", "src_state", "dst_state", "event", "condition", "rfc", "timer", "deadline", "call", "result", "reason", "text"):
+        for name in (
+            "peer",
+            "src_state",
+            "dst_state",
+            "event",
+            "condition",
+            "rfc",
+            "timer",
+            "deadline",
+            "call",
+            "result",
+            "reason",
+            "text",
+        ):
             v = getattr(self, name)
             if v is not None:
                 d[name] = v
@@ -136,7 +149,20 @@ class TraceRecord:
                 kw["conn"] = (str(a), int(b), str(c), int(e))
             if "seg" in d:
                 kw["segment"] = segment_from_dict(d["seg"])
-            for name in ("peer", "src_state", "dst_state", "event", "condition", "rfc", "timer", "deadline", "call", "result", "reason", "text"):
+            for name in (
+                "peer",
+                "src_state",
+                "dst_state",
+                "event",
+                "condition",
+                "rfc",
+                "timer",
+                "deadline",
+                "call",
+                "result",
+                "reason",
+                "text",
+            ):
                 if name in d:
                     kw[name] = d[name]
             if "values" in d:
@@ -237,7 +263,11 @@ class Trace(Sequence[TraceRecord]):
         """
         k = Kind(kind) if kind is not None else None
         return Trace(
-            (r for r in self._records if (host is None or r.host == host) and (k is None or r.kind is k) and (conn is None or r.conn == conn)),
+            (
+                r
+                for r in self._records
+                if (host is None or r.host == host) and (k is None or r.kind is k) and (conn is None or r.conn == conn)
+            ),
             self.meta,
         )
 
@@ -281,7 +311,9 @@ class Trace(Sequence[TraceRecord]):
         if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
             raise TraceFormatError(f"not a tcpkit trace: expected schema {SCHEMA!r}")
         if doc.get("version") != VERSION:
-            raise TraceFormatError(f"trace schema version {doc.get('version')!r} is not supported (this tcpkit reads version {VERSION})")
+            raise TraceFormatError(
+                f"trace schema version {doc.get('version')!r} is not supported (this tcpkit reads version {VERSION})"
+            )
         return cls((TraceRecord.from_dict(r) for r in doc.get("records", [])), doc.get("meta") or {})
 
     # -- display -------------------------------------------------------------------
@@ -306,7 +338,8 @@ class Trace(Sequence[TraceRecord]):
         for r in self._records[:limit]:
             rows.append(
                 f"<tr><td style='text-align:right'>{r.time:.3f}</td><td>{html.escape(r.host)}</td>"
-                f"<td>{r.kind.value}</td><td style='text-align:left;font-family:monospace'>{html.escape(r.describe())}</td></tr>"
+                f"<td>{r.kind.value}</td><td "
+                f"style='text-align:left;font-family:monospace'>{html.escape(r.describe())}</td></tr>"
             )
         more = f"<p>… {len(self) - limit} more records</p>" if len(self) > limit else ""
         return (

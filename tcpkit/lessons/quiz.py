@@ -36,7 +36,7 @@ Not quite: 31 s is too low. Try again.
 >>> q.check(7)
 Traceback (most recent call last):
 ...
-tcpkit.engine.errors.ParameterError: parameter answer = 7 is not allowed: expected an option number from 0 to 2, a letter from a to c, or the text of an option
+tcpkit.engine.errors.ParameterError: parameter answer = 7 is not allowed: expected an option number from 0 to 2, ...
 
 Notes
 -----
@@ -152,7 +152,9 @@ class Question:
 
     def _wrong(self, what: str) -> Feedback:
         if self.role == "predict":
-            tail = (self.hint + " " if self.hint else "") + "Keep your prediction in mind and run the next cell to see what really happens."
+            tail = (
+                self.hint + " " if self.hint else ""
+            ) + "Keep your prediction in mind and run the next cell to see what really happens."
         else:
             tail = self.hint or "Try again."
         return Feedback(False, f"Not quite: {what}. {tail}")
@@ -336,7 +338,9 @@ class MultipleChoice(Question):
         labels = [f"{chr(97 + i)}) {o}" for i, o in enumerate(self.options)]
         layout = w.Layout(width="auto")
         if self.multi:
-            sel = w.SelectMultiple(options=list(zip(labels, range(len(labels)), strict=True)), rows=len(labels), layout=layout)
+            sel = w.SelectMultiple(
+                options=list(zip(labels, range(len(labels)), strict=True)), rows=len(labels), layout=layout
+            )
             return sel
         return w.RadioButtons(options=list(zip(labels, range(len(labels)), strict=True)), value=None, layout=layout)
 
@@ -366,7 +370,7 @@ class Numeric(Question):
     >>> q.check("soon")
     Traceback (most recent call last):
     ...
-    tcpkit.engine.errors.ParameterError: parameter answer = 'soon' is not allowed: expected a number, optionally followed by a unit (s)
+    tcpkit.engine.errors.ParameterError: parameter answer = 'soon' is not allowed: expected a number, optionally ...
     """
 
     kind = "numeric"
@@ -535,12 +539,16 @@ class Quiz:
         return "\n".join(lines)
 
     def static_html(self) -> str:
-        return f"<h4>{html.escape(self.title)}</h4>" + "".join(q.static_html(i) for i, q in enumerate(self.questions, 1))
+        return f"<h4>{html.escape(self.title)}</h4>" + "".join(
+            q.static_html(i) for i, q in enumerate(self.questions, 1)
+        )
 
     def widget(self) -> Any:
         import ipywidgets as w
 
-        return w.VBox([w.HTML(f"<h4>{html.escape(self.title)}</h4>")] + [q.widget(i) for i, q in enumerate(self.questions, 1)])
+        return w.VBox(
+            [w.HTML(f"<h4>{html.escape(self.title)}</h4>")] + [q.widget(i) for i, q in enumerate(self.questions, 1)]
+        )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         return _bundle(self.static_html(), str(self), self.widget)

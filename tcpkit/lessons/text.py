@@ -23,7 +23,7 @@ a   b
 >>> term("handshake")
 Traceback (most recent call last):
 ...
-tcpkit.engine.errors.ParameterError: parameter term = 'handshake' is not allowed: expected a key term of the course, e.g. three-way handshake, four-way close, sequence number, ...
+tcpkit.engine.errors.ParameterError: parameter term = 'handshake' is not allowed: expected a key term of the ...
 
 Notes
 -----
@@ -212,8 +212,9 @@ def state_paths(trace: Trace) -> Table:
     return Table(["host", "connection", "path"], rows)
 
 
-def connected_pair(seed: int = 1, *, client: dict[str, Any] | None = None, server: dict[str, Any] | None = None,
-                   until: float = 0.5) -> tuple[Any, Any, Any]:
+def connected_pair(
+    seed: int = 1, *, client: dict[str, Any] | None = None, server: dict[str, Any] | None = None, until: float = 0.5
+) -> tuple[Any, Any, Any]:
     """A simulated client and server (Linux profile) with one established, accepted connection.
 
     Parameters

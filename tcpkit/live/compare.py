@@ -126,7 +126,8 @@ def compare_paths(
     Examples
     --------
     >>> compare_paths("c", ["SYN_SENT", "CLOSED"], ["ESTABLISHED"]).differences
-    ('the kernel showed ESTABLISHED where the model expects CLOSED', 'the model reaches CLOSED after SYN_SENT; the kernel never showed it')
+    ('the kernel showed ESTABLISHED where the model expects CLOSED',
+     'the model reaches CLOSED after SYN_SENT; the kernel never showed it')
     """
     miss = _DEFAULT_MISSABLE if missable is None else frozenset(missable)
     m = dedupe(model)
@@ -164,7 +165,11 @@ def compare_paths(
             if i >= cut:
                 early.append(m[i])
             i, j = i + 1, j + 1
-        elif j < n_o and cost[i][j] == cost[i][j + 1] + 1 and not (i < n_m and skip_cost(i) == 0 and cost[i][j] == cost[i + 1][j]):
+        elif (
+            j < n_o
+            and cost[i][j] == cost[i][j + 1] + 1
+            and not (i < n_m and skip_cost(i) == 0 and cost[i][j] == cost[i + 1][j])
+        ):
             diffs.append(f"the kernel showed {o[j]} where the model expects {_expected(m, i, miss)}")
             j += 1
         elif i < n_m and cost[i][j] == cost[i + 1][j] + skip_cost(i):

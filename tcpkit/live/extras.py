@@ -74,8 +74,24 @@ class LoopbackCapture:
         self._dir = tempfile.mkdtemp(prefix="tcpkit-live-")
         path = os.path.join(self._dir, "lo.pcap")
         self._proc = subprocess.Popen(
-            ["tcpdump", "-i", "lo", "-n", "-U", "--immediate-mode", "-s", "256", "-c", str(self.max_packets), "-w", path, " or ".join(f"tcp port {p}" for p in self.ports)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                "tcpdump",
+                "-i",
+                "lo",
+                "-n",
+                "-U",
+                "--immediate-mode",
+                "-s",
+                "256",
+                "-c",
+                str(self.max_packets),
+                "-w",
+                path,
+                " or ".join(f"tcp port {p}" for p in self.ports),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         try:
             self._wait_ready()
@@ -152,7 +168,9 @@ def summarize_pcap(data: bytes) -> list[tuple[float, int, int, str]]:
     linktype = struct.unpack(end + "I", data[20:24])[0]
     offset_l2 = {1: 14, 113: 16, 101: 0, 228: 0}.get(linktype)
     if offset_l2 is None:
-        raise TraceFormatError(f"pcap link type {linktype} is not supported: expected 1 (Ethernet), 113 (SLL) or 101 (raw IP)")
+        raise TraceFormatError(
+            f"pcap link type {linktype} is not supported: expected 1 (Ethernet), 113 (SLL) or 101 (raw IP)"
+        )
     out: list[tuple[float, int, int, str]] = []
     pos = 24
     while pos + 16 <= len(data):

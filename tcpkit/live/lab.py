@@ -80,7 +80,15 @@ class Lab:
         On entering, when ``proc_root/net/tcp`` does not exist.
     """
 
-    def __init__(self, *, proc_root: str | Path = "/proc", interval: float = 0.001, step_timeout: float = 1.0, addr: str = "127.0.0.1", ports: Sequence[int] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        proc_root: str | Path = "/proc",
+        interval: float = 0.001,
+        step_timeout: float = 1.0,
+        addr: str = "127.0.0.1",
+        ports: Sequence[int] = (),
+    ) -> None:
         if not 0 < interval <= 0.1:
             raise ParameterError("interval", interval, "seconds between polls, more than 0 and at most 0.1")
         if not 0 < step_timeout <= 5:
@@ -176,7 +184,9 @@ class Lab:
         self.backlog = backlog
         queues = listener_queues(port)
         self.send_q = queues[1] if queues else None
-        self.log(role, f"listen(backlog={backlog})", "ok" if queues is None else f"ok, Send-Q (backlog in use) {queues[1]}")
+        self.log(
+            role, f"listen(backlog={backlog})", "ok" if queues is None else f"ok, Send-Q (backlog in use) {queues[1]}"
+        )
         return sock, port
 
     def free_port(self) -> int:
@@ -190,7 +200,9 @@ class Lab:
     def _take_port(self) -> int:
         return self._ports.pop(0) if self._ports else 0
 
-    def connect(self, port: int, role: str = "client", *, server_role: str | None = None, wait: bool = True) -> socket.socket:
+    def connect(
+        self, port: int, role: str = "client", *, server_role: str | None = None, wait: bool = True
+    ) -> socket.socket:
         """Connect a new client socket to ``port``; with ``wait``, until connect() finishes.
 
         The client is bound first, so its 4-tuple (and that of the server's
@@ -247,7 +259,12 @@ class Lab:
 
     def shutdown(self, sock: socket.socket, role: str, how: int = socket.SHUT_WR) -> None:
         sock.shutdown(how)
-        self.log(role, "shutdown(" + {socket.SHUT_RD: "SHUT_RD", socket.SHUT_WR: "SHUT_WR", socket.SHUT_RDWR: "SHUT_RDWR"}[how] + ")")
+        self.log(
+            role,
+            "shutdown("
+            + {socket.SHUT_RD: "SHUT_RD", socket.SHUT_WR: "SHUT_WR", socket.SHUT_RDWR: "SHUT_RDWR"}[how]
+            + ")",
+        )
 
     def close(self, sock: socket.socket, role: str, *, abort: bool = False) -> None:
         """``close()``; with ``abort``, ``SO_LINGER`` 0 first (an RST instead of a FIN)."""

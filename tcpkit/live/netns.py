@@ -47,8 +47,32 @@ DROP_PURE_ACKS: tuple[tuple[str, ...], ...] = (
     ("class", "add", "dev", "lo", "parent", "1:", "classid", "1:10", "htb", "rate", "10gbit"),
     ("class", "add", "dev", "lo", "parent", "1:", "classid", "1:20", "htb", "rate", "10gbit"),
     ("qdisc", "add", "dev", "lo", "parent", "1:20", "handle", "20:", "pfifo", "limit", "0"),
-    ("filter", "add", "dev", "lo", "parent", "1:", "protocol", "ip", "prio", "1", "u32",
-     "match", "ip", "protocol", "6", "0xff", "match", "u8", "0x10", "0xff", "at", "33", "flowid", "1:20"),
+    (
+        "filter",
+        "add",
+        "dev",
+        "lo",
+        "parent",
+        "1:",
+        "protocol",
+        "ip",
+        "prio",
+        "1",
+        "u32",
+        "match",
+        "ip",
+        "protocol",
+        "6",
+        "0xff",
+        "match",
+        "u8",
+        "0x10",
+        "0xff",
+        "at",
+        "33",
+        "flowid",
+        "1:20",
+    ),
 )
 
 
@@ -104,12 +128,31 @@ def run_in_netns(scenario: str, *, drop_pure_acks: bool = True, timeout: float =
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p))
     with private_netns(drop_pure_acks=drop_pure_acks) as ns:
         proc = subprocess.run(
-            ["ip", "netns", "exec", ns, sys.executable, "-m", "tcpkit", "live", scenario, "--json", "--no-model", "--here"],
-            capture_output=True, text=True, timeout=timeout, env=env, check=False,
+            [
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                sys.executable,
+                "-m",
+                "tcpkit",
+                "live",
+                scenario,
+                "--json",
+                "--no-model",
+                "--here",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            check=False,
         )
     try:
         doc = json.loads(proc.stdout)
         result: dict[str, Any] = doc["results"][0]
     except (json.JSONDecodeError, KeyError, IndexError):
-        raise TraceFormatError(f"the lab in namespace {ns} gave no result: {proc.stderr.strip()[-500:] or proc.stdout[-500:]}") from None
+        raise TraceFormatError(
+            f"the lab in namespace {ns} gave no result: {proc.stderr.strip()[-500:] or proc.stdout[-500:]}"
+        ) from None
     return result

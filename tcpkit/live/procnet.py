@@ -118,7 +118,7 @@ def decode_address(text: str, byteorder: ByteOrder | None = None) -> tuple[str, 
     >>> decode_address("7F000001:50")
     Traceback (most recent call last):
     ...
-    tcpkit.engine.errors.TraceFormatError: bad /proc/net/tcp address '7F000001:50': expected 8 or 32 hex digits, a colon and 4 hex digits of port
+    tcpkit.engine.errors.TraceFormatError: bad /proc/net/tcp address '7F000001:50': expected 8 or 32 hex digits, ...
     """
     order: ByteOrder = byteorder or ("little" if sys.byteorder == "little" else "big")
     addr_hex, _, port_hex = text.partition(":")

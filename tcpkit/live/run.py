@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tcpkit.capture.pcap import read_capture
 from tcpkit.engine.errors import ParameterError, TcpkitError, TraceFormatError
 from tcpkit.engine.states import State
 from tcpkit.engine.trace import Kind
@@ -165,33 +166,57 @@ class LiveResult:
             mp = self.model.get(role)
             if mp is None:
                 if self.observed.get(role):
-                    self.verdicts.append(RoleVerdict(role, (), tuple(obs), False, differences=(
-                        f"the kernel had a {role} socket ({' -> '.join(obs)}); the model has none",)))
+                    self.verdicts.append(
+                        RoleVerdict(
+                            role,
+                            (),
+                            tuple(obs),
+                            False,
+                            differences=(f"the kernel had a {role} socket ({' -> '.join(obs)}); the model has none",),
+                        )
+                    )
                 continue
             if role not in self.observed:
-                self.verdicts.append(RoleVerdict(role, mp.states, (), False, differences=(
-                    f"the model has a {role} socket ({' -> '.join(mp.states)}); the lab made none",)))
+                self.verdicts.append(
+                    RoleVerdict(
+                        role,
+                        mp.states,
+                        (),
+                        False,
+                        differences=(f"the model has a {role} socket ({' -> '.join(mp.states)}); the lab made none",),
+                    )
+                )
                 continue
             v = compare_paths(role, mp.states, obs, not_waited_from=mp.not_waited_from)
             if role == "listener" and self.model_accept_queue is not None:
                 peak = max((n for _, n in self.accept_queue()), default=0)
                 if peak != self.model_accept_queue:
-                    v = dataclasses.replace(v, agree=False, differences=(*v.differences,
-                        f"the accept queue (Recv-Q on the listener) peaked at {peak} in the kernel, {self.model_accept_queue} in the model"))
+                    v = dataclasses.replace(
+                        v,
+                        agree=False,
+                        differences=(
+                            *v.differences,
+                            f"the accept queue (Recv-Q on the listener) peaked at {peak} in the kernel, "
+                            f"{self.model_accept_queue} in the model",
+                        ),
+                    )
             self.verdicts.append(v)
             if "FIN_WAIT_2" in v.observed and "FIN_WAIT_2" not in v.model and not v.agree:
                 self.notes.append(
                     f"{role}: FIN_WAIT_2 appears when the peer's application closes later than the delayed-ACK "
                     "timer (40 ms): the ACK of the FIN then goes alone instead of riding on the peer's FIN. "
-                    "That is a timing difference (a busy machine), not a different TCP.")
+                    "That is a timing difference (a busy machine), not a different TCP."
+                )
 
     # -- showing -----------------------------------------------------------------------------
     def summary(self) -> str:
         """The verdict in a few lines of text."""
-        where = {"kernel": f"real sockets on this machine ({self.system})",
-                 "skipped": "not run",
-                 "recorded": f"observations recorded on {self.system} (this machine has no /proc/net/tcp)",
-                 "error": "the lab failed"}.get(self.source, self.source)
+        where = {
+            "kernel": f"real sockets on this machine ({self.system})",
+            "skipped": "not run",
+            "recorded": f"observations recorded on {self.system} (this machine has no /proc/net/tcp)",
+            "error": "the lab failed",
+        }.get(self.source, self.source)
         lines = [f"{self.scenario}: {self.verdict.upper()}  [{where}]"]
         if self.error:
             lines.append(f"  error: {self.error}")
@@ -204,7 +229,9 @@ class LiveResult:
         if self.backlog is not None and (peak or self.model_accept_queue is not None):
             model_q = f" (model: {self.model_accept_queue})" if self.model_accept_queue is not None else ""
             send_q = f", Send-Q {self.send_q}" if self.send_q is not None else ""
-            lines.append(f"  listener: listen(backlog={self.backlog}){send_q}; accept queue (Recv-Q) peaked at {peak}{model_q}")
+            lines.append(
+                f"  listener: listen(backlog={self.backlog}){send_q}; accept queue (Recv-Q) peaked at {peak}{model_q}"
+            )
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -240,7 +267,8 @@ class LiveResult:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        return f"<pre>{html.escape(self.summary())}\n\n{html.escape(self.table())}\n\n{html.escape(SHORT_STATE_NOTE)}</pre>"
+        parts = (self.summary(), self.table(), SHORT_STATE_NOTE)
+        return "<pre>" + "\n\n".join(html.escape(p) for p in parts) + "</pre>"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data (``tcpkit live --json``)."""
@@ -252,13 +280,26 @@ class LiveResult:
             "verdict": self.verdict,
             "differences": self.differences,
             "roles": {
-                v.role: {"kernel": list(v.observed), "model": list(v.model), "agree": v.agree,
-                         "not_observed": list(v.not_observed), "not_waited": list(v.not_waited), "early": list(v.early),
-                         "differences": list(v.differences)}
+                v.role: {
+                    "kernel": list(v.observed),
+                    "model": list(v.model),
+                    "agree": v.agree,
+                    "not_observed": list(v.not_observed),
+                    "not_waited": list(v.not_waited),
+                    "early": list(v.early),
+                    "differences": list(v.differences),
+                }
                 for v in self.verdicts
             },
-            "observed": {role: [[round(o.time, 6), o.state.value, o.tx_queue, o.rx_queue, o.retransmits] if o.present else [round(o.time, 6), "gone"]
-                                for o in hist] for role, hist in self.observed.items()},
+            "observed": {
+                role: [
+                    [round(o.time, 6), o.state.value, o.tx_queue, o.rx_queue, o.retransmits]
+                    if o.present
+                    else [round(o.time, 6), "gone"]
+                    for o in hist
+                ]
+                for role, hist in self.observed.items()
+            },
             "gone_at_end": dict(self.gone_at_end),
             "calls": [[round(c.time, 6), c.role, c.call, c.result] for c in self.calls],
             "notes": list(self.notes),
@@ -288,21 +329,48 @@ class LiveResult:
                 if not o.present:
                     continue
                 stop = hist[i + 1].time if i + 1 < len(hist) else end
-                fig.add_trace(go.Bar(x=[(stop - o.time) * 1000], base=[o.time * 1000], y=[f"{role} (kernel)"], orientation="h",
-                                     marker_color=colour[o.state.value], text=[o.state.value], textposition="inside",
-                                     insidetextanchor="middle", showlegend=False, hoverinfo="text",
-                                     hovertext=[f"{o.state.value} ({o.state.zh}) from {o.time * 1000:.1f} ms"]))
+                fig.add_trace(
+                    go.Bar(
+                        x=[(stop - o.time) * 1000],
+                        base=[o.time * 1000],
+                        y=[f"{role} (kernel)"],
+                        orientation="h",
+                        marker_color=colour[o.state.value],
+                        text=[o.state.value],
+                        textposition="inside",
+                        insidetextanchor="middle",
+                        showlegend=False,
+                        hoverinfo="text",
+                        hovertext=[f"{o.state.value} ({o.state.zh}) from {o.time * 1000:.1f} ms"],
+                    )
+                )
             mp = self.model.get(role)
             if mp:
-                fig.add_trace(go.Scatter(x=list(range(len(mp.states))), y=[f"{role} (model)"] * len(mp.states),
-                                         mode="markers+text+lines", text=list(mp.states), textposition="top center",
-                                         marker={"size": 12, "color": [colour[s] for s in mp.states], "line": {"width": 1}},
-                                         line={"color": "lightgrey"}, xaxis="x2", showlegend=False, hoverinfo="text",
-                                         hovertext=[f"{s} at t={t:.3f} s (model time)" for s, t in zip(mp.states, mp.times, strict=True)]))
-        fig.update_layout(title=f"{self.scenario}: {self.verdict} (each kernel row above its model row)", barmode="overlay",
-                          xaxis={"title": "kernel: time since the lab started (ms)"},
-                          xaxis2={"overlaying": "x", "side": "top", "title": "model: step", "showgrid": False, "dtick": 1},
-                          yaxis={"autorange": "reversed"}, height=120 + 60 * len(roles) * 2)
+                fig.add_trace(
+                    go.Scatter(
+                        x=list(range(len(mp.states))),
+                        y=[f"{role} (model)"] * len(mp.states),
+                        mode="markers+text+lines",
+                        text=list(mp.states),
+                        textposition="top center",
+                        marker={"size": 12, "color": [colour[s] for s in mp.states], "line": {"width": 1}},
+                        line={"color": "lightgrey"},
+                        xaxis="x2",
+                        showlegend=False,
+                        hoverinfo="text",
+                        hovertext=[
+                            f"{s} at t={t:.3f} s (model time)" for s, t in zip(mp.states, mp.times, strict=True)
+                        ],
+                    )
+                )
+        fig.update_layout(
+            title=f"{self.scenario}: {self.verdict} (each kernel row above its model row)",
+            barmode="overlay",
+            xaxis={"title": "kernel: time since the lab started (ms)"},
+            xaxis2={"overlaying": "x", "side": "top", "title": "model: step", "showgrid": False, "dtick": 1},
+            yaxis={"autorange": "reversed"},
+            height=120 + 60 * len(roles) * 2,
+        )
         return fig
 
 
@@ -332,9 +400,18 @@ def _attach_model(res: LiveResult, sc: Script, model: bool, profile: str) -> Non
     res.judge()
 
 
-def run_one(script: Script | str, *, proc_root: str | Path = "/proc", model: bool = True, profile: str = "linux",
-            interval: float = 0.001, step_timeout: float = 1.0, catch: bool = True,
-            root_extras: bool = False, here: bool = False) -> LiveResult:
+def run_one(
+    script: Script | str,
+    *,
+    proc_root: str | Path = "/proc",
+    model: bool = True,
+    profile: str = "linux",
+    interval: float = 0.001,
+    step_timeout: float = 1.0,
+    catch: bool = True,
+    root_extras: bool = False,
+    here: bool = False,
+) -> LiveResult:
     """Run one lab scenario with real sockets.
 
     Parameters
@@ -421,7 +498,9 @@ def _run_netns(sc: Script, *, model: bool, profile: str, root_extras: bool) -> L
     res = LiveResult(sc.name, sc.title, sc.about, source="kernel", system=_system())
     if not root_extras:
         res.source = "skipped"
-        res.notes.append("needs a private network namespace: run with root_extras=True (tcpkit live --root-extras) as root")
+        res.notes.append(
+            "needs a private network namespace: run with root_extras=True (tcpkit live --root-extras) as root"
+        )
         return res
     why = netns_unavailable()
     if why:
@@ -459,18 +538,16 @@ def _attach_capture(res: LiveResult, data: bytes) -> None:
         res.notes.append(f"loopback capture unreadable: {exc}")
         return
     flags = " ".join(f for _, _, _, f in pkts)
-    res.notes.append(f"loopback capture (tcpdump -i lo, including the lab's clean-up RSTs): {len(pkts)} packets: {flags}")
+    res.notes.append(
+        f"loopback capture (tcpdump -i lo, including the lab's clean-up RSTs): {len(pkts)} packets: {flags}"
+    )
     _import_capture(res, data)
 
 
 def _import_capture(res: LiveResult, data: bytes) -> None:
     """Read the capture back with :mod:`tcpkit.capture.pcap` (when present) into :attr:`LiveResult.capture_trace`."""
     try:
-        from tcpkit import pcap  # lazily: an optional sibling module
-    except ImportError:
-        return
-    try:
-        res.capture_trace = pcap.read_capture(data).annotate()
+        res.capture_trace = read_capture(data).annotate()
     except TcpkitError as exc:
         res.notes.append(f"tcpkit.capture.pcap could not read the capture: {exc}")
         return
@@ -479,8 +556,15 @@ def _import_capture(res: LiveResult, data: bytes) -> None:
     res.notes.append(f"the capture read back by tcpkit.capture.pcap: {shown}")
 
 
-def run_live(scenarios: Iterable[str] | None = None, *, proc_root: str | Path = "/proc", model: bool = True,
-             profile: str = "linux", root_extras: bool = False, here: bool = False) -> list[LiveResult]:
+def run_live(
+    scenarios: Iterable[str] | None = None,
+    *,
+    proc_root: str | Path = "/proc",
+    model: bool = True,
+    profile: str = "linux",
+    root_extras: bool = False,
+    here: bool = False,
+) -> list[LiveResult]:
     """Run lab scenarios (default: all) and judge each against the model.
 
     Parameters
@@ -507,7 +591,10 @@ def run_live(scenarios: Iterable[str] | None = None, *, proc_root: str | Path = 
     """
     names = [n for n, s in SCRIPTS.items() if root_extras or not s.netns] if scenarios is None else list(scenarios)
     scripts = [get_script(n) for n in names]
-    return [run_one(s, proc_root=proc_root, model=model, profile=profile, root_extras=root_extras, here=here) for s in scripts]
+    return [
+        run_one(s, proc_root=proc_root, model=model, profile=profile, root_extras=root_extras, here=here)
+        for s in scripts
+    ]
 
 
 # ---------------------------------------------------------------------------------------
@@ -543,7 +630,9 @@ def load_recorded(name: str, *, missing: Path | str | None = None) -> LiveResult
     shipped = _shipped_capture(name)
     if shipped is not None:
         res.capture = shipped[1]
-        res.notes.append(f"A real loopback capture of this scenario ships with tcpkit: tcpkit/data/captures/{shipped[0]}.")
+        res.notes.append(
+            f"A real loopback capture of this scenario ships with tcpkit: tcpkit/data/captures/{shipped[0]}."
+        )
         _import_capture(res, shipped[1])
     return res
 
@@ -552,9 +641,18 @@ def _fill_from_dict(res: LiveResult, d: dict[str, Any]) -> None:
     """Observations, calls and counters from :meth:`LiveResult.to_dict` data."""
     try:
         res.observed = {
-            role: [Observation(float(row[0]), State(row[1]), int(row[2]), int(row[3]),
-                               retransmits=int(row[4]) if len(row) > 4 else 0) if row[1] != "gone"
-                   else Observation(float(row[0]), State.CLOSED, present=False) for row in rows]
+            role: [
+                Observation(
+                    float(row[0]),
+                    State(row[1]),
+                    int(row[2]),
+                    int(row[3]),
+                    retransmits=int(row[4]) if len(row) > 4 else 0,
+                )
+                if row[1] != "gone"
+                else Observation(float(row[0]), State.CLOSED, present=False)
+                for row in rows
+            ]
             for role, rows in d["observed"].items()
         }
         res.gone_at_end = {k: bool(v) for k, v in d["gone_at_end"].items()}
@@ -589,10 +687,13 @@ def record_observations(path: str | Path, scenarios: Sequence[str] | None = None
     record_observations as r; r('tcpkit/live/recorded.json')"``.
     """
     results = run_live(scenarios, model=False, root_extras=True)
-    doc = {"system": _system(), "recorded_by": "tcpkit.live.run.record_observations", "scenarios": {}}
+    recorded: dict[str, Any] = {}
+    doc = {"system": _system(), "recorded_by": "tcpkit.live.run.record_observations", "scenarios": recorded}
     for r in results:
         if r.source != "kernel":
             raise TcpkitError(f"cannot record {r.scenario}: {r.error or r.source}")
         d = r.to_dict()
-        doc["scenarios"][r.scenario] = {k: d[k] for k in ("observed", "gone_at_end", "calls", "backlog", "send_q", "duration", "polls")}  # type: ignore[index]
+        recorded[r.scenario] = {
+            k: d[k] for k in ("observed", "gone_at_end", "calls", "backlog", "send_q", "duration", "polls")
+        }
     Path(path).write_text(json.dumps(doc, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")

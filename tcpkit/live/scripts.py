@@ -190,31 +190,70 @@ def synack_retransmit(lab: Lab) -> None:
 SCRIPTS: dict[str, Script] = {
     s.name: s
     for s in (
-        Script("open_close_client_first", "Client closes first: TIME_WAIT on the client",
-               "The side that closes first (active close, 主动关闭) ends in TIME_WAIT; the other passes CLOSE_WAIT and LAST_ACK.",
-               open_close_client_first, (("data", OPEN_CLOSE_DATA),)),
-        Script("open_close_server_first", "Server closes first: TIME_WAIT on the server",
-               "Now the server sends its reply and closes first, so the server's port holds the TIME_WAIT socket.",
-               open_close_server_first, (("data", OPEN_CLOSE_DATA),)),
-        Script("close_wait_leak", "CLOSE_WAIT leak: the server never calls close()",
-               "CLOSE_WAIT (关闭等待) lasts as long as the application wants: no kernel timer ends it, so leaked connections pile up.",
-               close_wait_leak, (("clients", CLOSE_WAIT_CLIENTS),)),
-        Script("connection_refused", "Connection refused: SYN answered by RST",
-               "No listener on the port: the kernel answers the SYN with RST and connect() fails with ECONNREFUSED.",
-               connection_refused),
-        Script("abort_rst", "Abort with SO_LINGER 0: RST instead of FIN",
-               "close() with SO_LINGER 0 sends RST (复位): both sockets vanish at once, no TIME_WAIT; the peer's recv() sees ECONNRESET.",
-               abort_rst),
-        Script("half_close", "Half-close: shutdown(SHUT_WR) while data still flows back",
-               "After shutdown(SHUT_WR) (半关闭, half-close) the client sits in FIN_WAIT_2 and still reads what the server sends.",
-               half_close, (("request", HALF_CLOSE_REQUEST), ("reply", HALF_CLOSE_REPLY))),
-        Script("accept_queue_overflow", "Accept queue overflow: a tiny backlog and nobody calling accept()",
-               "Linux keeps backlog+1 finished connections in the accept queue (全连接队列); after that it drops new SYNs, so late clients stay in SYN_SENT.",
-               accept_queue_overflow, (("clients", ACCEPT_CLIENTS), ("backlog", ACCEPT_BACKLOG)), compare_queue=True),
-        Script("synack_retransmit", "Lost handshake ACK: the server resends its SYN-ACK (root only)",
-               "In a private network namespace that drops pure ACKs, the client is ESTABLISHED but the server's request stays "
-               "SYN_RECEIVED (同步已接收) and its SYN-ACK is retransmitted (重传) after 1 s.",
-               synack_retransmit, (("send_at", 0),), netns=True, model="lost_handshake_ack"),
+        Script(
+            "open_close_client_first",
+            "Client closes first: TIME_WAIT on the client",
+            "The side that closes first (active close, 主动关闭) ends in TIME_WAIT; the other passes CLOSE_WAIT and "
+            "LAST_ACK.",
+            open_close_client_first,
+            (("data", OPEN_CLOSE_DATA),),
+        ),
+        Script(
+            "open_close_server_first",
+            "Server closes first: TIME_WAIT on the server",
+            "Now the server sends its reply and closes first, so the server's port holds the TIME_WAIT socket.",
+            open_close_server_first,
+            (("data", OPEN_CLOSE_DATA),),
+        ),
+        Script(
+            "close_wait_leak",
+            "CLOSE_WAIT leak: the server never calls close()",
+            "CLOSE_WAIT (关闭等待) lasts as long as the application wants: no kernel timer ends it, so leaked "
+            "connections pile up.",
+            close_wait_leak,
+            (("clients", CLOSE_WAIT_CLIENTS),),
+        ),
+        Script(
+            "connection_refused",
+            "Connection refused: SYN answered by RST",
+            "No listener on the port: the kernel answers the SYN with RST and connect() fails with ECONNREFUSED.",
+            connection_refused,
+        ),
+        Script(
+            "abort_rst",
+            "Abort with SO_LINGER 0: RST instead of FIN",
+            "close() with SO_LINGER 0 sends RST (复位): both sockets vanish at once, no TIME_WAIT; the peer's recv() "
+            "sees ECONNRESET.",
+            abort_rst,
+        ),
+        Script(
+            "half_close",
+            "Half-close: shutdown(SHUT_WR) while data still flows back",
+            "After shutdown(SHUT_WR) (半关闭, half-close) the client sits in FIN_WAIT_2 and still reads what the "
+            "server sends.",
+            half_close,
+            (("request", HALF_CLOSE_REQUEST), ("reply", HALF_CLOSE_REPLY)),
+        ),
+        Script(
+            "accept_queue_overflow",
+            "Accept queue overflow: a tiny backlog and nobody calling accept()",
+            "Linux keeps backlog+1 finished connections in the accept queue (全连接队列); "
+            "after that it drops new SYNs, so late clients stay in SYN_SENT.",
+            accept_queue_overflow,
+            (("clients", ACCEPT_CLIENTS), ("backlog", ACCEPT_BACKLOG)),
+            compare_queue=True,
+        ),
+        Script(
+            "synack_retransmit",
+            "Lost handshake ACK: the server resends its SYN-ACK (root only)",
+            "In a private network namespace that drops pure ACKs, the client is ESTABLISHED but the server's "
+            "request stays "
+            "SYN_RECEIVED (同步已接收) and its SYN-ACK is retransmitted (重传) after 1 s.",
+            synack_retransmit,
+            (("send_at", 0),),
+            netns=True,
+            model="lost_handshake_ack",
+        ),
     )
 }
 
@@ -235,7 +274,7 @@ def get_script(name: str) -> Script:
     >>> get_script("nope")
     Traceback (most recent call last):
     ...
-    tcpkit.engine.errors.ParameterError: parameter scenario = 'nope' is not allowed: expected one of abort_rst, accept_queue_overflow, ...
+    tcpkit.engine.errors.ParameterError: parameter scenario = 'nope' is not allowed: expected one of abort_rst, ...
     """
     try:
         return SCRIPTS[ALIASES.get(name, name)]

@@ -173,7 +173,12 @@ class Watcher:
             for conn, s in seen.items():
                 hist = self._history.setdefault(conn, [])
                 last = hist[-1] if hist else None
-                if last is None or not last.present or last.state is not s.state or (last.tx_queue, last.rx_queue, last.retransmits) != (s.tx_queue, s.rx_queue, s.retransmits):
+                if (
+                    last is None
+                    or not last.present
+                    or last.state is not s.state
+                    or (last.tx_queue, last.rx_queue, last.retransmits) != (s.tx_queue, s.rx_queue, s.retransmits)
+                ):
                     hist.append(Observation(t, s.state, s.tx_queue, s.rx_queue, retransmits=s.retransmits))
                 self._missing.pop(conn, None)
             # A socket counts as gone only when two reads in a row miss it

@@ -57,15 +57,36 @@ class _Builder:
 
     def state(self, t: float, host: str, conn: ConnId, src: State, event: Event, condition: str = "") -> None:
         row = lookup(src, event, condition)
-        self.add(time=t, host=host, kind=Kind.STATE, conn=conn, src_state=src.value, dst_state=row.dst.value,
-                 event=event.value, condition=condition or None, rfc=row.rfc)
+        self.add(
+            time=t,
+            host=host,
+            kind=Kind.STATE,
+            conn=conn,
+            src_state=src.value,
+            dst_state=row.dst.value,
+            event=event.value,
+            condition=condition or None,
+            rfc=row.rfc,
+        )
 
-    def segment(self, t: float, host: str, conn: ConnId, peer: str, seg: Segment, base: tuple[int, int], kind: Kind = Kind.SEND, reason: str | None = None) -> None:
+    def segment(
+        self,
+        t: float,
+        host: str,
+        conn: ConnId,
+        peer: str,
+        seg: Segment,
+        base: tuple[int, int],
+        kind: Kind = Kind.SEND,
+        reason: str | None = None,
+    ) -> None:
         if kind is Kind.RECV:
             conn = (conn[2], conn[3], conn[0], conn[1])
         self.add(time=t, host=host, kind=kind, conn=conn, segment=seg, peer=peer, seq_base=base, reason=reason)
 
-    def deliver(self, t: float, src: str, dst: str, conn: ConnId, seg: Segment, base: tuple[int, int], delay: float) -> float:
+    def deliver(
+        self, t: float, src: str, dst: str, conn: ConnId, seg: Segment, base: tuple[int, int], delay: float
+    ) -> float:
         """SEND at ``t`` on ``src``, RECV at ``t + delay`` on ``dst``; returns the arrival time."""
         self.segment(t, src, conn, dst, seg, base)
         rbase = (base[1], base[0])
@@ -88,7 +109,9 @@ def _seg(sport: int, dport: int, seq: int, ack: int, flags: str, length: int = 0
     for letter, flag in (("S", Flags.SYN), ("F", Flags.FIN), ("R", Flags.RST), ("P", Flags.PSH), (".", Flags.ACK)):
         if letter in flags:
             f |= flag
-    return Segment(src_port=sport, dst_port=dport, seq=seq & 0xFFFFFFFF, ack=ack & 0xFFFFFFFF, flags=f, window=64240, length=length)
+    return Segment(
+        src_port=sport, dst_port=dport, seq=seq & 0xFFFFFFFF, ack=ack & 0xFFFFFFFF, flags=f, window=64240, length=length
+    )
 
 
 def _open(b: _Builder, delay: float, rto: float) -> float:
@@ -125,7 +148,16 @@ def _lossy(delay: float, rto: float, time_wait: float) -> Trace:
     # two data segments; the first is lost on the link
     b.timer(t, "client", _C_CONN, Kind.TIMER_SET, "rto", t + rto)
     b.segment(t, "client", _C_CONN, "server", _seg(40000, 80, c1, s1, "P.", 1000), cb)
-    b.segment(t + delay / 2, "client", _C_CONN, "server", _seg(40000, 80, c1, s1, "P.", 1000), cb, Kind.DROP, reason="lost on the link")
+    b.segment(
+        t + delay / 2,
+        "client",
+        _C_CONN,
+        "server",
+        _seg(40000, 80, c1, s1, "P.", 1000),
+        cb,
+        Kind.DROP,
+        reason="lost on the link",
+    )
     t2 = b.deliver(t + 0.001, "client", "server", _C_CONN, _seg(40000, 80, c1 + 1000, s1, "P.", 1000), cb, delay)
     b.deliver(t2, "server", "client", _S_CONN, _seg(80, 40000, s1, c1, "."), sb, delay)  # duplicate ACK
     t = t + rto
@@ -172,7 +204,16 @@ def _attacker(delay: float, rto: float) -> Trace:
     b.segment(t, "attacker", _C_CONN, "server", spoof, cb)
     t += delay
     b.segment(t, "server", _C_CONN, "attacker", spoof, sb, Kind.RECV)
-    b.segment(t, "server", _S_CONN, "attacker", spoof, sb, Kind.DROP, reason="RST in window but not exact: challenge ACK (RFC 5961 §3.2)")
+    b.segment(
+        t,
+        "server",
+        _S_CONN,
+        "attacker",
+        spoof,
+        sb,
+        Kind.DROP,
+        reason="RST in window but not exact: challenge ACK (RFC 5961 §3.2)",
+    )
     t = b.deliver(t, "server", "client", _S_CONN, _seg(80, 40000, s1, c1 + 100, "."), sb, delay)
     # the client answers the challenge ACK: nothing new to say, so nothing sent; the connection survives
     b.add(time=t, host="client", kind=Kind.NOTE, text="challenge ACK acknowledges nothing new; connection survives")
@@ -200,7 +241,16 @@ def _flood(delay: float, rto: float, n: int = 12, backlog: int = 4) -> Trace:
             syn_q += 1
             b.queue(t + delay, "server", syn_q, 0)
         else:
-            b.segment(t + delay, "server", (conn[2], conn[3], conn[0], conn[1]), "attacker", seg, (0, seg.seq), Kind.DROP, reason="SYN queue full")
+            b.segment(
+                t + delay,
+                "server",
+                (conn[2], conn[3], conn[0], conn[1]),
+                "attacker",
+                seg,
+                (0, seg.seq),
+                Kind.DROP,
+                reason="SYN queue full",
+            )
     t_exp = 0.01 + delay + rto * 3
     for _ in range(syn_q):
         syn_q -= 1

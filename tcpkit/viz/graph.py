@@ -70,7 +70,16 @@ __all__ = [
 ]
 
 #: Edge groups, in legend order (the ``group`` column of the table).
-GROUPS: tuple[str, ...] = ("client", "server", "active_close", "passive_close", "simultaneous", "rst", "timeout", "abort")
+GROUPS: tuple[str, ...] = (
+    "client",
+    "server",
+    "active_close",
+    "passive_close",
+    "simultaneous",
+    "rst",
+    "timeout",
+    "abort",
+)
 #: The groups shown on a first look; the others start hidden (click the legend).
 MAIN_GROUPS: tuple[str, ...] = GROUPS[:5]
 
@@ -144,12 +153,22 @@ def state_graph(groups: Iterable[str] | None = None) -> nx.MultiDiGraph:
         g.add_node(s, zh=s.zh, description=s.description, pos=LAYOUT[s])
     for t in TRANSITIONS:
         if t.group in keep:
-            g.add_edge(t.src, t.dst, key=(t.event.value, t.condition), label=t.label, group=t.group,
-                       rfc=t.rfc, note=t.note, send=t.send, transition=t)
+            g.add_edge(
+                t.src,
+                t.dst,
+                key=(t.event.value, t.condition),
+                label=t.label,
+                group=t.group,
+                rfc=t.rfc,
+                note=t.note,
+                send=t.send,
+                transition=t,
+            )
     return g
 
 
 # --------------------------------------------------------------------------- geometry
+
 
 def _node_pos(state: State, low: bool = False) -> tuple[float, float]:
     return CLOSED_LOW if (state is State.CLOSED and low) else LAYOUT[state]
@@ -200,8 +219,12 @@ def _geometry() -> dict[Transition, tuple[list[float], list[float], tuple[float,
             pts = []
             for i in range(41):
                 u = i / 40
-                pts.append(((1 - u) ** 2 * a[0] + 2 * (1 - u) * u * cx + u * u * b[0],
-                            (1 - u) ** 2 * a[1] + 2 * (1 - u) * u * cy + u * u * b[1]))
+                pts.append(
+                    (
+                        (1 - u) ** 2 * a[0] + 2 * (1 - u) * u * cx + u * u * b[0],
+                        (1 - u) ** 2 * a[1] + 2 * (1 - u) * u * cy + u * u * b[1],
+                    )
+                )
             ha, hb = _half_box(t.src), _half_box(t.dst)
             pts = [p for p in pts if not _inside(p, a, ha) and not _inside(p, b, hb)] or pts[19:22]
             mid = pts[len(pts) // 2]
@@ -210,6 +233,7 @@ def _geometry() -> dict[Transition, tuple[list[float], list[float], tuple[float,
 
 
 # --------------------------------------------------------------------------- trace paths
+
 
 def _event(text: str | None) -> Event | None:
     if text is None:
@@ -295,6 +319,7 @@ def state_hosts(trace: Trace) -> list[str]:
 
 # --------------------------------------------------------------------------- figure
 
+
 def _host_label(host: str) -> str:
     return tr(host) if host in ("client", "server", "attacker") else host
 
@@ -302,8 +327,10 @@ def _host_label(host: str) -> str:
 def _edge_hover(t: Transition) -> str:
     cond = f" [{condition_text(t.condition)}]" if t.condition else ""
     send = t.send or tr("viz.edge.nothing")
-    return (f"<b>{state_name(t.src)} → {state_name(t.dst)}</b><br>{event_text(t.event)}{cond} / {send}"
-            f"<br>{note_text(t.note)}<br><i>{t.rfc}</i>")
+    return (
+        f"<b>{state_name(t.src)} → {state_name(t.dst)}</b><br>{event_text(t.event)}{cond} / {send}"
+        f"<br>{note_text(t.note)}<br><i>{t.rfc}</i>"
+    )
 
 
 def state_graph_figure(
@@ -354,7 +381,7 @@ def state_graph_figure(
     >>> state_graph_figure(groups=["rst", "bogus"])
     Traceback (most recent call last):
     ...
-    tcpkit.engine.errors.ParameterError: parameter groups = 'bogus' is not allowed: expected edge groups among client, ...
+    tcpkit.engine.errors.ParameterError: parameter groups = 'bogus' is not allowed: expected edge groups among ...
     """
     groups_t = _check_groups(groups)
     hidden_s = set(_check_groups(hidden))
@@ -374,12 +401,27 @@ def state_graph_figure(
     for col, host in enumerate(panels, start=1):
         xa, ya = ("x", "y") if col == 1 else (f"x{col}", f"y{col}")
         x0 = (col - 1) * (width + gap)
-        layout["xaxis" if col == 1 else f"xaxis{col}"] = {"domain": [x0, x0 + width], "visible": False,
-                                                          "range": [-3.3, 3.6], "anchor": ya}
+        layout["xaxis" if col == 1 else f"xaxis{col}"] = {
+            "domain": [x0, x0 + width],
+            "visible": False,
+            "range": [-3.3, 3.6],
+            "anchor": ya,
+        }
         layout["yaxis" if col == 1 else f"yaxis{col}"] = {"visible": False, "range": [-0.95, 6.6], "anchor": xa}
         if hosts:
-            annotations.append({"text": _host_label(host), "x": x0 + width / 2, "y": 1.0, "xref": "paper", "yref": "paper",
-                                "xanchor": "center", "yanchor": "bottom", "showarrow": False, "font": {"size": 15}})
+            annotations.append(
+                {
+                    "text": _host_label(host),
+                    "x": x0 + width / 2,
+                    "y": 1.0,
+                    "xref": "paper",
+                    "yref": "paper",
+                    "xanchor": "center",
+                    "yanchor": "bottom",
+                    "showarrow": False,
+                    "font": {"size": 15},
+                }
+            )
         for group in groups_t:
             rows = [t for t in TRANSITIONS if t.group == group]
             xs: list[float | None] = []
@@ -392,39 +434,104 @@ def state_graph_figure(
                 sizes += [0] * (len(gx) - 1) + [11, 0]
             vis: bool | str = "legendonly" if group in hidden_s else True
             color = GROUP_COLORS[group]
-            data.append({"type": "scatter", "x": xs, "y": ys, "xaxis": xa, "yaxis": ya, "mode": "lines+markers",
-                         "line": {"color": color, "width": 1.6},
-                         "marker": {"symbol": "arrow", "angleref": "previous", "size": sizes, "color": color},
-                         "name": tr(f"viz.group.{group}"), "legendgroup": group, "showlegend": col == 1,
-                         "visible": vis, "hoverinfo": "skip"})
+            data.append(
+                {
+                    "type": "scatter",
+                    "x": xs,
+                    "y": ys,
+                    "xaxis": xa,
+                    "yaxis": ya,
+                    "mode": "lines+markers",
+                    "line": {"color": color, "width": 1.6},
+                    "marker": {"symbol": "arrow", "angleref": "previous", "size": sizes, "color": color},
+                    "name": tr(f"viz.group.{group}"),
+                    "legendgroup": group,
+                    "showlegend": col == 1,
+                    "visible": vis,
+                    "hoverinfo": "skip",
+                }
+            )
             mids = [geo[t][2] for t in rows]
             show_text = edge_labels and group not in hidden_s
-            data.append({"type": "scatter", "x": [m[0] for m in mids], "y": [m[1] for m in mids], "xaxis": xa, "yaxis": ya,
-                         "mode": "markers+text" if show_text else "markers",
-                         "text": [f"{t.event.value} / {t.send or '-'}" for t in rows] if show_text else None,
-                         "textfont": {"size": 9, "color": color}, "textposition": "middle right",
-                         "marker": {"size": 7, "color": color}, "hovertext": [_edge_hover(t) for t in rows],
-                         "hoverinfo": "text", "name": tr(f"viz.group.{group}"), "legendgroup": group,
-                         "showlegend": False, "visible": vis})
+            data.append(
+                {
+                    "type": "scatter",
+                    "x": [m[0] for m in mids],
+                    "y": [m[1] for m in mids],
+                    "xaxis": xa,
+                    "yaxis": ya,
+                    "mode": "markers+text" if show_text else "markers",
+                    "text": [f"{t.event.value} / {t.send or '-'}" for t in rows] if show_text else None,
+                    "textfont": {"size": 9, "color": color},
+                    "textposition": "middle right",
+                    "marker": {"size": 7, "color": color},
+                    "hovertext": [_edge_hover(t) for t in rows],
+                    "hoverinfo": "text",
+                    "name": tr(f"viz.group.{group}"),
+                    "legendgroup": group,
+                    "showlegend": False,
+                    "visible": vis,
+                }
+            )
         # the path a host took (filled in by highlight()): a layout shape, cheap to redraw
         hc = HOST_COLORS[(col - 1) % len(HOST_COLORS)]
-        shapes.append({"type": "path", "name": f"_path:{host}", "xref": xa, "yref": ya, "path": "M 0,0",
-                       "line": {"color": hc, "width": 7}, "opacity": 0.35, "visible": False, "layer": "below"})
+        shapes.append(
+            {
+                "type": "path",
+                "name": f"_path:{host}",
+                "xref": xa,
+                "yref": ya,
+                "path": "M 0,0",
+                "line": {"color": hc, "width": 7},
+                "opacity": 0.35,
+                "visible": False,
+                "layer": "below",
+            }
+        )
         # nodes: hover targets + boxes
-        data.append({"type": "scatter", "x": [p[0] for p in node_xy], "y": [p[1] for p in node_xy], "xaxis": xa, "yaxis": ya,
-                     "mode": "markers", "marker": {"size": 26, "color": "rgba(0,0,0,0)", "symbol": "square"},
-                     "hovertext": [f"<b>{s.value} {s.zh}</b><br>{state_description(s)}" for s in node_states],
-                     "hoverinfo": "text", "name": f"_nodes:{host}", "showlegend": False})
+        data.append(
+            {
+                "type": "scatter",
+                "x": [p[0] for p in node_xy],
+                "y": [p[1] for p in node_xy],
+                "xaxis": xa,
+                "yaxis": ya,
+                "mode": "markers",
+                "marker": {"size": 26, "color": "rgba(0,0,0,0)", "symbol": "square"},
+                "hovertext": [f"<b>{s.value} {s.zh}</b><br>{state_description(s)}" for s in node_states],
+                "hoverinfo": "text",
+                "name": f"_nodes:{host}",
+                "showlegend": False,
+            }
+        )
         for s, (x, y) in zip(node_states, node_xy, strict=True):
-            annotations.append({"x": x, "y": y, "xref": xa, "yref": ya, "text": s.value, "showarrow": False,
-                                "name": f"{host}|{s.value}", "font": {"size": 11, "family": "monospace"},
-                                "bgcolor": "white", "bordercolor": "#444", "borderwidth": 1, "borderpad": 3,
-                                "hovertext": s.zh})
+            annotations.append(
+                {
+                    "x": x,
+                    "y": y,
+                    "xref": xa,
+                    "yref": ya,
+                    "text": s.value,
+                    "showarrow": False,
+                    "name": f"{host}|{s.value}",
+                    "font": {"size": 11, "family": "monospace"},
+                    "bgcolor": "white",
+                    "bordercolor": "#444",
+                    "borderwidth": 1,
+                    "borderpad": 3,
+                    "hovertext": s.zh,
+                }
+            )
     layout.update(
-        title={"text": tr("viz.graph.title"), "x": 0.01}, annotations=annotations, shapes=shapes,
-        height=height, margin={"l": 10, "r": 10, "t": 60, "b": 10}, plot_bgcolor="white",
+        title={"text": tr("viz.graph.title"), "x": 0.01},
+        annotations=annotations,
+        shapes=shapes,
+        height=height,
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        plot_bgcolor="white",
         legend={"orientation": "h", "y": -0.02, "x": 0.0, "font": {"size": 11}},
-        hovermode="closest", meta={"tcpkit": "state_graph", "hosts": list(panels)},
+        hovermode="closest",
+        meta={"tcpkit": "state_graph", "hosts": list(panels)},
     )
     fig = go.Figure(data=data, layout=layout)
     if trace is not None or current:
@@ -432,8 +539,9 @@ def state_graph_figure(
     return fig
 
 
-def highlight(fig: go.Figure, trace: Trace | None, *, upto: int | None = None,
-              current: dict[str, State | str] | None = None) -> None:
+def highlight(
+    fig: go.Figure, trace: Trace | None, *, upto: int | None = None, current: dict[str, State | str] | None = None
+) -> None:
     """Update a state-graph figure in place: each host's path and current state.
 
     Works on a :class:`plotly.graph_objects.FigureWidget` too; wrap the call
@@ -566,6 +674,7 @@ def path_shape(fig: go.Figure, host: str) -> str:
 
 # --------------------------------------------------------------------------- text exports
 
+
 def to_mermaid(groups: Iterable[str] | None = None, current: State | str | None = None) -> str:
     """The diagram as a Mermaid ``stateDiagram-v2`` (paste into Markdown).
 
@@ -617,6 +726,9 @@ def to_dot(groups: Iterable[str] | None = None, current: State | str | None = No
         lines.append(f"    {s.value} [label={q(s.value)}, tooltip={q(s.zh + ': ' + s.description)}{style}];")
     for t in TRANSITIONS:
         if t.group in keep:
-            lines.append(f"    {q(t.src.value)} -> {q(t.dst.value)} [label={q(t.label)}, color={q(GROUP_COLORS[t.group])}, tooltip={q(t.rfc)}];")
+            lines.append(
+                f"    {q(t.src.value)} -> {q(t.dst.value)} [label={q(t.label)}, color={q(GROUP_COLORS[t.group])}, "
+                f"tooltip={q(t.rfc)}];"
+            )
     lines.append("}")
     return "\n".join(lines)

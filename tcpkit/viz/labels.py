@@ -56,8 +56,11 @@ register(
         "viz.ladder.relative": ("relative sequence numbers", "相对序列号"),
         "viz.ladder.absolute": ("absolute sequence numbers", "绝对序列号"),
         "viz.ladder.delay": ("one-way delay {ms:.1f} ms", "单向时延 {ms:.1f} 毫秒"),
-        "viz.ladder.cut": ("✂ cut: records {i0}–{i1} of {n}{why}; choose others with max_segments=, window=(t0, t1) or first=",
-                           "✂ 已截断：显示第 {i0}–{i1} 条记录，共 {n} 条{why}；可用 max_segments=、window=(t0, t1) 或 first= 选择其他部分"),
+        "viz.ladder.cut": (
+            "✂ cut: records {i0}–{i1} of {n}{why}; choose others with max_segments=, window=(t0, t1) or first=",
+            "✂ 已截断：显示第 {i0}–{i1} 条记录，共 {n} 条{why}；"
+            "可用 max_segments=、window=(t0, t1) 或 first= 选择其他部分",
+        ),
         "viz.ladder.beyond": ("arrives after the cut", "在截断处之后到达"),
         "viz.ladder.cut_limit": (" (at most {limit} segments)", "（最多 {limit} 个报文段）"),
         # timelines
@@ -103,7 +106,10 @@ register(
         "w.predict.why": ("Why: {why}", "原因：{why}"),
         "w.predict.nothing": ("nothing (no segment)", "什么都不发送"),
         "w.predict.pick": ("Pick an answer or type a segment first.", "请先选择答案或输入报文段。"),
-        "w.predict.mismatch": ("{field}: you said {got}, the trace has {want}", "{field}：你的答案是 {got}，跟踪中为 {want}"),
+        "w.predict.mismatch": (
+            "{field}: you said {got}, the trace has {want}",
+            "{field}：你的答案是 {got}，跟踪中为 {want}",
+        ),
         "w.predict.no_question": ("no such moment in the trace: {why}", "跟踪中没有这样的时刻：{why}"),
         "w.explorer.scenario": ("scenario", "场景"),
         "w.explorer.seed": ("seed", "随机种子"),
@@ -121,10 +127,16 @@ register(
 #: Chinese for the notes of :data:`tcpkit.engine.states.TRANSITIONS`, keyed by the English note.
 _NOTES_ZH: dict[str, str] = {
     "2MSL has passed: old duplicates are gone": "已过 2MSL：旧的重复报文已消失",
-    "FIN and ACK of our FIN together (a three-segment close); missing from Figure 5": "FIN 与对我方 FIN 的确认同时到达（三次挥手）；Figure 5 中没有这条边",
+    "FIN and ACK of our FIN together (a three-segment close); missing from Figure 5": (
+        "FIN 与对我方 FIN 的确认同时到达（三次挥手）；Figure 5 中没有这条边"
+    ),
     "a SYN inside the window resets the connection": "窗口内的 SYN 会重置连接",
-    "a SYN with a higher sequence number (or newer timestamp) reopens the 4-tuple": "序列号更大（或时间戳更新）的 SYN 可重新打开该四元组",
-    "an RST kills the TIME_WAIT socket early (Linux tcp_rfc1337 = 0)": "RST 会提前结束 TIME_WAIT 套接字（Linux tcp_rfc1337 = 0）",
+    "a SYN with a higher sequence number (or newer timestamp) reopens the 4-tuple": (
+        "序列号更大（或时间戳更新）的 SYN 可重新打开该四元组"
+    ),
+    "an RST kills the TIME_WAIT socket early (Linux tcp_rfc1337 = 0)": (
+        "RST 会提前结束 TIME_WAIT 套接字（Linux tcp_rfc1337 = 0）"
+    ),
     "back to listening; the application never saw it": "回到监听状态；应用程序从未见到这个连接",
     "both FINs acknowledged": "双方的 FIN 都已确认",
     "both ISNs known: the handshake is done on this side": "双方 ISN 均已知：本端握手完成",
@@ -154,7 +166,9 @@ _NOTES_ZH: dict[str, str] = {
     "the idle peer never answered the probes (ETIMEDOUT)": "空闲的对端始终未应答保活探测（ETIMEDOUT）",
     "the peer closed first; we may keep sending": "对方先关闭；我方仍可继续发送",
     "the peer finished too; start the 2MSL timer": "对方也结束了；启动 2MSL 定时器",
-    "the peer resent its FIN (our last ACK was lost): ACK again and restart 2MSL": "对方重发了 FIN（我方最后的 ACK 丢失）：再次确认并重启 2MSL",
+    "the peer resent its FIN (our last ACK was lost): ACK again and restart 2MSL": (
+        "对方重发了 FIN（我方最后的 ACK 丢失）：再次确认并重启 2MSL"
+    ),
 }
 
 _CONDITIONS_ZH: dict[str, str] = {

@@ -49,8 +49,19 @@ from tcpkit.engine.trace import Kind, Trace, TraceRecord
 
 from .labels import tr
 
-__all__ = ["Arrow", "TimerBar", "Ladder", "build_ladder", "ladder_figure", "LadderView", "segment_label", "cursor_y",
-           "ladder_window", "ladder_pages", "MAX_SEGMENTS"]
+__all__ = [
+    "Arrow",
+    "TimerBar",
+    "Ladder",
+    "build_ladder",
+    "ladder_figure",
+    "LadderView",
+    "segment_label",
+    "cursor_y",
+    "ladder_window",
+    "ladder_pages",
+    "MAX_SEGMENTS",
+]
 
 #: Default number of segment records (SEND, RECV, DROP) one ladder draws; longer traces are cut.
 #: About 50 arrows: what the ladder's largest height (1800 px) shows with readable labels
@@ -58,8 +69,16 @@ __all__ = ["Arrow", "TimerBar", "Ladder", "build_ladder", "ladder_figure", "Ladd
 MAX_SEGMENTS = 100
 _SEG_KINDS = (Kind.SEND, Kind.RECV, Kind.DROP)
 
-TIMER_COLORS = {"rto": "#ff7f0e", "rexmt": "#ff7f0e", "tlp": "#fdd0a2", "time_wait": "#9467bd", "keepalive": "#17becf", "delack": "#bcbd22",
-                "fin_wait_2": "#8c564b", "persist": "#e377c2"}
+TIMER_COLORS = {
+    "rto": "#ff7f0e",
+    "rexmt": "#ff7f0e",
+    "tlp": "#fdd0a2",
+    "time_wait": "#9467bd",
+    "keepalive": "#17becf",
+    "delack": "#bcbd22",
+    "fin_wait_2": "#8c564b",
+    "persist": "#e377c2",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,8 +248,13 @@ def _build_ladder(trace: Trace, relative: bool, order: list[str], inflight: str 
             if cands:
                 j = cands[0]
                 pending.remove(j)
-                arrows_by_send[j] = {"dst": target(recs[j]), "t_end": r.time, "end_index": i, "lost": True,
-                                     "reason": r.reason or ""}
+                arrows_by_send[j] = {
+                    "dst": target(recs[j]),
+                    "t_end": r.time,
+                    "end_index": i,
+                    "lost": True,
+                    "reason": r.reason or "",
+                }
             else:
                 drops.append((r.time, r.host, r.reason or "", i))
         elif k is Kind.STATE and r.dst_state:
@@ -271,21 +295,39 @@ def _build_ladder(trace: Trace, relative: bool, order: list[str], inflight: str 
             hover += "<br>" + tr(inflight)
         if rexmit_of.get(j):
             hover += "<br>" + tr("viz.ladder.rexmit")
-        a = Arrow(src=r.host, dst=dst, t_send=r.time, t_end=t_end, label=lab, hover=hover, send_index=j,
-                  end_index=info.get("end_index"), delivered=bool(info.get("delivered")),  # type: ignore[arg-type]
-                  lost=bool(info.get("lost")), rexmit=bool(rexmit_of.get(j)), reason=info.get("reason"),  # type: ignore[arg-type]
-                  end_frac=frac)
+        a = Arrow(
+            src=r.host,
+            dst=dst,
+            t_send=r.time,
+            t_end=t_end,
+            label=lab,
+            hover=hover,
+            send_index=j,
+            end_index=info.get("end_index"),  # type: ignore[arg-type]
+            delivered=bool(info.get("delivered")),
+            lost=bool(info.get("lost")),
+            rexmit=bool(rexmit_of.get(j)),
+            reason=info.get("reason"),  # type: ignore[arg-type]
+            end_frac=frac,
+        )
         record_arrow[j] = len(arrows)
         if a.end_index is not None:
             record_arrow[a.end_index] = len(arrows)
         arrows.append(a)
-    return Ladder(hosts=order, arrows=arrows, states=[s for s in states if s[1] in order],
-                  timers=[b for b in timers if b.host in order], drops=[d for d in drops if d[1] in order],
-                  record_arrow=record_arrow, times=[r.time for r in recs])
+    return Ladder(
+        hosts=order,
+        arrows=arrows,
+        states=[s for s in states if s[1] in order],
+        timers=[b for b in timers if b.host in order],
+        drops=[d for d in drops if d[1] in order],
+        record_arrow=record_arrow,
+        times=[r.time for r in recs],
+    )
 
 
-def ladder_window(trace: Trace, *, max_segments: int | None = MAX_SEGMENTS,
-                  window: tuple[float, float] | None = None, first: int = 0) -> tuple[int, int]:
+def ladder_window(
+    trace: Trace, *, max_segments: int | None = MAX_SEGMENTS, window: tuple[float, float] | None = None, first: int = 0
+) -> tuple[int, int]:
     """The records ``[start, stop)`` a ladder of ``trace`` draws.
 
     Parameters
@@ -322,10 +364,14 @@ def ladder_window(trace: Trace, *, max_segments: int | None = MAX_SEGMENTS,
     >>> ladder_window(t, max_segments=-1)
     Traceback (most recent call last):
     ...
-    tcpkit.engine.errors.ParameterError: parameter max_segments = -1 is not allowed: expected a whole number of segment records >= 1, or None for no limit
+    tcpkit.engine.errors.ParameterError: parameter max_segments = -1 is not allowed: expected a whole number of ...
     """
-    if max_segments is not None and (isinstance(max_segments, bool) or not isinstance(max_segments, int) or max_segments < 0):
-        raise ParameterError("max_segments", max_segments, "a whole number of segment records >= 1, or None for no limit")
+    if max_segments is not None and (
+        isinstance(max_segments, bool) or not isinstance(max_segments, int) or max_segments < 0
+    ):
+        raise ParameterError(
+            "max_segments", max_segments, "a whole number of segment records >= 1, or None for no limit"
+        )
     recs = trace.records
     n = len(recs)
     if isinstance(first, bool) or not isinstance(first, int) or not (0 <= first < max(n, 1)):
@@ -333,8 +379,12 @@ def ladder_window(trace: Trace, *, max_segments: int | None = MAX_SEGMENTS,
     i0 = first
     t1 = math.inf
     if window is not None:
-        ok = (isinstance(window, tuple | list) and len(window) == 2
-              and all(isinstance(v, int | float) and not isinstance(v, bool) for v in window) and window[0] <= window[1])
+        ok = (
+            isinstance(window, tuple | list)
+            and len(window) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in window)
+            and window[0] <= window[1]
+        )
         if not ok:
             raise ParameterError("window", window, "a time range (t0, t1) in seconds with t0 <= t1")
         t0, t1 = float(window[0]), float(window[1])
@@ -472,10 +522,19 @@ class LadderView:
     True
     """
 
-    def __init__(self, trace: Trace, *, relative: bool = True, hosts: Sequence[str] | None = None,
-                 max_gap: float | None = None, height: int | None = None, scale: str = "events",
-                 max_segments: int | None = MAX_SEGMENTS, window: tuple[float, float] | None = None,
-                 first: int = 0) -> None:
+    def __init__(
+        self,
+        trace: Trace,
+        *,
+        relative: bool = True,
+        hosts: Sequence[str] | None = None,
+        max_gap: float | None = None,
+        height: int | None = None,
+        scale: str = "events",
+        max_segments: int | None = MAX_SEGMENTS,
+        window: tuple[float, float] | None = None,
+        first: int = 0,
+    ) -> None:
         if max_gap is not None and (not isinstance(max_gap, int | float) or max_gap < 0):
             raise ParameterError("max_gap", max_gap, "a number of seconds >= 0 (0 disables shortening)")
         self.trace = trace
@@ -489,7 +548,7 @@ class LadderView:
         self.max_segments = max_segments
         self.cut = (self.first, self.stop) != (0, len(trace))
         if self.cut:
-            trace = trace[self.first:self.stop]
+            trace = trace[self.first : self.stop]
         self._inflight = "viz.ladder.beyond" if self.stop < len(self.trace) else "viz.ladder.inflight"
         self.ladder = _build_ladder(trace, relative, order, self._inflight)
         lad = self.ladder
@@ -511,7 +570,9 @@ class LadderView:
                 pts.setdefault(r.time, y)
         self._pts_t = sorted(pts)
         self._pts_y = [pts[t] for t in self._pts_t]
-        dys = [self.ry[a.end_index] - self.ry[a.send_index] for a in lad.arrows if a.delivered and a.end_index is not None]
+        dys = [
+            self.ry[a.end_index] - self.ry[a.send_index] for a in lad.arrows if a.delivered and a.end_index is not None
+        ]
         self._arrow_dy = statistics.median(dys) if dys else 1.0
         units = (max(self.ry) - min(self.ry) if self.ry else 0) if scale == "events" else 24
         self.height = height or max(420, min(1800, 26 * units + 180))
@@ -580,8 +641,17 @@ class LadderView:
         for h in lad.hosts:
             xs += [self.x[h], self.x[h], None]
             ys += [y_top - pad, y_bot + pad, None]
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": "#999", "width": 2},
-                                 hoverinfo="skip", showlegend=False, name="_timelines"))
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                line={"color": "#999", "width": 2},
+                hoverinfo="skip",
+                showlegend=False,
+                name="_timelines",
+            )
+        )
         # idle-gap breaks
         bx, by, bt = [], [], []
         for ga, gb in self.cuts:
@@ -590,10 +660,20 @@ class LadderView:
                 by.append((self.y(ga) + self.y(gb)) / 2)
                 bt.append(f"≈ {gb - ga:.3g} s")
         if bx:
-            fig.add_trace(go.Scatter(x=bx, y=by, mode="markers+text", text=bt, textposition="middle right",
-                                     marker={"symbol": "line-ew-open", "size": 16, "color": "#555", "line": {"width": 2}},
-                                     textfont={"size": 10, "color": "#555"}, hoverinfo="skip", showlegend=False,
-                                     name="_gaps"))
+            fig.add_trace(
+                go.Scatter(
+                    x=bx,
+                    y=by,
+                    mode="markers+text",
+                    text=bt,
+                    textposition="middle right",
+                    marker={"symbol": "line-ew-open", "size": 16, "color": "#555", "line": {"width": 2}},
+                    textfont={"size": 10, "color": "#555"},
+                    hoverinfo="skip",
+                    showlegend=False,
+                    name="_gaps",
+                )
+            )
         # timers
         by_name: dict[str, list[TimerBar]] = {}
         for tb in lad.timers:
@@ -609,13 +689,28 @@ class LadderView:
                 txs += [self.x[tb.host] + off, self.x[tb.host] + off, None]
                 tys += [self.ry[tb.index], y_end, None]
                 how = "fired" if tb.fired else ("open" if tb.open_ended else "cancelled")
-                h = f"{tr('viz.ladder.timer')} {name}: {tb.start:.3f} → {tb.end:.3f} s ({tb.end - tb.start:.3f} s, {how})"
+                span = f"{tb.start:.3f} → {tb.end:.3f} s ({tb.end - tb.start:.3f} s, {how})"
+                h = f"{tr('viz.ladder.timer')} {name}: {span}"
                 hov += [h, h, None]
-            fig.add_trace(go.Scatter(x=txs, y=tys, mode="lines", line={"color": TIMER_COLORS.get(name, "#bbb"), "width": 6},
-                                     opacity=0.6, name=f"{tr('viz.ladder.timer')} {name}", hovertext=hov, hoverinfo="text"))
+            fig.add_trace(
+                go.Scatter(
+                    x=txs,
+                    y=tys,
+                    mode="lines",
+                    line={"color": TIMER_COLORS.get(name, "#bbb"), "width": 6},
+                    opacity=0.6,
+                    name=f"{tr('viz.ladder.timer')} {name}",
+                    hovertext=hov,
+                    hoverinfo="text",
+                )
+            )
         # arrows, by kind
-        kinds = (("normal", tr("viz.ladder.segment"), "#222", "solid"), ("rexmit", tr("viz.ladder.rexmit"), "#e6550d", "solid"),
-                 ("lost", tr("viz.ladder.lost"), "#d62728", "dot"), ("inflight", tr(self._inflight), "#999", "dash"))
+        kinds = (
+            ("normal", tr("viz.ladder.segment"), "#222", "solid"),
+            ("rexmit", tr("viz.ladder.rexmit"), "#e6550d", "solid"),
+            ("lost", tr("viz.ladder.lost"), "#d62728", "dot"),
+            ("inflight", tr(self._inflight), "#999", "dash"),
+        )
         mids_x, mids_y, mids_t, mids_h, mids_pos = [], [], [], [], []
         for kind, lname, color, dash in kinds:
             axs: list[float | None] = []
@@ -641,51 +736,127 @@ class LadderView:
                 mids_h.append(a.hover)
                 mids_pos.append(("middle right" if x1 >= x0 else "middle left") if a.lost else "top center")
             if axs:
-                fig.add_trace(go.Scatter(x=axs, y=ays, mode="lines+markers", name=lname,
-                                         line={"color": color, "width": 1.8, "dash": dash},
-                                         marker={"symbol": sym, "size": size, "color": color, "angleref": "previous"},
-                                         hoverinfo="skip"))
-        fig.add_trace(go.Scatter(x=mids_x, y=mids_y, mode="text", text=mids_t, textposition=mids_pos,
-                                 textfont={"size": 11, "family": "monospace"}, hovertext=mids_h, hoverinfo="text",
-                                 showlegend=False, name="_labels"))
+                fig.add_trace(
+                    go.Scatter(
+                        x=axs,
+                        y=ays,
+                        mode="lines+markers",
+                        name=lname,
+                        line={"color": color, "width": 1.8, "dash": dash},
+                        marker={"symbol": sym, "size": size, "color": color, "angleref": "previous"},
+                        hoverinfo="skip",
+                    )
+                )
+        fig.add_trace(
+            go.Scatter(
+                x=mids_x,
+                y=mids_y,
+                mode="text",
+                text=mids_t,
+                textposition=mids_pos,
+                textfont={"size": 11, "family": "monospace"},
+                hovertext=mids_h,
+                hoverinfo="text",
+                showlegend=False,
+                name="_labels",
+            )
+        )
         # drops outside arrows (e.g. by the receiving stack)
         if lad.drops:
-            fig.add_trace(go.Scatter(x=[self.x[d[1]] for d in lad.drops], y=[self.ry[d[3]] for d in lad.drops], mode="markers",
-                                     marker={"symbol": "x", "size": 12, "color": "#d62728"},
-                                     hovertext=[tr("viz.ladder.dropped_at", host=d[1], reason=d[2]) for d in lad.drops],
-                                     hoverinfo="text", name=tr("dropped")))
+            fig.add_trace(
+                go.Scatter(
+                    x=[self.x[d[1]] for d in lad.drops],
+                    y=[self.ry[d[3]] for d in lad.drops],
+                    mode="markers",
+                    marker={"symbol": "x", "size": 12, "color": "#d62728"},
+                    hovertext=[tr("viz.ladder.dropped_at", host=d[1], reason=d[2]) for d in lad.drops],
+                    hoverinfo="text",
+                    name=tr("dropped"),
+                )
+            )
         # state changes
         sx = [self.x[s[1]] + (-0.03 if self.x[s[1]] == 0 and n > 1 else 0.03) for s in lad.states]
-        fig.add_trace(go.Scatter(
-            x=sx, y=[self.ry[s[3]] for s in lad.states], mode="markers+text",
-            text=[s[2] for s in lad.states],
-            textposition=["middle left" if self.x[s[1]] == 0 and n > 1 else "middle right" for s in lad.states],
-            textfont={"size": 11, "color": "#1f4e9c"}, marker={"size": 7, "color": "#1f4e9c", "symbol": "diamond"},
-            hovertext=[f"{s[1]}: {s[2]} @ {s[0]:.3f} s" for s in lad.states], hoverinfo="text",
-            name=tr("viz.ladder.states")))
+        fig.add_trace(
+            go.Scatter(
+                x=sx,
+                y=[self.ry[s[3]] for s in lad.states],
+                mode="markers+text",
+                text=[s[2] for s in lad.states],
+                textposition=["middle left" if self.x[s[1]] == 0 and n > 1 else "middle right" for s in lad.states],
+                textfont={"size": 11, "color": "#1f4e9c"},
+                marker={"size": 7, "color": "#1f4e9c", "symbol": "diamond"},
+                hovertext=[f"{s[1]}: {s[2]} @ {s[0]:.3f} s" for s in lad.states],
+                hoverinfo="text",
+                name=tr("viz.ladder.states"),
+            )
+        )
         # cursor and current segment (moved by move_cursor): layout shapes, which the
         # browser redraws without recomputing the traces
-        fig.update_layout(shapes=[
-            {"type": "line", "name": "_cursor", "xref": "x", "yref": "y", "x0": -0.6, "x1": n - 0.4, "y0": 0, "y1": 0,
-             "line": {"color": "#f5a623", "width": 2, "dash": "dash"}, "visible": False, "layer": "above"},
-            {"type": "line", "name": "_current", "xref": "x", "yref": "y", "x0": 0, "x1": 0, "y0": 0, "y1": 0,
-             "line": {"color": "#f5a623", "width": 9}, "opacity": 0.45, "visible": False, "layer": "below"},
-        ])
+        fig.update_layout(
+            shapes=[
+                {
+                    "type": "line",
+                    "name": "_cursor",
+                    "xref": "x",
+                    "yref": "y",
+                    "x0": -0.6,
+                    "x1": n - 0.4,
+                    "y0": 0,
+                    "y1": 0,
+                    "line": {"color": "#f5a623", "width": 2, "dash": "dash"},
+                    "visible": False,
+                    "layer": "above",
+                },
+                {
+                    "type": "line",
+                    "name": "_current",
+                    "xref": "x",
+                    "yref": "y",
+                    "x0": 0,
+                    "x1": 0,
+                    "y0": 0,
+                    "y1": 0,
+                    "line": {"color": "#f5a623", "width": 9},
+                    "opacity": 0.45,
+                    "visible": False,
+                    "layer": "below",
+                },
+            ]
+        )
         tick_y, tick_t = self._ticks()
-        fig.update_xaxes(range=[-0.75, n - 0.25], tickvals=list(range(n)), ticktext=[_host_label(h) for h in lad.hosts],
-                         side="top", showgrid=False, zeroline=False, tickfont={"size": 13})
-        fig.update_yaxes(range=[y_bot + pad * 1.5, y_top - pad * 1.5], tickvals=tick_y,
-                         ticktext=[f"{t:.3f}" for t in tick_t], title={"text": tr("viz.ladder.time")}, showgrid=True,
-                         gridcolor="#eee", zeroline=False)
+        fig.update_xaxes(
+            range=[-0.75, n - 0.25],
+            tickvals=list(range(n)),
+            ticktext=[_host_label(h) for h in lad.hosts],
+            side="top",
+            showgrid=False,
+            zeroline=False,
+            tickfont={"size": 13},
+        )
+        fig.update_yaxes(
+            range=[y_bot + pad * 1.5, y_top - pad * 1.5],
+            tickvals=tick_y,
+            ticktext=[f"{t:.3f}" for t in tick_t],
+            title={"text": tr("viz.ladder.time")},
+            showgrid=True,
+            gridcolor="#eee",
+            zeroline=False,
+        )
         sub = tr("viz.ladder.relative") if self.relative else tr("viz.ladder.absolute")
         title = f"{tr('viz.ladder.title')} <span style='font-size:12px'>({sub})</span>"
         meta: dict[str, object] = {"tcpkit": "ladder", "hosts": lad.hosts}
         if self.cut:
             title += f"<br><span style='font-size:11px;color:#b35900'>{self.cut_note()}</span>"
             meta["records"] = [self.first, self.stop, len(self.trace)]
-        fig.update_layout(title={"text": title, "x": 0.01},
-                          height=self.height, plot_bgcolor="white", margin={"l": 60, "r": 20, "t": 110 if self.cut else 90, "b": 40},
-                          legend={"orientation": "h", "y": -0.03}, hovermode="closest", meta=meta)
+        fig.update_layout(
+            title={"text": title, "x": 0.01},
+            height=self.height,
+            plot_bgcolor="white",
+            margin={"l": 60, "r": 20, "t": 110 if self.cut else 90, "b": 40},
+            legend={"orientation": "h", "y": -0.03},
+            hovermode="closest",
+            meta=meta,
+        )
         if upto is not None:
             self.move_cursor(fig, upto)
         return fig
@@ -698,7 +869,9 @@ class LadderView:
         """The note a cut ladder shows (empty when nothing was left out)."""
         if not self.cut:
             return ""
-        segs = sum(1 for r in self.trace.records[self.first:self.stop] if r.segment is not None and r.kind in _SEG_KINDS)
+        segs = sum(
+            1 for r in self.trace.records[self.first : self.stop] if r.segment is not None and r.kind in _SEG_KINDS
+        )
         full = bool(self.max_segments) and segs >= (self.max_segments or 0)
         why = tr("viz.ladder.cut_limit", limit=self.max_segments) if full else ""
         return tr("viz.ladder.cut", i0=self.first, i1=self.stop - 1, n=len(self.trace), why=why)
@@ -733,8 +906,13 @@ class LadderView:
         return -0.6, len(self.ladder.hosts) - 0.4
 
     def _ticks(self) -> tuple[list[float], list[float]]:
-        cands = sorted({(self.ry[a.send_index], round(a.t_send, 6)) for a in self.ladder.arrows}
-                       | {(y, round(t, 6)) for t, y in zip(self._pts_t[:1] + self._pts_t[-1:], self._pts_y[:1] + self._pts_y[-1:], strict=True)})
+        cands = sorted(
+            {(self.ry[a.send_index], round(a.t_send, 6)) for a in self.ladder.arrows}
+            | {
+                (y, round(t, 6))
+                for t, y in zip(self._pts_t[:1] + self._pts_t[-1:], self._pts_y[:1] + self._pts_y[-1:], strict=True)
+            }
+        )
         span = (max(self.ry) - min(self.ry)) if self.ry else 1.0
         sep = span / 16 if self.scale == "linear" else 0.99
         ys: list[float] = []
@@ -790,10 +968,19 @@ def cursor_y(fig: go.Figure) -> float | None:
     return None
 
 
-def ladder_figure(trace: Trace, *, relative: bool = True, hosts: Sequence[str] | None = None,
-                  max_gap: float | None = None, upto: int | None = None, height: int | None = None,
-                  scale: str = "events", max_segments: int | None = MAX_SEGMENTS,
-                  window: tuple[float, float] | None = None, first: int = 0) -> go.Figure:
+def ladder_figure(
+    trace: Trace,
+    *,
+    relative: bool = True,
+    hosts: Sequence[str] | None = None,
+    max_gap: float | None = None,
+    upto: int | None = None,
+    height: int | None = None,
+    scale: str = "events",
+    max_segments: int | None = MAX_SEGMENTS,
+    window: tuple[float, float] | None = None,
+    first: int = 0,
+) -> go.Figure:
     """Draw the ladder diagram of a trace (see :class:`LadderView` for the parameters).
 
     Examples
@@ -804,5 +991,14 @@ def ladder_figure(trace: Trace, *, relative: bool = True, hosts: Sequence[str] |
     >>> any("1000001:1001001(1000)" in t for t in labels.text)
     True
     """
-    return LadderView(trace, relative=relative, hosts=hosts, max_gap=max_gap, height=height, scale=scale,
-                      max_segments=max_segments, window=window, first=first).figure(upto)
+    return LadderView(
+        trace,
+        relative=relative,
+        hosts=hosts,
+        max_gap=max_gap,
+        height=height,
+        scale=scale,
+        max_segments=max_segments,
+        window=window,
+        first=first,
+    ).figure(upto)

@@ -54,9 +54,17 @@ __all__ = [
 ]
 
 STATE_COLORS: dict[str, str] = {
-    "CLOSED": "#bdbdbd", "LISTEN": "#9ecae1", "SYN_SENT": "#6baed6", "SYN_RECEIVED": "#74c476",
-    "ESTABLISHED": "#31a354", "FIN_WAIT_1": "#9e9ac8", "FIN_WAIT_2": "#756bb1", "CLOSE_WAIT": "#fd8d3c",
-    "CLOSING": "#17becf", "LAST_ACK": "#e6550d", "TIME_WAIT": "#de2d26",
+    "CLOSED": "#bdbdbd",
+    "LISTEN": "#9ecae1",
+    "SYN_SENT": "#6baed6",
+    "SYN_RECEIVED": "#74c476",
+    "ESTABLISHED": "#31a354",
+    "FIN_WAIT_1": "#9e9ac8",
+    "FIN_WAIT_2": "#756bb1",
+    "CLOSE_WAIT": "#fd8d3c",
+    "CLOSING": "#17becf",
+    "LAST_ACK": "#e6550d",
+    "TIME_WAIT": "#de2d26",
 }
 
 
@@ -95,7 +103,7 @@ def queue_series(source: Any, host: str | None = None) -> QueueSeries:
     >>> queue_series(([0, 1], [1], [0, 0]))
     Traceback (most recent call last):
     ...
-    tcpkit.engine.errors.ParameterError: parameter source = 'lists of lengths 2, 1, 2' is not allowed: expected t, syn_q and acc_q of the same length
+    tcpkit.engine.errors.ParameterError: parameter source = 'lists of lengths 2, 1, 2' is not allowed: expected ...
     """
     if isinstance(source, Trace):
         recs = [r for r in source.records if r.kind is Kind.QUEUE and (host is None or r.host == host)]
@@ -112,7 +120,9 @@ def queue_series(source: Any, host: str | None = None) -> QueueSeries:
     samples = getattr(source, "samples", None)
     if samples is not None and not isinstance(source, Mapping):
         rows = list(samples)
-        return QueueSeries(tuple(float(r[0]) for r in rows), tuple(int(r[1]) for r in rows), tuple(int(r[2]) for r in rows))
+        return QueueSeries(
+            tuple(float(r[0]) for r in rows), tuple(int(r[1]) for r in rows), tuple(int(r[2]) for r in rows)
+        )
 
     def get(*names: str) -> Any:
         for n in names:
@@ -129,12 +139,15 @@ def queue_series(source: Any, host: str | None = None) -> QueueSeries:
         raise ParameterError("source", type(source).__name__, "a Trace, a FloodResult, or (t, syn_q, acc_q) sequences")
     t, s, a = list(t), list(s), list(a)
     if not len(t) == len(s) == len(a):
-        raise ParameterError("source", f"lists of lengths {len(t)}, {len(s)}, {len(a)}", "t, syn_q and acc_q of the same length")
+        raise ParameterError(
+            "source", f"lists of lengths {len(t)}, {len(s)}, {len(a)}", "t, syn_q and acc_q of the same length"
+        )
     return QueueSeries(tuple(float(x) for x in t), tuple(int(x) for x in s), tuple(int(x) for x in a))
 
 
-def queue_figure(source: Any, *, host: str | None = None, limits: Mapping[str, int] | None = None,
-                 height: int = 360) -> go.Figure:
+def queue_figure(
+    source: Any, *, host: str | None = None, limits: Mapping[str, int] | None = None, height: int = 360
+) -> go.Figure:
     """SYN queue and accept queue occupancy over time, as step lines.
 
     Parameters
@@ -159,20 +172,39 @@ def queue_figure(source: Any, *, host: str | None = None, limits: Mapping[str, i
     s = queue_series(source, host)
     fig = go.Figure()
     for name, ys, color in (("syn", s.syn_queue, "#d62728"), ("accept", s.accept_queue, "#1f77b4")):
-        fig.add_trace(go.Scatter(x=list(s.t), y=list(ys), mode="lines", line={"shape": "hv", "color": color, "width": 2},
-                                 name=tr(f"viz.queue.{name}")))
+        fig.add_trace(
+            go.Scatter(
+                x=list(s.t),
+                y=list(ys),
+                mode="lines",
+                line={"shape": "hv", "color": color, "width": 2},
+                name=tr(f"viz.queue.{name}"),
+            )
+        )
     for key, color in (("syn_queue", "#d62728"), ("accept_queue", "#1f77b4")):
         if limits and key in limits and s.t:
             label = tr("viz.queue.limit", name=tr("viz.queue.syn" if key == "syn_queue" else "viz.queue.accept"))
-            fig.add_trace(go.Scatter(x=[s.t[0], s.t[-1]], y=[limits[key]] * 2, mode="lines",
-                                     line={"dash": "dash", "color": color, "width": 1}, name=label))
+            fig.add_trace(
+                go.Scatter(
+                    x=[s.t[0], s.t[-1]],
+                    y=[limits[key]] * 2,
+                    mode="lines",
+                    line={"dash": "dash", "color": color, "width": 1},
+                    name=label,
+                )
+            )
     title = tr("viz.queue.title") + (f" — {_host(s.host)}" if s.host else "")
     if not s.t:
         title += " — " + tr("viz.empty", why="no QUEUE records")
-    fig.update_layout(title={"text": title, "x": 0.01}, height=height, plot_bgcolor="white",
-                      xaxis={"title": {"text": tr("viz.ladder.time")}, "gridcolor": "#eee"},
-                      yaxis={"title": {"text": tr("viz.queue.length")}, "gridcolor": "#eee", "rangemode": "tozero"},
-                      margin={"l": 60, "r": 20, "t": 50, "b": 50}, legend={"orientation": "h", "y": -0.25})
+    fig.update_layout(
+        title={"text": title, "x": 0.01},
+        height=height,
+        plot_bgcolor="white",
+        xaxis={"title": {"text": tr("viz.ladder.time")}, "gridcolor": "#eee"},
+        yaxis={"title": {"text": tr("viz.queue.length")}, "gridcolor": "#eee", "rangemode": "tozero"},
+        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+        legend={"orientation": "h", "y": -0.25},
+    )
     return fig
 
 
@@ -234,21 +266,35 @@ def state_gantt_figure(trace: Trace, *, height: int | None = None) -> go.Figure:
     order = [s.value for s in State]
     for st in sorted(by_state, key=lambda s: order.index(s) if s in order else 99):
         items = by_state[st]
-        fig.add_trace(go.Bar(
-            orientation="h", base=[i[2] for i in items], x=[max(i[3] - i[2], 1e-6) for i in items],
-            y=[_conn_label(i[0], i[4]) for i in items], name=st, marker={"color": STATE_COLORS.get(st, "#888")},
-            hovertext=[f"{_conn_label(i[0], i[4])}<br>{st}: {i[2]:.3f} → {i[3]:.3f} s" for i in items], hoverinfo="text"))
+        fig.add_trace(
+            go.Bar(
+                orientation="h",
+                base=[i[2] for i in items],
+                x=[max(i[3] - i[2], 1e-6) for i in items],
+                y=[_conn_label(i[0], i[4]) for i in items],
+                name=st,
+                marker={"color": STATE_COLORS.get(st, "#888")},
+                hovertext=[f"{_conn_label(i[0], i[4])}<br>{st}: {i[2]:.3f} → {i[3]:.3f} s" for i in items],
+                hoverinfo="text",
+            )
+        )
     n_rows = len({_conn_label(r[0], r[4]) for r in rows})
-    fig.update_layout(barmode="overlay", title={"text": tr("viz.gantt.title"), "x": 0.01},
-                      height=height or max(220, 60 * n_rows + 140), plot_bgcolor="white",
-                      xaxis={"title": {"text": tr("viz.ladder.time")}, "gridcolor": "#eee"},
-                      yaxis={"autorange": "reversed"}, margin={"l": 10, "r": 20, "t": 50, "b": 50},
-                      legend={"orientation": "h", "y": -0.3})
+    fig.update_layout(
+        barmode="overlay",
+        title={"text": tr("viz.gantt.title"), "x": 0.01},
+        height=height or max(220, 60 * n_rows + 140),
+        plot_bgcolor="white",
+        xaxis={"title": {"text": tr("viz.ladder.time")}, "gridcolor": "#eee"},
+        yaxis={"autorange": "reversed"},
+        margin={"l": 10, "r": 20, "t": 50, "b": 50},
+        legend={"orientation": "h", "y": -0.3},
+    )
     return fig
 
 
-def time_sequence_figure(trace: Trace, *, host: str | None = None, conn: ConnId | None = None,
-                         height: int = 420) -> go.Figure:
+def time_sequence_figure(
+    trace: Trace, *, host: str | None = None, conn: ConnId | None = None, height: int = 420
+) -> go.Figure:
     """A tcptrace-style time-sequence graph of the data one host sends.
 
     Parameters
@@ -293,8 +339,15 @@ def time_sequence_figure(trace: Trace, *, host: str | None = None, conn: ConnId 
     mine = [r for r in sends if r.host == host and r.conn == conn]
     base = next((r.seq_base[0] for r in mine if r.seq_base is not None), mine[0].segment.seq if mine else 0)  # type: ignore[union-attr]
     rconn = (conn[2], conn[3], conn[0], conn[1]) if conn is not None else None
-    acks = [r for r in trace.records if r.kind is Kind.RECV and r.host == host and r.segment is not None
-            and (r.conn == conn or r.conn == rconn) and r.segment.flags & Flags.ACK]
+    acks = [
+        r
+        for r in trace.records
+        if r.kind is Kind.RECV
+        and r.host == host
+        and r.segment is not None
+        and (r.conn == conn or r.conn == rconn)
+        and r.segment.flags & Flags.ACK
+    ]
     peer_shift = 0
     syn_mine = next((r.segment for r in mine if r.segment is not None and r.segment.syn), None)
     syn_peer = next((r.segment for r in acks if r.segment is not None and r.segment.syn), None)
@@ -329,25 +382,59 @@ def time_sequence_figure(trace: Trace, *, host: str | None = None, conn: ConnId 
             wx.append(r.time)
             wy.append(rel(seg.ack) + (seg.window << (0 if seg.syn else peer_shift)))
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=dx, y=dy, mode="lines+markers", name=tr("viz.tseq.data"), line={"color": "#222", "width": 2},
-                             marker={"symbol": "line-ew", "size": 8, "line": {"width": 2, "color": "#222"}}))
-    fig.add_trace(go.Scatter(x=rx, y=ry, mode="lines+markers", name=tr("viz.tseq.rexmit"), line={"color": "#d62728", "width": 2},
-                             marker={"symbol": "line-ew", "size": 8, "line": {"width": 2, "color": "#d62728"}}))
-    fig.add_trace(go.Scatter(x=ax, y=ay, mode="lines", line={"shape": "hv", "color": "#2ca02c"}, name=tr("viz.tseq.ack")))
-    fig.add_trace(go.Scatter(x=wx, y=wy, mode="lines", line={"shape": "hv", "color": "#bcbd22", "dash": "dot"},
-                             name=tr("viz.tseq.window")))
+    fig.add_trace(
+        go.Scatter(
+            x=dx,
+            y=dy,
+            mode="lines+markers",
+            name=tr("viz.tseq.data"),
+            line={"color": "#222", "width": 2},
+            marker={"symbol": "line-ew", "size": 8, "line": {"width": 2, "color": "#222"}},
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=rx,
+            y=ry,
+            mode="lines+markers",
+            name=tr("viz.tseq.rexmit"),
+            line={"color": "#d62728", "width": 2},
+            marker={"symbol": "line-ew", "size": 8, "line": {"width": 2, "color": "#d62728"}},
+        )
+    )
+    fig.add_trace(
+        go.Scatter(x=ax, y=ay, mode="lines", line={"shape": "hv", "color": "#2ca02c"}, name=tr("viz.tseq.ack"))
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=wx,
+            y=wy,
+            mode="lines",
+            line={"shape": "hv", "color": "#bcbd22", "dash": "dot"},
+            name=tr("viz.tseq.window"),
+        )
+    )
     sub = _host(host) + (f" {conn[0]}:{conn[1]} → {conn[2]}:{conn[3]}" if conn else "")
-    fig.update_layout(title={"text": f"{tr('viz.tseq.title')} — {sub}", "x": 0.01}, height=height, plot_bgcolor="white",
-                      xaxis={"title": {"text": tr("viz.ladder.time")}, "gridcolor": "#eee"},
-                      yaxis={"title": {"text": tr("viz.tseq.seq")}, "gridcolor": "#eee"},
-                      margin={"l": 70, "r": 20, "t": 50, "b": 50}, legend={"orientation": "h", "y": -0.25})
+    fig.update_layout(
+        title={"text": f"{tr('viz.tseq.title')} — {sub}", "x": 0.01},
+        height=height,
+        plot_bgcolor="white",
+        xaxis={"title": {"text": tr("viz.ladder.time")}, "gridcolor": "#eee"},
+        yaxis={"title": {"text": tr("viz.tseq.seq")}, "gridcolor": "#eee"},
+        margin={"l": 70, "r": 20, "t": 50, "b": 50},
+        legend={"orientation": "h", "y": -0.25},
+    )
     return fig
 
 
-def isn_figure(kinds: Iterable[str] = ("clock", "rfc6528", "linux", "random"), *, seed: int = 0,
-               times: Sequence[float] | None = None,
-               conns: Sequence[ConnId] = (("10.0.0.1", 40000, "10.0.0.2", 80), ("10.0.0.3", 40001, "10.0.0.2", 80)),
-               height: int = 420) -> go.Figure:
+def isn_figure(
+    kinds: Iterable[str] = ("clock", "rfc6528", "linux", "random"),
+    *,
+    seed: int = 0,
+    times: Sequence[float] | None = None,
+    conns: Sequence[ConnId] = (("10.0.0.1", 40000, "10.0.0.2", 80), ("10.0.0.3", 40001, "10.0.0.2", 80)),
+    height: int = 420,
+) -> go.Figure:
     """ISN against time for each ISN generator and a few 4-tuples.
 
     Parameters
@@ -382,10 +469,22 @@ def isn_figure(kinds: Iterable[str] = ("clock", "rfc6528", "linux", "random"), *
     for kind in kinds:
         gen = isn_mod.make_isn(kind, seed=seed)
         for c in conns:
-            fig.add_trace(go.Scatter(x=ts, y=[gen(t, c) for t in ts], mode="lines+markers", marker={"size": 4},
-                                     name=f"{kind} {c[0]}:{c[1]}", legendgroup=kind))
-    fig.update_layout(title={"text": tr("viz.isn.title"), "x": 0.01}, height=height, plot_bgcolor="white",
-                      xaxis={"title": {"text": tr("viz.ladder.time")}, "gridcolor": "#eee"},
-                      yaxis={"title": {"text": tr("viz.isn.isn")}, "gridcolor": "#eee", "range": [0, MASK]},
-                      margin={"l": 90, "r": 20, "t": 50, "b": 50})
+            fig.add_trace(
+                go.Scatter(
+                    x=ts,
+                    y=[gen(t, c) for t in ts],
+                    mode="lines+markers",
+                    marker={"size": 4},
+                    name=f"{kind} {c[0]}:{c[1]}",
+                    legendgroup=kind,
+                )
+            )
+    fig.update_layout(
+        title={"text": tr("viz.isn.title"), "x": 0.01},
+        height=height,
+        plot_bgcolor="white",
+        xaxis={"title": {"text": tr("viz.ladder.time")}, "gridcolor": "#eee"},
+        yaxis={"title": {"text": tr("viz.isn.isn")}, "gridcolor": "#eee", "range": [0, MASK]},
+        margin={"l": 90, "r": 20, "t": 50, "b": 50},
+    )
     return fig

@@ -46,8 +46,11 @@ class TcpkitWidget:
         try:
             self._check_language()
         except Exception as exc:  # noqa: BLE001 - one broken widget must not stop set_language for the others
-            warnings.warn(f"{type(self).__name__} could not switch language: {type(exc).__name__}: {exc}",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"{type(self).__name__} could not switch language: {type(exc).__name__}: {exc}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
     def _check_language(self) -> None:
         if self._lang != i18n.get_language():

@@ -59,9 +59,14 @@ def _example_runner(problem: str | None = None) -> ScenarioRunner:
     def run(name: str, seed: int = 0, **params: Any) -> Trace:
         return example_trace(name, **params)
 
-    return ScenarioRunner(names=list(KINDS), params=lambda name: {"delay": 0.05, "rto": 1.0},
-                          describe=lambda name: f"hand-made example trace {name!r} (tcpkit.viz.examples)",
-                          run=run, source="tcpkit.viz.examples", problem=problem)
+    return ScenarioRunner(
+        names=list(KINDS),
+        params=lambda name: {"delay": 0.05, "rto": 1.0},
+        describe=lambda name: f"hand-made example trace {name!r} (tcpkit.viz.examples)",
+        run=run,
+        source="tcpkit.viz.examples",
+        problem=problem,
+    )
 
 
 def scenario_runner() -> ScenarioRunner:
@@ -93,8 +98,11 @@ def scenario_runner() -> ScenarioRunner:
         if fn is not None:
             out = {}
             for p in inspect.signature(fn).parameters.values():
-                if p.default is not inspect.Parameter.empty and p.name not in ("seed", "profile", "tracer") \
-                        and isinstance(p.default, bool | int | float | str):
+                if (
+                    p.default is not inspect.Parameter.empty
+                    and p.name not in ("seed", "profile", "tracer")
+                    and isinstance(p.default, bool | int | float | str)
+                ):
                     out[p.name] = p.default
             return out
         return {}
@@ -105,7 +113,9 @@ def scenario_runner() -> ScenarioRunner:
         zh_ = getattr(obj, "description_zh", "") or ""
         return str(zh_ if zh() and zh_ else en)
 
-    return ScenarioRunner(names=names, params=params, describe=describe, run=sc.run_scenario, source="tcpkit.drivers.scenarios")
+    return ScenarioRunner(
+        names=names, params=params, describe=describe, run=sc.run_scenario, source="tcpkit.drivers.scenarios"
+    )
 
 
 def _param_widget(name: str, spec: Any) -> W.ValueWidget:
@@ -115,8 +125,13 @@ def _param_widget(name: str, spec: Any) -> W.ValueWidget:
     default = getattr(spec, "default", spec)
     choices = tuple(getattr(spec, "choices", ()) or ())
     if choices:
-        w: W.ValueWidget = W.Dropdown(options=list(choices), value=default if default in choices else choices[0],
-                                      description=name, style=style, layout=lay)
+        w: W.ValueWidget = W.Dropdown(
+            options=list(choices),
+            value=default if default in choices else choices[0],
+            description=name,
+            style=style,
+            layout=lay,
+        )
         w.tooltip = str(getattr(spec, "help", "") or "")
         return w
     if isinstance(default, bool):
@@ -142,8 +157,9 @@ class ScenarioExplorer(TcpkitWidget):
         Run the first scenario at once.
     """
 
-    def __init__(self, name: str | None = None, *, seed: int = 0, runner: ScenarioRunner | None = None,
-                 autorun: bool = True) -> None:
+    def __init__(
+        self, name: str | None = None, *, seed: int = 0, runner: ScenarioRunner | None = None, autorun: bool = True
+    ) -> None:
         super().__init__()
         self.runner = runner or scenario_runner()
         if not self.runner.names:
@@ -152,7 +168,9 @@ class ScenarioExplorer(TcpkitWidget):
             raise ParameterError("name", name, "one of " + ", ".join(self.runner.names))
         self.choice = W.Dropdown(options=self.runner.names, value=name or self.runner.names[0])
         self.seed = W.IntText(value=seed, layout=W.Layout(width="220px"))
-        self.profile = W.Dropdown(options=["linux", "freebsd", "rfc9293"], value="linux", layout=W.Layout(width="220px"))
+        self.profile = W.Dropdown(
+            options=["linux", "freebsd", "rfc9293"], value="linux", layout=W.Layout(width="220px")
+        )
         self.run_button = W.Button(button_style="primary")
         self.run_button.add_class("tcpkit-run")
         self.description = W.HTML()
@@ -167,8 +185,25 @@ class ScenarioExplorer(TcpkitWidget):
         self.queue_box = W.Box([self.queue_fig])
         self.run_button.on_click(self.on_run_clicked)
         self.choice.observe(lambda _ch: self._build_params(), names="value")
-        self.widget = W.VBox([self.notice, W.HBox([self.choice, self.seed, *([self.profile] if self.runner.source == "tcpkit.drivers.scenarios" else []), self.run_button]), self.description,
-                              self.param_box, self.status, self.player.widget, self.gantt_fig, self.queue_box])
+        self.widget = W.VBox(
+            [
+                self.notice,
+                W.HBox(
+                    [
+                        self.choice,
+                        self.seed,
+                        *([self.profile] if self.runner.source == "tcpkit.drivers.scenarios" else []),
+                        self.run_button,
+                    ]
+                ),
+                self.description,
+                self.param_box,
+                self.status,
+                self.player.widget,
+                self.gantt_fig,
+                self.queue_box,
+            ]
+        )
         self.widget.add_class("tcpkit-explorer")
         self._build_params()
         self.refresh_language()
@@ -191,7 +226,9 @@ class ScenarioExplorer(TcpkitWidget):
                 kwargs["profile"] = self.profile.value
             trace = self.runner.run(name, seed=int(self.seed.value), **kwargs)
         except TcpkitError as exc:
-            self.status.value = f"<span style='color:#d62728'>⚠ {html.escape(tr('w.explorer.error', name=name, why=str(exc)))}</span>"
+            self.status.value = (
+                f"<span style='color:#d62728'>⚠ {html.escape(tr('w.explorer.error', name=name, why=str(exc)))}</span>"
+            )
             return False
         self.trace = trace
         self.player.set_trace(trace)
@@ -220,8 +257,11 @@ class ScenarioExplorer(TcpkitWidget):
         self.seed.description = tr("w.explorer.seed")
         self.profile.description = tr("w.explorer.profile")
         self.run_button.description = tr("w.explorer.run")
-        self.notice.value = (f"<div style='color:#8a6d3b'>{html.escape(tr('w.explorer.missing', why=self.runner.problem))}</div>"
-                             if self.runner.problem else "")
+        self.notice.value = (
+            f"<div style='color:#8a6d3b'>{html.escape(tr('w.explorer.missing', why=self.runner.problem))}</div>"
+            if self.runner.problem
+            else ""
+        )
         self.description.value = f"<i>{html.escape(self.runner.describe(self.choice.value))}</i>"
         if len(self.trace):
             self.run()

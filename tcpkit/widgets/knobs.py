@@ -37,11 +37,18 @@ from ._base import TcpkitWidget
 
 __all__ = ["KnobPanel"]
 
-register({
-    "w.unit.s": ("s", "秒"), "w.unit.ms": ("ms", "毫秒"), "w.unit.count": ("times", "次"),
-    "w.unit.bytes": ("bytes", "字节"), "w.unit.port": ("port", "端口"), "w.unit.connections": ("connections", "个连接"),
-    "w.unit.requests": ("requests", "个请求"), "w.knobs.bad_line": ("expected 'name = value', got {line!r}", "应为 'name = value'，实际为 {line!r}"),
-})
+register(
+    {
+        "w.unit.s": ("s", "秒"),
+        "w.unit.ms": ("ms", "毫秒"),
+        "w.unit.count": ("times", "次"),
+        "w.unit.bytes": ("bytes", "字节"),
+        "w.unit.port": ("port", "端口"),
+        "w.unit.connections": ("connections", "个连接"),
+        "w.unit.requests": ("requests", "个请求"),
+        "w.knobs.bad_line": ("expected 'name = value', got {line!r}", "应为 'name = value'，实际为 {line!r}"),
+    }
+)
 
 #: Numeric knobs with a wider range than this get a text box instead of a slider.
 SLIDER_MAX_STEPS = 20000
@@ -70,8 +77,14 @@ class KnobPanel(TcpkitWidget):
     control goes back to the last good value.
     """
 
-    def __init__(self, profile: str | Profile = "linux", *, knobs: Iterable[str] | None = None,
-                 on_change: Callable[[Profile], Any] | None = None, sysctl_box: bool = True) -> None:
+    def __init__(
+        self,
+        profile: str | Profile = "linux",
+        *,
+        knobs: Iterable[str] | None = None,
+        on_change: Callable[[Profile], Any] | None = None,
+        sysctl_box: bool = True,
+    ) -> None:
         super().__init__()
         self.profile = get_profile(profile)
         self._default = self.profile
@@ -113,19 +126,37 @@ class KnobPanel(TcpkitWidget):
         style = {"description_width": "170px"}
         lay = W.Layout(width="440px")
         if k.kind == "bool":
-            return W.Dropdown(options=[("0", 0), ("1", 1)], value=int(bool(v)), description=k.name, style=style, layout=lay)
+            return W.Dropdown(
+                options=[("0", 0), ("1", 1)], value=int(bool(v)), description=k.name, style=style, layout=lay
+            )
         if k.kind == "choice":
             return W.Dropdown(options=list(k.choices), value=v, description=k.name, style=style, layout=lay)
         assert k.lo is not None and k.hi is not None
         if k.kind == "int":
             if k.hi - k.lo <= SLIDER_MAX_STEPS:
-                return W.IntSlider(min=int(k.lo), max=int(k.hi), value=int(v), description=k.name, style=style,
-                                   layout=lay, continuous_update=False)
+                return W.IntSlider(
+                    min=int(k.lo),
+                    max=int(k.hi),
+                    value=int(v),
+                    description=k.name,
+                    style=style,
+                    layout=lay,
+                    continuous_update=False,
+                )
             return W.IntText(value=int(v), description=k.name, style=style, layout=lay)
         step = 0.01 if k.hi <= 100 else (0.1 if k.hi <= 1000 else 1.0)
         if (k.hi - k.lo) / step <= SLIDER_MAX_STEPS:
-            return W.FloatSlider(min=float(k.lo), max=float(k.hi), step=step, value=float(v), description=k.name,
-                                 style=style, layout=lay, continuous_update=False, readout_format=".2f")
+            return W.FloatSlider(
+                min=float(k.lo),
+                max=float(k.hi),
+                step=step,
+                value=float(v),
+                description=k.name,
+                style=style,
+                layout=lay,
+                continuous_update=False,
+                readout_format=".2f",
+            )
         return W.FloatText(value=float(v), description=k.name, style=style, layout=lay)
 
     def _show(self, name: str, value: Any) -> None:
@@ -171,7 +202,9 @@ class KnobPanel(TcpkitWidget):
         except TcpkitError as exc:
             self.sysctl_msg.value = self._err_html(str(exc))
             return False
-        self.sysctl_msg.value = f"<span style='color:#2ca02c'>{html.escape(tr('w.knobs.ok', knob=name, value=value))}</span>"
+        self.sysctl_msg.value = (
+            f"<span style='color:#2ca02c'>{html.escape(tr('w.knobs.ok', knob=name, value=value))}</span>"
+        )
         self._accept(new, None)
         return True
 
@@ -205,13 +238,16 @@ class KnobPanel(TcpkitWidget):
 
     def refresh_language(self) -> None:
         self.title.value = f"<b>{html.escape(tr('w.knobs.title', name=self.profile.name))}</b> — " + html.escape(
-            self.profile.description_zh if zh() else self.profile.description)
+            self.profile.description_zh if zh() else self.profile.description
+        )
         for k in self.knobs:
             unit = tr(f"w.unit.{k.unit}") if k.unit else ""
             self.units[k.name].value = f"<span style='color:#555'>{html.escape(unit)}</span>"
             help_ = k.help_zh if zh() else k.help
             where = f" <code>{k.sysctl}</code>" if k.sysctl else ""
-            self.helps[k.name].value = f"<div style='font-size:90%;color:#555;margin:-4px 0 6px 176px'>{html.escape(help_)}{where}</div>"
+            self.helps[
+                k.name
+            ].value = f"<div style='font-size:90%;color:#555;margin:-4px 0 6px 176px'>{html.escape(help_)}{where}</div>"
             self.controls[k.name].tooltip = help_
         self.sysctl_button.description = tr("w.knobs.apply")
         self.reset_button.description = tr("w.knobs.reset")

@@ -61,7 +61,8 @@ def describe_record(r: TraceRecord) -> str:
             except IllegalTransition:  # a record the table does not know: no note
                 note = ""
         rfc = f" [{r.rfc}]" if r.rfc else ""
-        return f"{host}: {state_name(r.src_state or '?')} → {state_name(r.dst_state or '?')} ({event_text(r.event or '?')}){note}{rfc}"
+        move = f"{state_name(r.src_state or '?')} → {state_name(r.dst_state or '?')}"
+        return f"{host}: {move} ({event_text(r.event or '?')}){note}{rfc}"
     if r.kind in _KIND_KEY:
         return f"{host} {tr(_KIND_KEY[r.kind])}: {r.describe()}"
     return f"{host} {r.kind.value}: {r.describe()}"
@@ -106,8 +107,17 @@ class TracePlayer(TcpkitWidget):
     only re-sent when the trace changes or the cursor leaves the drawn page.
     """
 
-    def __init__(self, trace: Trace, *, relative: bool = True, start: int = 0, graph: bool = True,
-                 ladder: bool = True, max_segments: int | None = MAX_SEGMENTS, overlay: bool = True) -> None:
+    def __init__(
+        self,
+        trace: Trace,
+        *,
+        relative: bool = True,
+        start: int = 0,
+        graph: bool = True,
+        ladder: bool = True,
+        max_segments: int | None = MAX_SEGMENTS,
+        overlay: bool = True,
+    ) -> None:
         super().__init__()
         if not isinstance(trace, Trace):
             raise ParameterError("trace", type(trace).__name__, "a tcpkit.engine.trace.Trace")
@@ -121,8 +131,9 @@ class TracePlayer(TcpkitWidget):
         self.ladder_fig = go.FigureWidget()
         self.cursor = LadderCursor()
         self.graph_fig = go.FigureWidget()
-        self.slider = W.IntSlider(min=0, max=0, value=0, continuous_update=True, readout=True,
-                                  layout=W.Layout(width="320px"))
+        self.slider = W.IntSlider(
+            min=0, max=0, value=0, continuous_update=True, readout=True, layout=W.Layout(width="320px")
+        )
         self.play = W.Play(min=0, max=0, value=0, interval=SPEEDS[1][1], step=1)
         W.jslink((self.play, "value"), (self.slider, "value"))
         self.speed = W.Dropdown(options=SPEEDS, value=SPEEDS[1][1], layout=W.Layout(width="150px"))
@@ -142,8 +153,9 @@ class TracePlayer(TcpkitWidget):
             stack = W.VBox([self.ladder_fig, self.cursor] if overlay else [self.ladder_fig])
             stack.add_class(STACK_CLASS)
             figs.append(stack)
-        self.widget = W.VBox([W.HBox([self.back_button, self.play, self.step_button, self.slider, self.speed]),
-                              self.text, *figs])
+        self.widget = W.VBox(
+            [W.HBox([self.back_button, self.play, self.step_button, self.slider, self.speed]), self.text, *figs]
+        )
         self.widget.add_class("tcpkit-player")
         self._label_controls()
         self.set_trace(trace, start=start)
@@ -201,8 +213,10 @@ class TracePlayer(TcpkitWidget):
         r = self.trace[i]
         import html
 
-        self.text.value = (f"<b>{tr('w.record_of', i=i, last=n - 1)}</b> · t = {r.time:.3f} s · "
-                           f"<span style='font-family:monospace'>{html.escape(describe_record(r))}</span>")
+        self.text.value = (
+            f"<b>{tr('w.record_of', i=i, last=n - 1)}</b> · t = {r.time:.3f} s · "
+            f"<span style='font-family:monospace'>{html.escape(describe_record(r))}</span>"
+        )
         if self.show_graph:
             with self.graph_fig.batch_update():
                 self._hl.apply(self.graph_fig, i)

@@ -71,8 +71,9 @@ class PredictWidget(TcpkitWidget):
     options are not compared.
     """
 
-    def __init__(self, trace: Trace, *, at: int, question: str = "next_send", host: str = "server",
-                 relative: bool = True) -> None:
+    def __init__(
+        self, trace: Trace, *, at: int, question: str = "next_send", host: str = "server", relative: bool = True
+    ) -> None:
         super().__init__()
         if question not in QUESTIONS:
             raise ParameterError("question", question, "one of " + ", ".join(QUESTIONS))
@@ -89,8 +90,11 @@ class PredictWidget(TcpkitWidget):
                 if r.kind is Kind.SEND and r.host == host:
                     self.answer_record, self.answer_index = r, i
                     break
-            self.answer_label = (segment_label(self.answer_record.segment, self.answer_record.seq_base if relative else None)  # type: ignore[arg-type]
-                                 if self.answer_record is not None else NOTHING)
+            self.answer_label = (
+                segment_label(self.answer_record.segment, self.answer_record.seq_base if relative else None)  # type: ignore[arg-type]
+                if self.answer_record is not None
+                else NOTHING
+            )
             options = [*FLAG_CHOICES, NOTHING]
         else:
             states = path_states(trace, host, at)
@@ -109,8 +113,17 @@ class PredictWidget(TcpkitWidget):
         view = LadderView(trace[: at + 1], relative=relative, hosts=self._ladder_hosts())
         self.ladder_fig = go.FigureWidget(view.figure())
         typed_row = [W.HBox([self.typed_label, self.typed])] if question == "next_send" else []
-        self.widget = W.VBox([self.prompt, self.choices, *typed_row, W.HBox([self.check_button, self.reveal_button]),
-                              self.feedback, self.explanation, self.ladder_fig])
+        self.widget = W.VBox(
+            [
+                self.prompt,
+                self.choices,
+                *typed_row,
+                W.HBox([self.check_button, self.reveal_button]),
+                self.feedback,
+                self.explanation,
+                self.ladder_fig,
+            ]
+        )
         self.widget.add_class("tcpkit-predict")
         self.revealed = False
         self.refresh_language()
@@ -146,11 +159,27 @@ class PredictWidget(TcpkitWidget):
             self.feedback.value = html.escape(tr("w.predict.pick"))
             return False
         if self.question == "next_send":
-            want = format_flags(self.answer_record.segment.flags) if self.answer_record and self.answer_record.segment else NOTHING
+            want = (
+                format_flags(self.answer_record.segment.flags)
+                if self.answer_record and self.answer_record.segment
+                else NOTHING
+            )
         else:
             want = self.answer_label
         ok = choice == want
-        self._verdict(ok, [] if ok else [tr("w.predict.mismatch", field="flags" if self.question == "next_send" else tr("state"), got=choice, want=want)])
+        self._verdict(
+            ok,
+            []
+            if ok
+            else [
+                tr(
+                    "w.predict.mismatch",
+                    field="flags" if self.question == "next_send" else tr("state"),
+                    got=choice,
+                    want=want,
+                )
+            ],
+        )
         return ok
 
     def reveal(self) -> None:
@@ -158,8 +187,10 @@ class PredictWidget(TcpkitWidget):
         self._check_language()
         self.revealed = True
         ans = tr("w.predict.nothing") if self.answer_label == NOTHING else self.answer_label
-        self.explanation.value = (f"<b>{html.escape(tr('w.predict.answer', answer=ans))}</b><br>"
-                                  f"{html.escape(tr('w.predict.why', why=self._why()))}")
+        self.explanation.value = (
+            f"<b>{html.escape(tr('w.predict.answer', answer=ans))}</b><br>"
+            f"{html.escape(tr('w.predict.why', why=self._why()))}"
+        )
         end = self.at
         if self.answer_index is not None and self.answer_record is not None:
             end = self.answer_index
@@ -170,7 +201,9 @@ class PredictWidget(TcpkitWidget):
                     end = j
                     break
         view = LadderView(self.trace[: end + 1], relative=self.relative, hosts=self._ladder_hosts())
-        replace_figure(self.ladder_fig, view.figure(upto=self.answer_index if self.answer_index is not None else self.at))
+        replace_figure(
+            self.ladder_fig, view.figure(upto=self.answer_index if self.answer_index is not None else self.at)
+        )
 
     def static(self) -> go.Figure:
         """A plain Figure of the ladder as currently shown."""
@@ -186,10 +219,18 @@ class PredictWidget(TcpkitWidget):
         ws, wa = (want.seq - base[0]) & MASK, (want.ack - base[1]) & MASK
         bad = []
         if seg.flags != want.flags:
-            bad.append(tr("w.predict.mismatch", field="flags", got=format_flags(seg.flags), want=format_flags(want.flags)))
+            bad.append(
+                tr("w.predict.mismatch", field="flags", got=format_flags(seg.flags), want=format_flags(want.flags))
+            )
         if seg.seq != ws or seg.length != want.length:
-            bad.append(tr("w.predict.mismatch", field="seq", got=f"{seg.seq}:{seg.seq + seg.length}({seg.length})",
-                          want=f"{ws}:{ws + want.length}({want.length})"))
+            bad.append(
+                tr(
+                    "w.predict.mismatch",
+                    field="seq",
+                    got=f"{seg.seq}:{seg.seq + seg.length}({seg.length})",
+                    want=f"{ws}:{ws + want.length}({want.length})",
+                )
+            )
         if want.has_ack and seg.ack != wa:
             bad.append(tr("w.predict.mismatch", field="ack", got=seg.ack, want=wa))
         return not bad, bad
@@ -198,7 +239,9 @@ class PredictWidget(TcpkitWidget):
         head = tr("w.predict.right") if ok else tr("w.predict.wrong")
         color = "#2ca02c" if ok else "#d62728"
         items = "".join(f"<li>{html.escape(w)}</li>" for w in why)
-        self.feedback.value = f"<b style='color:{color}'>{html.escape(head)}</b>" + (f"<ul>{items}</ul>" if items else "")
+        self.feedback.value = f"<b style='color:{color}'>{html.escape(head)}</b>" + (
+            f"<ul>{items}</ul>" if items else ""
+        )
 
     def _why(self) -> str:
         """The STATE record (or arrival, or timer) that explains the answer."""

@@ -74,9 +74,14 @@ class Lab:
         env = dict(os.environ)
         for name in ("config", "runtime", "data", "ipython"):
             (self.tmp / name).mkdir()
-        env.update(JUPYTER_CONFIG_DIR=str(self.tmp / "config"), JUPYTER_RUNTIME_DIR=str(self.tmp / "runtime"),
-                   JUPYTER_DATA_DIR=str(self.tmp / "data"), IPYTHONDIR=str(self.tmp / "ipython"),
-                   JUPYTER_PLATFORM_DIRS="1", PYTHONUNBUFFERED="1")
+        env.update(
+            JUPYTER_CONFIG_DIR=str(self.tmp / "config"),
+            JUPYTER_RUNTIME_DIR=str(self.tmp / "runtime"),
+            JUPYTER_DATA_DIR=str(self.tmp / "data"),
+            IPYTHONDIR=str(self.tmp / "ipython"),
+            JUPYTER_PLATFORM_DIRS="1",
+            PYTHONUNBUFFERED="1",
+        )
         notif = self.tmp / "settings" / "@jupyterlab" / "apputils-extension"
         notif.mkdir(parents=True)
         (notif / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
@@ -86,16 +91,27 @@ class Lab:
         (nbset / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
         jupyter = str(Path(sys.executable).parent / "jupyter")
         cmd = [
-            jupyter, "lab", "--no-browser", "--ip=127.0.0.1", f"--port={self.port}", "--port-retries=0",
-            "--IdentityProvider.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
-            "--ServerApp.allow_root=True", "--LabApp.extension_manager=readonly",
-            f"--ServerApp.root_dir={self.root}", "--LabApp.expose_app_in_browser=True",
+            jupyter,
+            "lab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={self.port}",
+            "--port-retries=0",
+            "--IdentityProvider.token=",
+            "--ServerApp.password=",
+            "--ServerApp.disable_check_xsrf=True",
+            "--ServerApp.allow_root=True",
+            "--LabApp.extension_manager=readonly",
+            f"--ServerApp.root_dir={self.root}",
+            "--LabApp.expose_app_in_browser=True",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            f"--LabApp.workspaces_dir={self.tmp / 'workspaces'}", f"--LabApp.user_settings_dir={self.tmp / 'settings'}",
+            f"--LabApp.workspaces_dir={self.tmp / 'workspaces'}",
+            f"--LabApp.user_settings_dir={self.tmp / 'settings'}",
         ]
         with open(self.log, "wb") as fh:
-            self.proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=self.root,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=self.root, start_new_session=True
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -202,9 +218,12 @@ def run_all_cells(page: Any, notebook: str, ready_selector: str, timeout_ms: int
     page.wait_for_function(
         "() => { const w = window.jupyterapp.shell.currentWidget;"
         " return w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel"
-        " && w.sessionContext.session.kernel.status === 'idle'; }", timeout=timeout_ms)
+        " && w.sessionContext.session.kernel.status === 'idle'; }",
+        timeout=timeout_ms,
+    )
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     page.wait_for_selector(ready_selector, timeout=timeout_ms)
+
 
 #: Click a button and time until an element's text changes (ms): the widget round-trip floor.
 JS_CLICK_AND_TEXT = """async ([button, target, limit]) => {
