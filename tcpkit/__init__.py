@@ -37,7 +37,22 @@ from .engine.profiles import Params, Profile, get_profile
 from .engine.segment import Flags, Segment, parse_segment
 from .engine.stack import Datagram, SocketInfo, Stack
 from .engine.states import STATES, TRANSITIONS, Event, State, Transition, lookup
-from .engine.trace import Kind, Trace, TraceRecord
+from .engine.trace import (
+    CallMade,
+    CounterChanged,
+    Kind,
+    Note,
+    QueueChanged,
+    SegmentDropped,
+    SegmentReceived,
+    SegmentSent,
+    StateChanged,
+    TimerCancelled,
+    TimerFired,
+    TimerSet,
+    Trace,
+    TraceRecord,
+)
 from .i18n import get_language, set_language
 
 __version__ = "0.1.0"
@@ -57,6 +72,17 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "annotate",
     "BlackHole",
+    "CallMade",
+    "CounterChanged",
+    "Note",
+    "QueueChanged",
+    "SegmentDropped",
+    "SegmentReceived",
+    "SegmentSent",
+    "StateChanged",
+    "TimerCancelled",
+    "TimerFired",
+    "TimerSet",
     "Capture",
     "Client",
     "Connection",

@@ -10,7 +10,7 @@ from tcpkit.engine.profiles import Profile, get_profile
 from tcpkit.engine.segment import Segment
 from tcpkit.engine.stack import Datagram, Stack
 from tcpkit.engine.states import State
-from tcpkit.engine.trace import Kind, TraceRecord
+from tcpkit.engine.trace import Kind, StateChanged, TraceRecord
 
 CLIENT_ADDR = "10.0.0.2"
 SERVER_ADDR = "10.0.0.1"
@@ -89,7 +89,11 @@ class Link:
         return [r for r in self.records if r.kind is kind and (host is None or r.host == host)]
 
     def state_rows(self) -> set[tuple[str, str, str]]:
-        return {(r.src_state or "", r.event or "", r.condition or "") for r in self.records if r.kind is Kind.STATE}
+        return {
+            (r.src.value or "", r.event.value or "", r.condition or "")
+            for r in self.records
+            if isinstance(r, StateChanged)
+        }
 
 
 def make_pair(

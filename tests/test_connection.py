@@ -20,7 +20,7 @@ from tcpkit.engine.profiles import get_profile
 from tcpkit.engine.segment import Flags, Segment, parse_segment
 from tcpkit.engine.states import State
 from tcpkit.engine.timers import syn_give_up_time, syn_retransmit_times, synack_retransmit_times
-from tcpkit.engine.trace import Kind
+from tcpkit.engine.trace import Kind, StateChanged
 
 
 def pair(profile: str = "linux", **knobs: object):  # type: ignore[no-untyped-def]
@@ -223,7 +223,7 @@ def test_time_wait_lasts_2msl_and_restarts_on_retransmitted_fin() -> None:
     link.b.close(link.now, s)
     link.settle()
     tw = next(x for x in link.a.conns.values() if x.state is State.TIME_WAIT)
-    t_enter = [r.time for r in link.records if r.kind is Kind.STATE and r.dst_state == "TIME_WAIT"][0]
+    t_enter = [r.time for r in link.records if isinstance(r, StateChanged) and r.dst.value == "TIME_WAIT"][0]
     assert tw.timers["time_wait"] == pytest.approx(t_enter + 60)
     link.run_for(30)
     seg = Segment(
@@ -245,7 +245,7 @@ def test_time_wait_switched_off() -> None:
     link.settle()
     link.b.close(link.now, s)
     link.settle()
-    states = [(r.src_state, r.dst_state) for r in link.records if r.kind is Kind.STATE and r.host == "client"]
+    states = [(r.src.value, r.dst.value) for r in link.records if isinstance(r, StateChanged) and r.host == "client"]
     assert states[-2:] == [("FIN_WAIT_2", "TIME_WAIT"), ("TIME_WAIT", "CLOSED")]
     assert link.a.sockets() == []
 
@@ -345,7 +345,7 @@ def test_engine_follows_the_syn_schedule(prof: str, give_up: float) -> None:
         link.run(500)
         times = [round(t, 6) for t, _d in link.dropped]
         assert times[1:] == syn_retransmit_times(link.a.params)
-        fail = [r.time for r in link.records if r.kind is Kind.STATE and r.dst_state == "CLOSED"]
+        fail = [r.time for r in link.records if isinstance(r, StateChanged) and r.dst.value == "CLOSED"]
         assert fail == [give_up]
         assert link.a.getsockopt(fd, "SO_ERROR") == "ETIMEDOUT"
 
@@ -397,7 +397,9 @@ def test_user_timeout() -> None:
     t0 = link.now
     link.a.send(t0, c, b"data")
     link.run(t0 + 60)
-    closed = [r.time for r in link.records if r.kind is Kind.STATE and r.host == "client" and r.dst_state == "CLOSED"]
+    closed = [
+        r.time for r in link.records if isinstance(r, StateChanged) and r.host == "client" and r.dst.value == "CLOSED"
+    ]
     assert closed == [pytest.approx(t0 + 3)]
     assert link.a.getsockopt(c, "SO_ERROR") == "ETIMEDOUT"
 
@@ -561,8 +563,12 @@ def test_linux_close_after_half_close_with_unread_data_resets() -> None:
     assert link.a.state(c) is State.FIN_WAIT_2
     link.a.close(link.now, c)
     assert sent_by(link, "client")[-1].rst
-    last = [r for r in link.records if r.kind is Kind.STATE and r.host == "client"][-1]
-    assert (last.event, last.condition, last.dst_state) == ("close", "unread data", "CLOSED")  # its own row, not ABORT
+    last = [r for r in link.records if isinstance(r, StateChanged) and r.host == "client"][-1]
+    assert (last.event.value, last.condition, last.dst.value) == (
+        "close",
+        "unread data",
+        "CLOSED",
+    )  # its own row, not ABORT
 
 
 @pytest.mark.parametrize("profile", ["linux", "freebsd"])
@@ -581,8 +587,8 @@ def test_data_after_close_answered_by_one_rst_from_the_segment(profile: str) -> 
     assert len(rst) == 1 and rst[0].flags == Flags.RST and rst[0].seq == conn.snd_nxt
     assert conn.state is State.CLOSED and link.a.counters["TCPAbortOnData"] == 1
     assert link.b.getsockopt(s, "SO_ERROR") == "ECONNRESET"
-    last = [r for r in link.records if r.kind is Kind.STATE and r.host == "client"][-1]
-    assert (last.src_state, last.event, last.condition) == ("FIN_WAIT_2", "rcv data", "data after close")
+    last = [r for r in link.records if isinstance(r, StateChanged) and r.host == "client"][-1]
+    assert (last.src.value, last.event.value, last.condition) == ("FIN_WAIT_2", "rcv data", "data after close")
 
 
 def test_fast_retransmit_after_three_duplicate_acks() -> None:

@@ -10,7 +10,7 @@ from tcpkit import KnobError, RemovedKnobError, SegmentSyntaxError, get_profile,
 from tcpkit.engine.segment import Flags, Segment
 from tcpkit.engine.seqnum import seq_add, seq_diff, seq_lt
 from tcpkit.engine.states import STATES, TRANSITIONS, Event, State, lookup
-from tcpkit.engine.trace import Kind, Trace, TraceRecord
+from tcpkit.engine.trace import SegmentSent, Trace
 
 CANONICAL = [
     "S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>",
@@ -95,12 +95,10 @@ def test_table_has_the_eleven_states_and_the_edges_figure_5_omits() -> None:
 
 
 def test_trace_json_is_stable_and_versioned() -> None:
-    rec = TraceRecord(
-        time=0.25, host="c", kind=Kind.SEND, conn=("a", 1, "b", 2), segment=parse_segment("S 0:0(0) win 5")
-    )
+    rec = SegmentSent(time=0.25, host="c", conn=("a", 1, "b", 2), segment=parse_segment("S 0:0(0) win 5"))
     text = Trace([rec], {"seed": 1}).to_json()
     assert Trace.from_json(text).to_json() == text
-    assert '"version": 1' in text
+    assert '"version": 2' in text
 
 
 def test_profiles_validate_and_know_removed_knobs() -> None:

@@ -11,7 +11,7 @@ from tcpkit.engine.profiles import get_profile
 from tcpkit.engine.segment import Flags, Segment, parse_segment
 from tcpkit.engine.stack import Stack
 from tcpkit.engine.states import State
-from tcpkit.engine.trace import Kind
+from tcpkit.engine.trace import CounterChanged, QueueChanged
 
 
 def server(link: Link, backlog: int) -> int:
@@ -33,9 +33,8 @@ def dial(link: Link, n: int) -> list[int]:
 def queue_values(link: Link) -> list[tuple[int, int]]:
     out = []
     for r in link.records:
-        if r.kind is Kind.QUEUE and r.host == "server":
-            d = dict(r.values)
-            out.append((d["syn_queue"], d["accept_queue"]))
+        if isinstance(r, QueueChanged) and r.host == "server":
+            out.append((r.syn_queue, r.accept_queue))
     return out
 
 
@@ -212,7 +211,7 @@ def test_queue_records_follow_lengths() -> None:
     vals = queue_values(link)
     assert vals[0] == (0, 0)
     assert (2, 0) in vals and (0, 2) in vals and vals[-1] == (0, 1)
-    counters = {name for r in link.records if r.kind is Kind.COUNTER for name, _v in r.values}
+    counters = {r.name for r in link.records if isinstance(r, CounterChanged)}
     assert counters == {"ActiveOpens", "PassiveOpens"}  # nothing overflowed or was dropped
 
 

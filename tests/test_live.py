@@ -13,8 +13,8 @@ import pytest
 
 from tcpkit.cli.live import main
 from tcpkit.engine.errors import ParameterError, TraceFormatError
-from tcpkit.engine.states import State
-from tcpkit.engine.trace import Kind, Trace, TraceRecord
+from tcpkit.engine.states import TRANSITIONS, State
+from tcpkit.engine.trace import StateChanged, Trace
 from tcpkit.live import Lab, Script, run_live, run_one
 from tcpkit.live.compare import compare_paths
 from tcpkit.live.extras import capture_unavailable
@@ -180,8 +180,10 @@ def test_an_extra_kernel_state_is_named() -> None:
     assert "DIFFER" in v.summary() and "CLOSE_WAIT" in v.summary()
 
 
-def _st(t: float, host: str, conn: tuple[str, int, str, int], a: str, b: str, ev: str = "") -> TraceRecord:
-    return TraceRecord(time=t, host=host, kind=Kind.STATE, conn=conn, src_state=a, dst_state=b, event=ev)
+def _st(t: float, host: str, conn: tuple[str, int, str, int], a: str, b: str, ev: str = "") -> StateChanged:
+    """A state change along the table row from ``a`` to ``b`` (on ``ev`` when several rows lead there)."""
+    rows = [r for r in TRANSITIONS if r.src.value == a and r.dst.value == b and (not ev or r.event.value == ev)]
+    return StateChanged(time=t, host=host, conn=conn, row=rows[0])
 
 
 def test_model_roles_from_a_trace() -> None:

@@ -26,18 +26,18 @@ from tcpkit.cli.pcap import main
 from tcpkit.engine.errors import TraceFormatError
 from tcpkit.engine.segment import Segment, parse_segment
 from tcpkit.engine.states import Event, State, lookup
-from tcpkit.engine.trace import Kind, Trace, TraceRecord
+from tcpkit.engine.trace import Kind, Note, SegmentReceived, SegmentSent, Trace
 
 CAPTURES = Path(__file__).resolve().parent.parent / "tcpkit" / "data" / "captures"
 C4, S4 = "192.0.2.2", "192.0.2.1"
 C6, S6 = "2001:db8::2", "2001:db8::1"
 
 
-def _send(t: float, host: str, conn: tuple[str, int, str, int], text: str, payload: bytes | None = None) -> TraceRecord:
+def _send(t: float, host: str, conn: tuple[str, int, str, int], text: str, payload: bytes | None = None) -> SegmentSent:
     seg = parse_segment(text)
     if payload is not None:
         seg = seg.replace(payload=payload, length=len(payload))
-    return TraceRecord(time=t, host=host, kind=Kind.SEND, conn=conn, segment=seg)
+    return SegmentSent(time=t, host=host, conn=conn, segment=seg)
 
 
 def _handshake_trace(c: str, s: str) -> Trace:
@@ -46,9 +46,7 @@ def _handshake_trace(c: str, s: str) -> Trace:
     return Trace(
         [
             _send(0.0, "client", cc, "S 1000:1000(0) win 64240 <mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7>"),
-            TraceRecord(
-                time=0.01, host="server", kind=Kind.RECV, conn=sc, segment=parse_segment("S 1000:1000(0) win 1")
-            ),
+            SegmentReceived(time=0.01, host="server", conn=sc, segment=parse_segment("S 1000:1000(0) win 1")),
             _send(
                 0.010001,
                 "server",
@@ -59,7 +57,7 @@ def _handshake_trace(c: str, s: str) -> Trace:
             _send(0.03, "client", cc, "P. 1001:1006(5) ack 5001 win 502 <nop,nop,TS val 3 ecr 9>", payload=b"hello"),
             _send(0.04, "server", sc, "P. 5001:9001(4000) ack 1006 win 509"),  # length only: exported cut short
             _send(0.05, "client", cc, "F. 1006:1006(0) ack 9001 win 502 <nop,nop,sack 1:2>"),
-            TraceRecord(time=0.06, host="server", kind=Kind.NOTE, text="not a packet"),
+            Note(time=0.06, host="server", text="not a packet"),
             _send(1.25, "server", sc, "R 9001:9001(0) win 0"),
         ]
     )
@@ -110,11 +108,9 @@ def test_export_read_back_with_dpkt(c: str, s: str, linktype: str, nano: bool) -
 
 def test_export_uses_each_send_once_and_fills_ports() -> None:
     conn = (C4, 1234, S4, 80)
-    bare = TraceRecord(time=0.0, host="c", kind=Kind.SEND, conn=conn, segment=parse_segment("S 0:0(0) win 1"))
-    recv = TraceRecord(
-        time=0.1, host="s", kind=Kind.RECV, conn=(S4, 80, C4, 1234), segment=parse_segment("S 0:0(0) win 1")
-    )
-    no_conn = TraceRecord(time=0.2, host="c", kind=Kind.SEND, segment=parse_segment("S 0:0(0) win 1"))
+    bare = SegmentSent(time=0.0, host="c", conn=conn, segment=parse_segment("S 0:0(0) win 1"))
+    recv = SegmentReceived(time=0.1, host="s", conn=(S4, 80, C4, 1234), segment=parse_segment("S 0:0(0) win 1"))
+    no_conn = SegmentSent(time=0.2, host="c", segment=parse_segment("S 0:0(0) win 1"))
     rows = trace_packets([bare, recv, no_conn])
     assert len(rows) == 1 and (rows[0][3].src_port, rows[0][3].dst_port) == (1234, 80)
 
@@ -294,7 +290,7 @@ def _pk(t: float, src: str, dst: str, sp: int, dp: int, text: str) -> CapturedPa
 
 
 def _paths(trace: Trace) -> tuple[list[str], list[str]]:
-    return [s for _, s in trace.states("client")], [s for _, s in trace.states("server")]
+    return [s.value for _, s in trace.states("client")], [s.value for _, s in trace.states("server")]
 
 
 def _open(a: str = C4, b: str = S4) -> list[CapturedPacket]:
@@ -360,8 +356,8 @@ def test_every_state_record_is_a_table_row_and_seq_bases_are_set() -> None:
     for path in sorted(CAPTURES.glob("*.pcap")):
         tr = read_capture(path).annotate()
         for r in tr.filter(kind=Kind.STATE):
-            row = lookup(State(r.src_state), Event(r.event), r.condition or "")
-            assert row.dst.value == r.dst_state and row.rfc == r.rfc
+            row = lookup(State(r.src.value), Event(r.event.value), r.condition or "")
+            assert row.dst.value == r.dst.value and row.rfc == r.rfc
         sends = tr.filter(kind=Kind.SEND)
         assert len(sends) == len(read_capture(path).packets)
         if path.stem != "connection_refused":
@@ -413,10 +409,10 @@ def test_real_loopback_captures(name: str) -> None:
     assert len(cap.connections()) == 1
     tr = cap.annotate()
     assert _paths(tr) == EXPECTED[name]
-    events = [r.event for r in tr.filter(host="client", kind=Kind.STATE)]
+    events = [r.event.value for r in tr.filter(host="client", kind=Kind.STATE)]
     if name == "abort_rst":
         assert events[-1] == Event.ABORT.value  # the client sent the RST
-        assert [r.event for r in tr.filter(host="server", kind=Kind.STATE)][-1] == Event.RCV_RST.value
+        assert [r.event.value for r in tr.filter(host="server", kind=Kind.STATE)][-1] == Event.RCV_RST.value
     if name == "connection_refused":
         assert events[-1] == Event.RCV_RST.value
         assert any("no listener" in (r.text or "") for r in tr.filter(host="server", kind=Kind.NOTE))
@@ -507,11 +503,11 @@ AGREEING = [
 def _edges(trace: Trace, *, drop_timers: bool) -> dict[tuple[str, int, str, int], list[tuple[str | None, str | None]]]:
     out: dict[tuple[str, int, str, int], list[tuple[str | None, str | None]]] = {}
     for r in trace.filter(kind=Kind.STATE):
-        if r.conn is None or (drop_timers and r.event in TIMER_EVENTS):
+        if r.conn is None or (drop_timers and r.event.value in TIMER_EVENTS):
             continue
-        if (r.src_state, r.dst_state) == ("CLOSED", "LISTEN"):  # the listener is not a connection
+        if (r.src.value, r.dst.value) == ("CLOSED", "LISTEN"):  # the listener is not a connection
             continue
-        out.setdefault(r.conn, []).append((r.src_state, r.dst_state))
+        out.setdefault(r.conn, []).append((r.src.value, r.dst.value))
     return out
 
 

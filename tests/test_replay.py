@@ -26,7 +26,7 @@ from test_pcap import EXPECTED  # noqa: E402
 
 
 def _paths(trace: Trace, names: tuple[str, str] = ("client", "server")) -> tuple[list[str], list[str]]:
-    return [s for _, s in trace.states(names[0])], [s for _, s in trace.states(names[1])]
+    return [s.value for _, s in trace.states(names[0])], [s.value for _, s in trace.states(names[1])]
 
 
 def _pk(t: float, src: str, dst: str, sp: int, dp: int, text: str) -> CapturedPacket:
@@ -55,8 +55,8 @@ def test_real_captures_replay_with_the_expected_states_and_agree(name: str) -> N
         ]
     # every engine state change is a row of the transition table
     for r in res.trace.filter(kind=Kind.STATE):
-        row = lookup(State(r.src_state), Event(r.event), r.condition or "")
-        assert row.dst.value == r.dst_state
+        row = lookup(State(r.src.value), Event(r.event.value), r.condition or "")
+        assert row.dst.value == r.dst.value
 
 
 def test_real_capture_differences_are_only_window_and_options() -> None:
@@ -128,9 +128,9 @@ def test_engine_traces_exported_and_replayed_agree_exactly(name: str) -> None:
 def _edges(trace: Trace) -> dict[tuple[str, int, str, int], list[tuple[str | None, str | None]]]:
     out: dict[tuple[str, int, str, int], list[tuple[str | None, str | None]]] = {}
     for r in trace.filter(kind=Kind.STATE):
-        if r.conn is None or r.event in TIMER_EVENTS or (r.src_state, r.dst_state) == ("CLOSED", "LISTEN"):
+        if r.conn is None or r.event.value in TIMER_EVENTS or (r.src.value, r.dst.value) == ("CLOSED", "LISTEN"):
             continue
-        out.setdefault(r.conn, []).append((r.src_state, r.dst_state))
+        out.setdefault(r.conn, []).append((r.src.value, r.dst.value))
     return out
 
 

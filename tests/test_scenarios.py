@@ -17,7 +17,7 @@ from tcpkit.engine.errors import ParameterError
 from tcpkit.engine.profiles import get_profile
 from tcpkit.engine.segment import Flags
 from tcpkit.engine.timers import syn_retransmit_times
-from tcpkit.engine.trace import Kind, Trace
+from tcpkit.engine.trace import CounterChanged, Kind, StateChanged, Trace
 
 REQUIRED = {
     "open_close_client_first",
@@ -76,7 +76,7 @@ def test_client_closes_first_holds_time_wait() -> None:
     assert any("TIME_WAIT" in s for s in r["sockets_at_5s"]["client"]) and r["sockets_at_end"]["client"] == []
     assert r["bytes_delivered"] == 64
     # TIME_WAIT lasts the profile's 60 s: from entering it to leaving it
-    path = [(tm, st) for tm, st in t.states("client")]
+    path = [(tm, st.value) for tm, st in t.states("client")]
     enter = next(tm for tm, st in path if st == "TIME_WAIT")
     leave = next(tm for tm, st in path if st == "CLOSED" and tm > enter)
     assert leave - enter == pytest.approx(60.0)
@@ -245,7 +245,10 @@ def test_lost_handshake_ack_every_ack_lost() -> None:
     dead = [
         x
         for x in t
-        if x.kind is Kind.STATE and x.host == "server" and x.src_state == "SYN_RECEIVED" and x.dst_state == "CLOSED"
+        if isinstance(x, StateChanged)
+        and x.host == "server"
+        and x.src.value == "SYN_RECEIVED"
+        and x.dst.value == "CLOSED"
     ]
     assert len(dead) == 1 and dead[0].time - times[0] == pytest.approx(63.0) == r["expected_request_lifetime"]
     assert r["server_path"] == ["LISTEN", "SYN_RECEIVED", "CLOSED"] and r["server_established_at"] is None
@@ -497,6 +500,6 @@ def test_cli_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
 def test_lost_handshake_ack_late_data_is_not_a_failed_cookie() -> None:
     # no SYN cookie was sent, so cookie_v4_check() never looks at the late ACK (tcp_synq_no_recent_overflow)
     t = run_scenario("lost_handshake_ack")
-    names = {name for r in t if r.host == "server" and r.values and r.kind is Kind.COUNTER for name, _v in r.values}
+    names = {r.name for r in t.of(CounterChanged, "server")}
     assert "OutRsts" in names and not names & {"SyncookiesFailed", "SyncookiesRecv"}
     assert t.meta["result"]["client_error"] == "ECONNRESET"

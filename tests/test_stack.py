@@ -10,7 +10,7 @@ from tcpkit.engine.profiles import get_profile
 from tcpkit.engine.segment import Flags, parse_segment
 from tcpkit.engine.stack import O_NONBLOCK, Stack
 from tcpkit.engine.states import State
-from tcpkit.engine.trace import Kind, Trace
+from tcpkit.engine.trace import Kind, StateChanged, Trace
 
 
 def closed_port_answer(text: str) -> str | None:
@@ -114,7 +114,7 @@ def test_new_incarnation_from_time_wait() -> None:
     if not ((syn.seq - tw.rcv_nxt) & 0xFFFFFFFF) < 2**31:
         syn = syn.replace(seq=(tw.rcv_nxt + 1000) & 0xFFFFFFFF)
     link.b.segment_arrives(link.now, CLIENT_ADDR, SERVER_ADDR, syn)
-    events = [(r.src_state, r.condition) for r in link.records if r.kind is Kind.STATE and r.host == "server"]
+    events = [(r.src.value, r.condition) for r in link.records if isinstance(r, StateChanged) and r.host == "server"]
     assert ("TIME_WAIT", "new incarnation") in events
     synack = link.b.take_outgoing()[-1].segment
     assert synack.syn and synack.has_ack

@@ -36,7 +36,7 @@ from tcpkit.engine.states import (
     State,
     lookup,
 )
-from tcpkit.engine.trace import Kind
+from tcpkit.engine.trace import StateChanged
 
 S = State
 E = Event
@@ -574,7 +574,11 @@ def _ids(key: Key) -> str:
 @pytest.mark.parametrize("row", TRANSITIONS, ids=lambda t: _ids(t.key))
 def test_every_row_is_taken(row) -> None:  # type: ignore[no-untyped-def]
     link = DRIVES[row.key]()
-    seen = {(r.src_state, r.event, r.condition or "", r.dst_state, r.rfc) for r in link.records if r.kind is Kind.STATE}
+    seen = {
+        (r.src.value, r.event.value, r.condition or "", r.dst.value, r.rfc)
+        for r in link.records
+        if isinstance(r, StateChanged)
+    }
     assert (row.src.value, row.event.value, row.condition, row.dst.value, row.rfc) in seen, sorted(seen)
 
 
@@ -586,10 +590,10 @@ def test_driven_rows_are_the_whole_table() -> None:
 def test_every_state_record_is_a_table_row(key: Key) -> None:
     link = DRIVES[key]()
     for r in link.records:
-        if r.kind is Kind.STATE:
-            assert r.src_state and r.event
-            row = lookup(State(r.src_state), Event(r.event), r.condition or "")
-            assert row.dst.value == r.dst_state and row.rfc == r.rfc
+        if isinstance(r, StateChanged):
+            assert r.src.value and r.event.value
+            row = lookup(State(r.src.value), Event(r.event.value), r.condition or "")
+            assert row.dst.value == r.dst.value and row.rfc == r.rfc
 
 
 def test_forbidden_transition_raises_and_keeps_state() -> None:
@@ -601,9 +605,9 @@ def test_forbidden_transition_raises_and_keeps_state() -> None:
 
 def test_fin_in_listen_is_not_a_transition() -> None:
     link, _c, lfd, _s = est()
-    before = len([r for r in link.records if r.kind is Kind.STATE])
+    before = len([r for r in link.records if isinstance(r, StateChanged)])
     seg = Segment(src_port=5555, dst_port=80, seq=10, flags=Flags.FIN, window=100)
     link.b.segment_arrives(link.now, CLIENT_ADDR, SERVER_ADDR, seg)
-    assert len([r for r in link.records if r.kind is Kind.STATE]) == before
+    assert len([r for r in link.records if isinstance(r, StateChanged)]) == before
     assert link.b.state(lfd) is State.LISTEN
     assert inject is not None  # helper kept importable for other tests

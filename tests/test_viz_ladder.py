@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tcpkit.engine.errors import ParameterError
+from tcpkit.engine.events import CLASSES
 from tcpkit.engine.segment import parse_segment
-from tcpkit.engine.trace import Kind, Trace, TraceRecord
+from tcpkit.engine.states import Event, State, lookup
+from tcpkit.engine.trace import Kind, SegmentEvent, StateChanged, Trace, TraceRecord
 from tcpkit.i18n import set_language
 from tcpkit.viz.examples import example_trace
 from tcpkit.viz.ladder import (
@@ -38,15 +40,14 @@ class TB:
         reason=None,
     ) -> TB:
         self.recs.append(
-            TraceRecord(
+            CLASSES[kind](
                 time=t,
                 host=host,
-                kind=kind,
                 conn=conn,
                 segment=parse_segment(text),
                 peer=peer,
                 seq_base=base,
-                reason=reason,
+                **({"reason": reason or ""} if kind is Kind.DROP else {}),
             )
         )
         return self
@@ -61,11 +62,14 @@ class TB:
         return self.seg(Kind.DROP, t, host, peer, text, **kw)
 
     def state(self, t, host, src, dst, event) -> TB:
-        self.recs.append(TraceRecord(time=t, host=host, kind=Kind.STATE, src_state=src, dst_state=dst, event=event))
+        row = lookup(State(src), Event[event] if event in Event.__members__ else Event(event))
+        assert row.dst is State(dst), (src, event, dst)
+        self.recs.append(StateChanged(time=t, host=host, row=row))
         return self
 
     def timer(self, kind, t, host, name, deadline=None) -> TB:
-        self.recs.append(TraceRecord(time=t, host=host, kind=kind, timer=name, deadline=deadline))
+        kw = {"deadline": deadline} if kind in (Kind.TIMER_SET, Kind.TIMER_FIRE) else {}
+        self.recs.append(CLASSES[kind](time=t, host=host, timer=name, **kw))
         return self
 
     def trace(self) -> Trace:
@@ -245,7 +249,7 @@ def test_real_scenario_with_a_lost_final_ack() -> None:
 
 def _long_trace(rounds: int) -> Trace:
     """``rounds`` data segments a -> b, each acknowledged: 4 segment records per round, 10 ms apart."""
-    tb = TB().state(0.0, "a", "SYN_SENT", "ESTABLISHED", "rcv_synack")
+    tb = TB().state(0.0, "a", "SYN_SENT", "ESTABLISHED", "RCV_SYN_ACK")
     for k in range(rounds):
         t = 0.01 * k
         seq = 1 + 100 * k
@@ -257,7 +261,7 @@ def _long_trace(rounds: int) -> Trace:
 
 
 def _segments(t: Trace, start: int, stop: int) -> int:
-    return sum(1 for r in t.records[start:stop] if r.segment is not None)
+    return sum(1 for r in t.records[start:stop] if isinstance(r, SegmentEvent))
 
 
 def test_a_long_trace_is_cut_with_a_note() -> None:

@@ -13,6 +13,7 @@ import tcpkit
 from tcpkit import i18n
 from tcpkit.engine.errors import ParameterError
 from tcpkit.engine.profiles import Profile
+from tcpkit.engine.trace import SegmentSent
 from tcpkit.i18n import get_language
 from tcpkit.viz.examples import example_trace
 from tcpkit.viz.graph import path_shape
@@ -205,7 +206,7 @@ def test_explorer_with_real_scenarios() -> None:
     assert ex.player.cursor.y > y0
     ex.choice.value = "abort_rst"
     assert ex.run()
-    assert any(r.segment is not None and r.segment.rst for r in ex.trace)
+    assert any(r.segment.rst for r in ex.trace.of(SegmentSent))
     assert type(ex.static("gantt")) is go.Figure
 
 

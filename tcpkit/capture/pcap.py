@@ -13,10 +13,10 @@ both sides through the engine itself and compares its segments with the capture.
 Examples
 --------
 >>> from tcpkit.engine.segment import parse_segment
->>> from tcpkit.engine.trace import Kind, Trace, TraceRecord
+>>> from tcpkit.engine.trace import ConnId, SegmentSent, Trace
 >>> conn = ("10.0.0.1", 40000, "10.0.0.2", 80)
 >>> syn = parse_segment("S 100:100(0) win 64240 <mss 1460>").replace(src_port=40000, dst_port=80)
->>> trace = Trace([TraceRecord(time=0.5, host="client", kind=Kind.SEND, conn=conn, segment=syn)])
+>>> trace = Trace([SegmentSent(time=0.5, host="client", conn=conn, segment=syn)])
 >>> data = export_pcap_bytes(trace)
 >>> len(data)                          # 24-byte file header + 16-byte record header + 44-byte packet
 84
@@ -52,7 +52,7 @@ from tcpkit.engine.errors import TraceFormatError
 from tcpkit.engine.segment import Segment
 from tcpkit.engine.seqnum import seq_add, seq_ge, seq_gt, seq_le
 from tcpkit.engine.states import Event, State, lookup, transitions_from
-from tcpkit.engine.trace import Kind, Trace, TraceRecord
+from tcpkit.engine.trace import ConnId, Note, SegmentReceived, SegmentSent, StateChanged, Trace, TraceRecord
 
 from .wire import WireFormatError, decode_packet, encode_packet
 
@@ -70,7 +70,6 @@ __all__ = [
     "export_pcap_bytes",
 ]
 
-ConnId = tuple[str, int, str, int]
 
 #: Link types this module reads (LINKTYPE_* numbers as stored in files).
 LINKTYPES: dict[int, str] = {
@@ -566,28 +565,14 @@ class _Observer:
     def _move(self, side: _Side, t: float, event: Event, condition: str = "") -> None:
         src = side.state or State.CLOSED
         row = lookup(src, event, condition)  # only ever a row of the table
-        self.records.append(
-            TraceRecord(
-                time=t,
-                host=side.name,
-                kind=Kind.STATE,
-                conn=side.conn(self._peer(side)),
-                src_state=src.value,
-                dst_state=row.dst.value,
-                event=row.event.value,
-                condition=row.condition or None,
-                rfc=row.rfc,
-            )
-        )
+        self.records.append(StateChanged(time=t, host=side.name, conn=side.conn(self._peer(side)), row=row))
         side.state = row.dst
 
     def _note(self, side: _Side, t: float, key: str, text: str) -> None:
         if key in side.noted:
             return
         side.noted.add(key)
-        self.records.append(
-            TraceRecord(time=t, host=side.name, kind=Kind.NOTE, conn=side.conn(self._peer(side)), text=text)
-        )
+        self.records.append(Note(time=t, host=side.name, conn=side.conn(self._peer(side)), text=text))
 
     def _has_row(self, state: State, event: Event, condition: str = "") -> bool:
         return any(r.event is event and r.condition == condition for r in transitions_from(state))
@@ -627,10 +612,9 @@ class _Observer:
         sender, receiver = self._sides(pkt)
         self._sent(sender, t, pkt.segment)
         self.records.append(
-            TraceRecord(
+            SegmentSent(
                 time=t,
                 host=sender.name,
-                kind=Kind.SEND,
                 conn=sender.conn(receiver),
                 segment=pkt.segment,
                 peer=receiver.name,
@@ -642,10 +626,9 @@ class _Observer:
         t = pkt.time - self.t0
         sender, receiver = self._sides(pkt)
         self.records.append(
-            TraceRecord(
+            SegmentReceived(
                 time=t,
                 host=receiver.name,
-                kind=Kind.RECV,
                 conn=receiver.conn(sender),
                 segment=pkt.segment,
                 peer=sender.name,
@@ -806,7 +789,7 @@ def annotate(
     >>> pkts = [p(0.0, a, b, 5, 80, "S 0:0(0) win 1"), p(0.1, b, a, 80, 5, "S. 7:7(0) ack 1 win 1"),
     ...         p(0.2, a, b, 5, 80, ". 1:1(0) ack 8 win 1")]
     >>> tr = annotate(pkts)
-    >>> [s for _, s in tr.states("client")], [s for _, s in tr.states("server")]
+    >>> [s.value for _, s in tr.states("client")], [s.value for _, s in tr.states("server")]
     (['CLOSED', 'SYN_SENT', 'ESTABLISHED'], ['CLOSED', 'LISTEN', 'SYN_RECEIVED', 'ESTABLISHED'])
 
     Notes
@@ -860,7 +843,7 @@ def trace_packets(trace: Iterable[TraceRecord]) -> list[tuple[float, str, str, S
     Examples
     --------
     >>> from tcpkit.engine.segment import Flags
-    >>> rec = TraceRecord(time=1.0, host="h", kind=Kind.SEND, conn=("10.0.0.1", 1, "10.0.0.2", 2),
+    >>> rec = SegmentSent(time=1.0, host="h", conn=("10.0.0.1", 1, "10.0.0.2", 2),
     ...                   segment=Segment(flags=Flags.SYN, window=1))
     >>> t, src, dst, seg = trace_packets([rec])[0]
     >>> src, dst, seg.src_port, seg.dst_port
@@ -868,7 +851,7 @@ def trace_packets(trace: Iterable[TraceRecord]) -> list[tuple[float, str, str, S
     """
     out: list[tuple[float, str, str, Segment]] = []
     for rec in trace:
-        if rec.kind is not Kind.SEND or rec.segment is None or rec.conn is None:
+        if not isinstance(rec, SegmentSent) or rec.conn is None:
             continue
         la, lp, ra, rp = rec.conn
         seg = rec.segment

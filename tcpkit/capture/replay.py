@@ -15,8 +15,8 @@ Examples
 >>> res = replay(cap, delay=0.01)      # export_pcap writes at the sender; the link takes 10 ms
 >>> res.agrees, res.report.matched, res.report.captured
 (True, 8, 8)
->>> [s for _, s in res.trace.states("client")][-1]
-'TIME_WAIT'
+>>> res.trace.final_state("client")
+<State.TIME_WAIT: 'TIME_WAIT'>
 
 Notes
 -----
@@ -67,13 +67,12 @@ from tcpkit.engine.segment import Flags, Segment
 from tcpkit.engine.seqnum import MASK, seq_add, seq_gt, seq_sub
 from tcpkit.engine.stack import Stack
 from tcpkit.engine.states import State
-from tcpkit.engine.trace import Kind, Trace, TraceRecord
+from tcpkit.engine.trace import ConnId, Note, Trace, TraceRecord
 
 from .pcap import Capture, CapturedPacket, Connection, split_connections
 
 __all__ = ["ReplayReport", "ReplayResult", "ReplayRow", "replay"]
 
-ConnId = tuple[str, int, str, int]
 
 #: Flags that must agree for two segments to match.
 _CORE = Flags.SYN | Flags.ACK | Flags.FIN | Flags.RST
@@ -304,7 +303,7 @@ class _Replayer:
         return self.a if (p.src, p.segment.src_port) == (self.a.addr, self.a.port) else self.b
 
     def _note(self, s: _Side, t: float, text: str) -> None:
-        self.records.append(TraceRecord(time=t, host=s.name, kind=Kind.NOTE, conn=s.conn(self._peer(s)), text=text))
+        self.records.append(Note(time=t, host=s.name, conn=s.conn(self._peer(s)), text=text))
 
     def _base(self, s: _Side) -> tuple[int, int] | None:
         peer = self._peer(s)
@@ -675,7 +674,7 @@ def replay(
     >>> def p(t, src, dst, sp, dp, text):
     ...     return CapturedPacket(t, src, dst, parse_segment(text).replace(src_port=sp, dst_port=dp))
     >>> res = replay([p(0.0, a, b, 5000, 80, "S 0:0(0) win 65535"), p(0.01, b, a, 80, 5000, "R. 0:0(0) ack 1 win 0")])
-    >>> res.agrees, [s for _, s in res.trace.states("client")]
+    >>> res.agrees, [s.value for _, s in res.trace.states("client")]
     (True, ['CLOSED', 'SYN_SENT', 'CLOSED'])
     >>> replay([p(0.0, a, b, 5000, 80, ". 1:1(0) ack 1 win 9")])
     Traceback (most recent call last):

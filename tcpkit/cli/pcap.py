@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             ca, cp, sa, sp = c.conn
             print(f"\n{ca}:{cp} -> {sa}:{sp}  ({len(c.packets)} packets)")
             for host in args.names:
-                path = [s for _, s in tr.states(host, side_conn(c.conn, host == args.names[1]))]
+                path = [s.value for _, s in tr.states(host, side_conn(c.conn, host == args.names[1]))]
                 print(f"  {host:<8} {' -> '.join(path) if path else '(no state seen)'}")
         if replay_report is not None:
             print(f"\nengine replay (profile {args.profile}): {replay_report.summary()}")

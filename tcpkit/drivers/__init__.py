@@ -7,7 +7,7 @@ the packetdrill runner (``pktscript`` parses, ``packetdrill`` runs).
 
 >>> from tcpkit.drivers import run_scenario
 >>> run_scenario("open_close_client_first", seed=1).final_state("client")
-'CLOSED'
+<State.CLOSED: 'CLOSED'>
 """
 
 from __future__ import annotations

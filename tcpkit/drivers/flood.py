@@ -77,9 +77,15 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from tcpkit.engine.errors import ParameterError
+from tcpkit.engine.errors import ParameterError, TcpError
 from tcpkit.engine.profiles import Profile, get_profile
+from tcpkit.engine.segment import MSS, Flags, Segment
+from tcpkit.engine.states import Event, State
 from tcpkit.engine.timers import syn_timeout, synack_timeout
+from tcpkit.engine.trace import QueueChanged, SegmentSent
+
+from .apps import Server
+from .sim import URGENT, Network
 
 __all__ = ["FloodResult", "simulate_flood", "simulate_flood_full", "flood_network", "SPOOF_PHASE", "LEGIT_PHASE"]
 
@@ -699,11 +705,6 @@ def flood_network(
     **knobs: Any,
 ) -> tuple[FloodResult, Any]:
     """:func:`simulate_flood_full`, returning the :class:`~tcpkit.drivers.sim.Network` instead of its trace."""
-    from tcpkit.engine.segment import MSS, Flags, Segment
-    from tcpkit.engine.trace import Kind
-
-    from .apps import Server
-    from .sim import Network
 
     prof, cap, duration, d, sample_interval = _setup(
         profile, knobs, duration, flood_rate, legit_rate, backlog, rtt, sample_interval
@@ -755,22 +756,21 @@ def flood_network(
     times: list[float] = []
     estab: dict[Any, float] = {}
     closed: dict[Any, float] = {}
-    for r in trace:
-        if r.host == "client" and r.kind is Kind.STATE and r.conn is not None:
-            if r.dst_state == "ESTABLISHED":
+    for r in trace.state_changes("client"):
+        if r.conn is not None:
+            if r.dst is State.ESTABLISHED:
                 estab.setdefault(r.conn, r.time)
-            elif r.dst_state == "CLOSED" and r.src_state == "SYN_SENT":
+            elif r.dst is State.CLOSED and r.src is State.SYN_SENT:
                 closed.setdefault(r.conn, r.time)
     first_syn: dict[Any, float] = {}
-    for r in trace:
+    for rec in trace:
         if (
-            r.host == "client"
-            and r.kind is Kind.SEND
-            and r.conn is not None
-            and r.segment is not None
-            and r.segment.flags == Flags.SYN
+            isinstance(rec, SegmentSent)
+            and rec.host == "client"
+            and rec.conn is not None
+            and rec.segment.flags == Flags.SYN
         ):
-            first_syn.setdefault(r.conn, r.time)
+            first_syn.setdefault(rec.conn, rec.time)
     for conn, t0 in sorted(first_syn.items(), key=lambda kv: kv[1]):
         if conn in estab:
             connected += 1
@@ -778,7 +778,7 @@ def flood_network(
         elif conn in closed:
             failed += 1
     # queue occupancy: the last QUEUE record of the server at or before each sample time
-    qrecs = [(r.time, dict(r.values)) for r in trace if r.host == "server" and r.kind is Kind.QUEUE]
+    qrecs = [(r.time, r) for r in trace if isinstance(r, QueueChanged) and r.host == "server"]
     samples: list[tuple[float, int, int]] = []
     qi = 0
     cur = (0, 0)
@@ -787,19 +787,15 @@ def flood_network(
         if t > duration:
             break
         while qi < len(qrecs) and qrecs[qi][0] <= t:
-            v = qrecs[qi][1]
-            cur = (v.get("syn_queue", 0), v.get("accept_queue", 0))
+            q = qrecs[qi][1]
+            cur = (q.syn_queue, q.accept_queue)
             qi += 1
         samples.append((t, cur[0], cur[1]))
     # clients reset by the server after their handshake (tcp_abort_on_overflow = 1)
     reset = sum(
         1
-        for r in trace
-        if r.host == "client"
-        and r.kind is Kind.STATE
-        and r.src_state == "ESTABLISHED"
-        and r.dst_state == "CLOSED"
-        and r.event == "rcv RST"
+        for r in trace.state_changes("client")
+        if r.src is State.ESTABLISHED and r.dst is State.CLOSED and r.event is Event.RCV_RST
     )
     counters = {k: int(v) for k, v in server.stack.counters.items()}
     params = {
@@ -855,8 +851,6 @@ class _RateAcceptor:
         return self
 
     def _accept(self, now: float) -> bool:
-        from tcpkit.engine.errors import TcpError
-
         try:
             self.sock.accept()
         except TcpError as exc:
@@ -872,8 +866,6 @@ class _RateAcceptor:
             self._schedule()
 
     def _schedule(self) -> None:
-        from .sim import URGENT
-
         assert self.busy_until is not None
         self.host.net.sim.schedule_at(self.busy_until, self._tick, priority=URGENT)
 

@@ -41,7 +41,8 @@ from typing import Any
 from tcpkit.engine.errors import ParameterError, TcpkitError
 from tcpkit.engine.profiles import PROFILES, get_profile
 from tcpkit.engine.segment import Flags, Segment
-from tcpkit.engine.trace import Kind, Trace, TraceRecord
+from tcpkit.engine.states import State
+from tcpkit.engine.trace import Note, SegmentDropped, SegmentReceived, SegmentSent, StateChanged, Trace
 
 from .apps import Client, Server
 from .links import BlackHole, DropIf
@@ -199,11 +200,10 @@ def _pair(
 def _paths(net: Network, host: str) -> dict[str, list[str]]:
     """State path of every connection (not listeners) of ``host``: ``"a:p>b:q" -> [states]``."""
     out: dict[str, list[str]] = {}
-    for r in net.records:
-        if r.kind is Kind.STATE and r.host == host and r.conn is not None and r.conn[3] != 0:
+    for r in net.of(StateChanged, host):
+        if r.conn is not None and r.conn[3] != 0:
             key = f"{r.conn[0]}:{r.conn[1]}>{r.conn[2]}:{r.conn[3]}"
-            path = out.setdefault(key, [r.src_state or "?"])
-            path.append(r.dst_state or "?")
+            out.setdefault(key, [r.src.value]).append(r.dst.value)
     return out
 
 
@@ -222,26 +222,20 @@ def _count(host: Host, state: str) -> int:
 
 
 def _sent(net: Network, host: str, flag: Flags) -> int:
-    return sum(
-        1
-        for r in net.records
-        if r.kind is Kind.SEND and r.host == host and r.segment is not None and r.segment.flags & flag
-    )
+    return sum(1 for r in net.of(SegmentSent, host) if r.segment.flags & flag)
 
 
 def _dropped(net: Network) -> list[str]:
     return [
-        f"{r.host}: {r.segment.notation() if r.segment else ''} ({r.reason})"
-        for r in net.records
-        if r.kind is Kind.DROP and r.reason and r.reason.startswith("link")
+        f"{r.host}: {r.segment.notation()} ({r.reason})" for r in net.of(SegmentDropped) if r.reason.startswith("link")
     ]
 
 
 def _last_event(net: Network, host: str, dst: str) -> str | None:
     ev = None
-    for r in net.records:
-        if r.kind is Kind.STATE and r.host == host and r.dst_state == dst and r.conn is not None and r.conn[3] != 0:
-            ev = r.event
+    for r in net.of(StateChanged, host):
+        if r.dst.value == dst and r.conn is not None and r.conn[3] != 0:
+            ev = r.event.value
     return ev
 
 
@@ -314,23 +308,8 @@ def _sc_half_close(seed: int, profile: str, request: int, reply: int) -> tuple[N
     cli = Client(c, SERVER, PORT, data=request, close="shutdown").start()
     net.run(until=10)
     # data that reached the client after it had sent its FIN (its half of the connection closed)
-    fin_at = next(
-        (
-            r.time
-            for r in net.records
-            if r.kind is Kind.SEND and r.host == "client" and r.segment is not None and r.segment.fin
-        ),
-        None,
-    )
-    after = sum(
-        r.segment.length
-        for r in net.records
-        if fin_at is not None
-        and r.kind is Kind.RECV
-        and r.host == "client"
-        and r.time > fin_at
-        and r.segment is not None
-    )
+    fin_at = next((r.time for r in net.of(SegmentSent, "client") if r.segment.fin), None)
+    after = sum(r.segment.length for r in net.of(SegmentReceived, "client") if fin_at is not None and r.time > fin_at)
     return net, {
         "client_path": _path(net, "client"),
         "server_path": _path(net, "server"),
@@ -529,27 +508,16 @@ def _sc_lost_handshake_ack(
     lifetime = sum(synack_timeout(params, k) for k in range(synack_retries + 1))
     net.run(until=max(send_at, lifetime) + 5)
 
-    synacks = [
-        r.time
-        for r in net.records
-        if r.kind is Kind.SEND and r.host == "server" and r.segment is not None and r.segment.syn and r.segment.has_ack
-    ]
+    synacks = [r.time for r in net.of(SegmentSent, "server") if r.segment.syn and r.segment.has_ack]
     first = synacks[0] if synacks else 0.0
     srv_states = [
-        (r.time, r.src_state, r.dst_state, r.event)
-        for r in net.records
-        if r.kind is Kind.STATE and r.host == "server" and r.conn is not None and r.conn[3] != 0
+        (r.time, r.src, r.dst, r.event.value)
+        for r in net.of(StateChanged, "server")
+        if r.conn is not None and r.conn[3] != 0
     ]
-    established = next((t for t, a, b, _ in srv_states if a == "SYN_RECEIVED" and b == "ESTABLISHED"), None)
-    expired = next(((t, ev) for t, a, b, ev in srv_states if a == "SYN_RECEIVED" and b == "CLOSED"), None)
-    rst_at = next(
-        (
-            r.time
-            for r in net.records
-            if r.kind is Kind.RECV and r.host == "client" and r.segment is not None and r.segment.rst
-        ),
-        None,
-    )
+    established = next((t for t, a, b, _ in srv_states if a is State.SYN_RECEIVED and b is State.ESTABLISHED), None)
+    expired = next(((t, ev) for t, a, b, ev in srv_states if a is State.SYN_RECEIVED and b is State.CLOSED), None)
+    rst_at = next((r.time for r in net.of(SegmentReceived, "client") if r.segment.rst), None)
     rel = [round(t - first, 6) for t in synacks[1:]]
     return net, {
         "client_path": _path(net, "client"),
@@ -629,18 +597,16 @@ def _sc_old_duplicate(
             seg = held[0]
             who = "network (old duplicate)"
             net.records.append(
-                TraceRecord(
+                Note(
                     time=net.now,
                     host=who,
-                    kind=Kind.NOTE,
                     text="a copy of connection 1's data, delayed in the network, is finally delivered",
                 )
             )
             net.records.append(
-                TraceRecord(
+                SegmentSent(
                     time=net.now,
                     host=who,
-                    kind=Kind.SEND,
                     conn=(CLIENT, seg.src_port, SERVER, seg.dst_port),
                     segment=seg,
                     peer="server",
@@ -652,27 +618,10 @@ def _sc_old_duplicate(
     net.run(until=gap + 2)
     got = srv.received_by_conn
     second_data = got[1] if len(got) > 1 else b""
-    isns = [
-        r.segment.seq
-        for r in net.records
-        if r.kind is Kind.SEND and r.host == "client" and r.segment is not None and r.segment.flags == Flags.SYN
-    ]
-    server_isns = [
-        r.segment.seq
-        for r in net.records
-        if r.kind is Kind.SEND and r.host == "server" and r.segment is not None and r.segment.syn
-    ]
+    isns = [r.segment.seq for r in net.of(SegmentSent, "client") if r.segment.flags == Flags.SYN]
+    server_isns = [r.segment.seq for r in net.of(SegmentSent, "server") if r.segment.syn]
     old_drop = next(
-        (
-            r.reason
-            for r in net.records
-            if r.kind is Kind.DROP
-            and r.host == "server"
-            and r.time >= gap + 0.5
-            and r.segment is not None
-            and r.segment.length
-        ),
-        None,
+        (r.reason for r in net.of(SegmentDropped, "server") if r.time >= gap + 0.5 and r.segment.length), None
     )
     return net, {
         "client_isns": isns,
@@ -735,12 +684,8 @@ def _sc_isn_prediction(seed: int, profile: str, isn: str) -> tuple[Network, dict
     srv = Server(s, 513, close="never").start()
     probe = Client(a, SERVER, 513, at=0.0, close="close").start()
     net.run(until=0.5)
-    synack = next(
-        r
-        for r in net.records
-        if r.host == "attacker" and r.kind is Kind.RECV and r.segment is not None and r.segment.syn
-    )
-    seen_isn = synack.segment.seq if synack.segment else 0
+    synack = next(r for r in net.of(SegmentReceived, "attacker") if r.segment.syn)
+    seen_isn = synack.segment.seq
     observed_at = 0.0 + net.delay  # the honest SYN reached the server one delay after it left
     t_syn = 1.0
     guess = predict_next_clock_isn(seen_isn, observed_at, t_syn + net.delay, tick=CLOCK_TICK)
@@ -770,16 +715,7 @@ def _sc_isn_prediction(seed: int, profile: str, isn: str) -> tuple[Network, dict
     net.inject(t_syn + 0.3, trusted, SERVER, data, who="attacker")
     net.run(until=3)
     real = next(
-        (
-            r.segment.seq
-            for r in net.records
-            if r.host == "server"
-            and r.kind is Kind.SEND
-            and r.segment is not None
-            and r.segment.syn
-            and r.conn is not None
-            and r.conn[2] == trusted
-        ),
+        (r.segment.seq for r in net.of(SegmentSent, "server") if r.segment.syn and r.conn and r.conn[2] == trusted),
         None,
     )
     forged = [i for i in s.stack.sockets() if i.conn[2] == trusted and i.state.value == "ESTABLISHED"]
@@ -880,14 +816,8 @@ def _sc_fin_wait_2(seed: int, profile: str, fin_timeout: float) -> tuple[Network
     Server(s, PORT, close="never").start()
     cli = Client(c, SERVER, PORT, data=10, close="close").start()
     net.run(until=fin_timeout + 10)
-    fw2 = next(
-        (r.time for r in net.records if r.kind is Kind.STATE and r.host == "client" and r.dst_state == "FIN_WAIT_2"),
-        None,
-    )
-    gone = next(
-        (r.time for r in net.records if r.kind is Kind.STATE and r.host == "client" and r.src_state == "FIN_WAIT_2"),
-        None,
-    )
+    fw2 = next((r.time for r in net.of(StateChanged, "client") if r.dst is State.FIN_WAIT_2), None)
+    gone = next((r.time for r in net.of(StateChanged, "client") if r.src is State.FIN_WAIT_2), None)
     return net, {
         "client_path": _path(net, "client"),
         "closed_at": cli.closed_at,
@@ -921,10 +851,8 @@ def _sc_keepalive(
     cli = Client(c, SERVER, PORT, close="never", sockopts=opts).start()
     horizon = dies_at + keepidle + keepintvl * (keepcnt + 2) + 5
     net.run(until=horizon)
-    probes = sum(1 for r in net.records if r.kind is Kind.SEND and r.host == "client" and r.time > dies_at)
-    gave_up = next(
-        (r.time for r in net.records if r.kind is Kind.STATE and r.host == "client" and r.dst_state == "CLOSED"), None
-    )
+    probes = sum(1 for r in net.of(SegmentSent, "client") if r.time > dies_at)
+    gave_up = next((r.time for r in net.of(StateChanged, "client") if r.dst is State.CLOSED), None)
     err = cli.sock.error if cli.sock is not None else None
     return net, {
         "client_path": _path(net, "client"),
@@ -976,7 +904,7 @@ def _sc_accept_overflow(
         "client_established_sockets": _count(c, "ESTABLISHED"),
         "client_syn_sent_sockets": _count(c, "SYN_SENT"),
         "syns_dropped_accept_queue_full": sum(
-            1 for r in net.records if r.kind is Kind.DROP and r.host == "server" and r.reason == "accept queue full"
+            1 for r in net.of(SegmentDropped, "server") if r.reason == "accept queue full"
         ),
     }
 
@@ -1018,13 +946,7 @@ def _sc_blind_rst(seed: int, profile: str, rfc5961: int, offset: int) -> tuple[N
     net.run(until=3)
     server_state = next((i.state.value for i in s.stack.sockets() if i.conn[2] == CLIENT), "CLOSED")
     challenge = sum(
-        1
-        for r in net.records
-        if r.kind is Kind.SEND
-        and r.host == "server"
-        and r.time >= 1.0 + net.delay
-        and r.segment is not None
-        and r.segment.flags == Flags.ACK
+        1 for r in net.of(SegmentSent, "server") if r.time >= 1.0 + net.delay and r.segment.flags == Flags.ACK
     )
     return net, {
         "server_state_after": server_state,

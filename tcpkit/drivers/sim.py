@@ -47,19 +47,20 @@ import math
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tcpkit.engine.errors import ParameterError, TcpError
 from tcpkit.engine.profiles import Profile, get_profile
 from tcpkit.engine.segment import Segment
-from tcpkit.engine.trace import Kind, Trace, TraceRecord
+from tcpkit.engine.trace import Note, SegmentDropped, SegmentSent, Trace, TraceRecord
+
+R = TypeVar("R", bound=TraceRecord)
 
 if TYPE_CHECKING:
     from .links import Link, Nat
 
 __all__ = ["Simulator", "Event", "Network", "Host", "Socket", "URGENT", "NORMAL", "LATE"]
 
-ConnId = tuple[str, int, str, int]
 
 #: Priorities: lower runs first among events at the same time.
 URGENT, NORMAL, LATE = 0, 1, 2
@@ -569,13 +570,8 @@ class Network:
         conn = (src, seg.src_port, dst, seg.dst_port)
         if r.to_host is None:
             self.records.append(
-                TraceRecord(
-                    time=self.now,
-                    host=from_name,
-                    kind=Kind.DROP,
-                    conn=conn,
-                    segment=seg,
-                    reason=f"no host has address {r.dst}",
+                SegmentDropped(
+                    time=self.now, host=from_name, conn=conn, segment=seg, reason=f"no host has address {r.dst}"
                 )
             )
             return
@@ -583,10 +579,9 @@ class Network:
         arrivals, reason = lk.transmit(self.now, r.segment)
         if reason is not None:
             self.records.append(
-                TraceRecord(
+                SegmentDropped(
                     time=self.now,
                     host=from_name,
-                    kind=Kind.DROP,
                     conn=conn,
                     segment=seg,
                     peer=r.to_host.name,
@@ -605,10 +600,9 @@ class Network:
 
         def go() -> None:
             self.records.append(
-                TraceRecord(
+                SegmentSent(
                     time=self.now,
                     host=who,
-                    kind=Kind.SEND,
                     conn=(src, segment.src_port, dst, segment.dst_port),
                     segment=segment,
                 )
@@ -619,7 +613,7 @@ class Network:
 
     def note(self, host: str, text: str) -> None:
         """Add a ``NOTE`` record (a sentence for the reader) at the current time."""
-        self.records.append(TraceRecord(time=self.now, host=host, kind=Kind.NOTE, text=text))
+        self.records.append(Note(time=self.now, host=host, text=text))
 
     def at(self, time: float, fn: Callable[..., Any], *args: Any) -> Event:
         """Run ``fn(*args)`` at virtual ``time`` (e.g. a user calling ``close``)."""
@@ -635,3 +629,7 @@ class Network:
         m.update(meta)
         m.setdefault("seed", self.seed)
         return Trace(self.records, m)
+
+    def of(self, cls: type[R], host: str | None = None) -> list[R]:
+        """The events of class ``cls`` recorded so far (of one host), typed: see :meth:`Trace.of`."""
+        return [r for r in self.records if isinstance(r, cls) and (host is None or r.host == host)]

@@ -11,7 +11,8 @@ Modules, bottom up: ``errors``, ``seqnum`` (mod 2**32 arithmetic), ``segment``
 (the 11 states and the transition table), ``profiles`` (knobs), ``timers``
 (schedules and the RTO), ``siphash``, ``isn``, ``syncookies``, ``trace``,
 ``connection`` (one TCB), ``listener`` (SYN and accept queues), ``stack``
-(one host).
+(one host).  ``events`` holds the typed trace events, ``trace`` the
+:class:`Trace` that collects them and its saved JSON form.
 
 >>> from tcpkit.engine import State, lookup, Event
 >>> lookup(State.LISTEN, Event.RCV_SYN).dst is State.SYN_RECEIVED
@@ -41,7 +42,20 @@ from .states import STATES, TRANSITIONS, Event, State, Transition, lookup
 from .trace import ConnId, Kind, Trace, Tracer, TraceRecord
 
 __all__ = [
+    "CallMade",
     "ConnId",
+    "CounterChanged",
+    "Note",
+    "QueueChanged",
+    "SegmentDropped",
+    "SegmentEvent",
+    "SegmentReceived",
+    "SegmentSent",
+    "StateChanged",
+    "TimerCancelled",
+    "TimerEvent",
+    "TimerFired",
+    "TimerSet",
     "Connection",
     "Datagram",
     "Event",

@@ -42,18 +42,29 @@ RFC 7323 (window scale, timestamps), RFC 2018 (SACK permitted), RFC 5681
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import ParameterError, TcpError
+from .events import (
+    ConnId,
+    CounterChanged,
+    Note,
+    SegmentDropped,
+    SegmentSent,
+    StateChanged,
+    TimerCancelled,
+    TimerFired,
+    TimerSet,
+    Tracer,
+    TraceRecord,
+)
 from .options import freebsd_options, linux_options, wscale_for
 from .profiles import Params
 from .segment import Flags, Nop, Option, Segment, Timestamp
 from .seqnum import MASK, seq_add, seq_diff, seq_ge, seq_gt, seq_in_window, seq_le, seq_lt
 from .states import DATA_AFTER_CLOSE, SYNCHRONIZED, UNREAD_DATA, Event, State, lookup
 from .timers import RttEstimator, syn_give_up_time, syn_timeout, synack_timeout
-from .trace import Kind, TraceRecord
 
 __all__ = [
     "Connection",
@@ -67,8 +78,6 @@ __all__ = [
     "handshake_pair",
 ]
 
-ConnId = tuple[str, int, str, int]
-Tracer = Callable[[TraceRecord], None]
 
 SHUT_RD = "SHUT_RD"
 SHUT_WR = "SHUT_WR"
@@ -238,24 +247,16 @@ class Connection:
         return f"<Connection {self.local[0]}:{self.local[1]} > {self.remote[0]}:{self.remote[1]} {self.state.value}>"
 
     # ------------------------------------------------------------------ tracing
-    def _emit(self, now: float, kind: Kind, **kw: Any) -> None:
+    def _emit(self, event: TraceRecord) -> None:
         if self.tracer is not None:
-            self.tracer(TraceRecord(time=now, host=self.host, kind=kind, conn=self.conn_id, **kw))
+            self.tracer(event)
 
     def _transition(self, now: float, event: Event, condition: str = "") -> None:
         row = lookup(self.state, event, condition)
         src = self.state
         self.state = row.dst
         self.transitions.append((src, event, condition))
-        self._emit(
-            now,
-            Kind.STATE,
-            src_state=src.value,
-            dst_state=row.dst.value,
-            event=event.value,
-            condition=condition or None,
-            rfc=row.rfc,
-        )
+        self._emit(StateChanged(time=now, host=self.host, conn=self.conn_id, row=row))
         if row.dst is State.CLOSED:
             for name in list(self.timers):
                 self._cancel(now, name)
@@ -264,16 +265,16 @@ class Connection:
 
     def _count(self, now: float, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
-        self._emit(now, Kind.COUNTER, values=((name, self.counters[name]),))
+        self._emit(CounterChanged(time=now, host=self.host, conn=self.conn_id, name=name, value=self.counters[name]))
 
     # ------------------------------------------------------------------ timers
     def _set(self, now: float, name: str, deadline: float) -> None:
         self.timers[name] = deadline
-        self._emit(now, Kind.TIMER_SET, timer=name, deadline=deadline)
+        self._emit(TimerSet(time=now, host=self.host, conn=self.conn_id, timer=name, deadline=deadline))
 
     def _cancel(self, now: float, name: str) -> None:
         if self.timers.pop(name, None) is not None:
-            self._emit(now, Kind.TIMER_CANCEL, timer=name)
+            self._emit(TimerCancelled(time=now, host=self.host, conn=self.conn_id, timer=name))
 
     def next_deadline(self) -> float | None:
         """When the earliest timer is due, or ``None``.
@@ -302,7 +303,7 @@ class Connection:
                 return
             deadline, name = min(due)
             del self.timers[name]
-            self._emit(now, Kind.TIMER_FIRE, timer=name, deadline=deadline)
+            self._emit(TimerFired(time=now, host=self.host, conn=self.conn_id, timer=name, deadline=deadline))
             getattr(self, "_on_" + name)(now)
 
     # ------------------------------------------------------------------ segments out
@@ -361,7 +362,7 @@ class Connection:
             options=options,
         )
         self.outbox.append(seg)
-        self._emit(now, Kind.SEND, segment=seg, seq_base=self.seq_base)
+        self._emit(SegmentSent(time=now, host=self.host, conn=self.conn_id, segment=seg, seq_base=self.seq_base))
         if ack and not flags & Flags.RST:
             self.ack_pending = False
             self.unacked_segs = 0
@@ -410,7 +411,14 @@ class Connection:
         count, window = (1, 0.5) if self.params.os == "linux" else (5, 1.0)
         self._oow_times = [t for t in self._oow_times if now - t < window - 1e-12]
         if len(self._oow_times) >= count:
-            self._emit(now, Kind.NOTE, text="ACK to an invalid segment suppressed (rate limit)")
+            self._emit(
+                Note(
+                    time=now,
+                    host=self.host,
+                    conn=self.conn_id,
+                    text="ACK to an invalid segment suppressed (rate limit)",
+                )
+            )
             return
         self._oow_times.append(now)
         self._send_ack(now)
@@ -1167,7 +1175,11 @@ class Connection:
         self._drop(now, seg, "duplicate ACK in TIME_WAIT")
 
     def _drop(self, now: float, seg: Segment, reason: str) -> None:
-        self._emit(now, Kind.DROP, segment=seg, reason=reason, seq_base=self.seq_base)
+        self._emit(
+            SegmentDropped(
+                time=now, host=self.host, conn=self.conn_id, segment=seg, reason=reason, seq_base=self.seq_base
+            )
+        )
 
     def _acceptable(self, seg: Segment) -> bool:
         """RFC 9293 Table 5 (the four cases of segment acceptability)."""

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from .errors import ParameterError
+from .events import ConnId
 from .seqnum import MASK
 from .siphash import key_from_seed, siphash24, siphash_3u32
 
@@ -69,7 +70,6 @@ __all__ = [
     "predict_next_clock_isn",
 ]
 
-ConnId = tuple[str, int, str, int]
 IsnGenerator = Callable[[float, ConnId], int]
 
 #: The tick RFC 793 §3.3 names: "roughly every 4 microseconds".

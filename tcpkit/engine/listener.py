@@ -48,11 +48,11 @@ from collections.abc import Callable
 
 from tcpkit.engine import syncookies
 
-from .connection import Connection, ConnId
+from .connection import Connection
+from .events import ConnId, CounterChanged, QueueChanged, SegmentDropped, SegmentSent, StateChanged, Tracer, TraceRecord
 from .profiles import Params
 from .segment import Flags, Segment
 from .states import ACCEPT_OVERFLOW, Event, State, lookup
-from .trace import Kind, TraceRecord
 
 __all__ = ["Listener", "COUNTERS"]
 
@@ -100,7 +100,7 @@ class Listener:
         backlog: int,
         make_child: Callable[[float, tuple[str, int]], Connection],
         host: str = "host",
-        tracer: Callable[[TraceRecord], None] | None = None,
+        tracer: Tracer | None = None,
         counters: dict[str, int] | None = None,
         cookie_seed: int = 0,
         now: float = 0.0,
@@ -128,30 +128,22 @@ class Listener:
     def conn_id(self) -> ConnId:
         return (self.local[0], self.local[1], "0.0.0.0", 0)
 
-    def _emit(self, now: float, kind: Kind, **kw: object) -> None:
+    def _emit(self, event: TraceRecord) -> None:
         if self.tracer is not None:
-            self.tracer(TraceRecord(time=now, host=self.host, kind=kind, conn=self.conn_id, **kw))  # type: ignore[arg-type]
+            self.tracer(event)
 
     def _transition(self, now: float, event: Event, condition: str = "") -> None:
         row = lookup(self.state, event, condition)
-        src, self.state = self.state, row.dst
-        self._emit(
-            now,
-            Kind.STATE,
-            src_state=src.value,
-            dst_state=row.dst.value,
-            event=event.value,
-            condition=condition or None,
-            rfc=row.rfc,
-        )
+        self.state = row.dst
+        self._emit(StateChanged(time=now, host=self.host, conn=self.conn_id, row=row))
 
     def _count(self, now: float, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
-        self._emit(now, Kind.COUNTER, values=((name, self.counters[name]),))
+        self._emit(CounterChanged(time=now, host=self.host, conn=self.conn_id, name=name, value=self.counters[name]))
 
     def _send_own(self, now: float, seg: Segment, send: Send) -> None:
         """A segment of the listener itself (not of a child, which traces its own)."""
-        self._emit(now, Kind.SEND, segment=seg)
+        self._emit(SegmentSent(time=now, host=self.host, conn=self.conn_id, segment=seg))
         send(seg)
 
     def queue_lengths(self) -> tuple[int, int]:
@@ -159,8 +151,30 @@ class Listener:
         return (len(self.syn_queue), len(self.accept_queue))
 
     def _emit_queue(self, now: float) -> None:
-        n, m = self.queue_lengths()
-        self._emit(now, Kind.QUEUE, values=(("syn_queue", n), ("accept_queue", m)))
+        if self.tracer is not None:
+            n, m = self.queue_lengths()
+            syn_limit, accept_limit = self.queue_limits()
+            self.tracer(
+                QueueChanged(
+                    time=now,
+                    host=self.host,
+                    conn=self.conn_id,
+                    syn_queue=n,
+                    accept_queue=m,
+                    syn_limit=syn_limit,
+                    accept_limit=accept_limit,
+                )
+            )
+
+    def queue_limits(self) -> tuple[int, int]:
+        """``(SYN queue, accept queue)`` limits as :meth:`syn_queue_full` and :meth:`accept_queue_full` use them.
+
+        >>> from tcpkit.engine.profiles import get_profile
+        >>> Listener(get_profile("linux").params, local=("a", 80), backlog=8, make_child=print).queue_limits()
+        (8, 8)
+        """
+        syn = self.params.max_syn_backlog if self.params.os == "freebsd" else self.backlog
+        return (syn, self.backlog)
 
     def syn_queue_full(self) -> bool:
         """``inet_csk_reqsk_queue_is_full()``: the SYN queue holds ``backlog`` requests.
@@ -272,7 +286,7 @@ class Listener:
         return self._syn(now, src_addr, seg, send=send)
 
     def _drop(self, now: float, seg: Segment, reason: str) -> None:
-        self._emit(now, Kind.DROP, segment=seg, reason=reason)
+        self._emit(SegmentDropped(time=now, host=self.host, conn=self.conn_id, segment=seg, reason=reason))
 
     def _syn(self, now: float, src_addr: str, seg: Segment, *, send: Send) -> Connection | None:
         """``tcp_conn_request()`` (net/ipv4/tcp_input.c): admit a SYN, answer with cookies, or drop."""

@@ -56,12 +56,12 @@ from typing import Any
 
 from .connection import SHUT_RD, SHUT_RDWR, SHUT_WR, Connection, ConnId
 from .errors import ParameterError, TcpError
+from .events import CallMade, CounterChanged, SegmentDropped, SegmentReceived, SegmentSent, Tracer, TraceRecord
 from .listener import COUNTERS, Listener
 from .profiles import Profile, get_profile
 from .segment import Flags, Segment
 from .seqnum import MASK, seq_add, seq_gt
 from .states import Event, State, lookup
-from .trace import Kind, TraceRecord
 
 __all__ = ["Stack", "Datagram", "SocketInfo", "O_NONBLOCK", "SOCKOPTS"]
 
@@ -166,7 +166,7 @@ class Stack:
         *,
         isn: IsnGenerator | None = None,
         seed: int = 0,
-        tracer: Callable[[TraceRecord], None] | None = None,
+        tracer: Tracer | None = None,
         ts_offset: int | None = None,
         first_fd: int = 3,
     ) -> None:
@@ -214,16 +214,16 @@ class Stack:
             lst.params = self.params
 
     # ------------------------------------------------------------------ tracing
-    def _emit(self, now: float, kind: Kind, **kw: Any) -> None:
+    def _emit(self, event: TraceRecord) -> None:
         if self.tracer is not None:
-            self.tracer(TraceRecord(time=now, host=self.name, kind=kind, **kw))
+            self.tracer(event)
 
     def _count(self, now: float, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
-        self._emit(now, Kind.COUNTER, values=((name, self.counters[name]),))
+        self._emit(CounterChanged(time=now, host=self.name, name=name, value=self.counters[name]))
 
     def _call(self, now: float, text: str, result: str) -> None:
-        self._emit(now, Kind.CALL, call=text, result=result)
+        self._emit(CallMade(time=now, host=self.name, call=text, result=result))
 
     def _fail(self, now: float, text: str, err: TcpError) -> TcpError:
         self._call(now, text, f"-1 {err.errno_name}")
@@ -828,7 +828,7 @@ class Stack:
         self._out.append(Datagram(src, dst, seg))
         if seg.rst:
             self._count(now, "OutRsts")
-        self._emit(now, Kind.SEND, conn=conn, segment=seg)
+        self._emit(SegmentSent(time=now, host=self.name, conn=conn, segment=seg))
 
     def _cleanup(self, conn: Connection) -> None:
         if conn.state in (State.CLOSED, State.LISTEN):
@@ -859,7 +859,8 @@ class Stack:
         self._now = now
         cid = (dst, seg.dst_port, src, seg.src_port)
         conn = self.conns.get(cid)
-        self._emit(now, Kind.RECV, conn=cid, segment=seg, seq_base=conn.seq_base if conn is not None else None)
+        base = conn.seq_base if conn is not None else None
+        self._emit(SegmentReceived(time=now, host=self.name, conn=cid, segment=seg, seq_base=base))
         lst = self._find_listener(dst, seg.dst_port)
         if (
             conn is not None
@@ -926,7 +927,7 @@ class Stack:
     def _closed_port(self, now: float, src: str, dst: str, seg: Segment, cid: ConnId) -> None:
         """RFC 9293 §3.10.7.1: CLOSED answers everything but an RST with an RST."""
         if seg.rst:
-            self._emit(now, Kind.DROP, conn=cid, segment=seg, reason="RST to a closed port")
+            self._emit(SegmentDropped(time=now, host=self.name, conn=cid, segment=seg, reason="RST to a closed port"))
             return
         if seg.has_ack:
             rst = Segment(src_port=seg.dst_port, dst_port=seg.src_port, seq=seg.ack, flags=Flags.RST, window=0)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from .errors import IllegalTransition
+from .errors import IllegalTransition, ParameterError
 
 __all__ = [
     "State",
@@ -110,6 +110,43 @@ class State(enum.Enum):
                 return state
         raise ValueError(f"unknown Linux TCP state number {code} (allowed: 1 to 12)")
 
+    @classmethod
+    def parse(cls, value: State | str, what: str = "state") -> State:
+        """A state from itself or its name in any common spelling.
+
+        Accepts ``TIME_WAIT``, ``time-wait``, ``TIME-WAIT``, ``Time Wait`` and the
+        Linux / BSD short forms ``SYN_RECV``, ``SYN_RCVD``, ``FIN_WAIT1``, ``FIN_WAIT2``.
+
+        Raises
+        ------
+        ParameterError
+            Naming ``what`` and the eleven states.
+
+        >>> State.parse("syn-recv"), State.parse(State.LISTEN)
+        (<State.SYN_RECEIVED: 'SYN_RECEIVED'>, <State.LISTEN: 'LISTEN'>)
+        >>> State.parse("NOT_A_STATE", "current")
+        Traceback (most recent call last):
+        ...
+        tcpkit.engine.errors.ParameterError: parameter current = 'NOT_A_STATE' is not allowed: expected one of ...
+        """
+        if isinstance(value, State):
+            return value
+        if isinstance(value, str):
+            key = value.strip().upper().replace("-", "_").replace(" ", "_")
+            key = _STATE_ALIASES.get(key, key)
+            try:
+                return cls(key)
+            except ValueError:
+                pass
+        raise ParameterError(what, value, "one of the 11 states: " + ", ".join(s.value for s in cls))
+
+
+_STATE_ALIASES = {
+    "SYN_RECV": "SYN_RECEIVED",
+    "SYN_RCVD": "SYN_RECEIVED",
+    "FIN_WAIT1": "FIN_WAIT_1",
+    "FIN_WAIT2": "FIN_WAIT_2",
+}
 
 _INFO: dict[State, tuple[str, str, str]] = {
     State.CLOSED: (

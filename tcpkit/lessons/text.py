@@ -41,7 +41,7 @@ from typing import Any
 
 from tcpkit.engine.errors import ParameterError
 from tcpkit.engine.states import STATES
-from tcpkit.engine.trace import Kind, Trace
+from tcpkit.engine.trace import Trace
 
 __all__ = ["TERMS", "term", "glossary_rows", "Table", "setup_notebook", "state_paths", "connected_pair"]
 
@@ -199,12 +199,8 @@ def state_paths(trace: Trace) -> Table:
     server | LISTEN -> SYN_RECEIVED -> ESTABLISHED -> CLOSE_WAIT -> LAST_ACK -> CLOSED
     """
     paths: dict[tuple[str, Any], list[str]] = {}
-    for r in trace:
-        if r.kind is not Kind.STATE:
-            continue
-        key = (r.host, r.conn)
-        path = paths.setdefault(key, [r.src_state or "?"])
-        path.append(r.dst_state or "?")
+    for r in trace.state_changes():
+        paths.setdefault((r.host, r.conn), [r.src.value]).append(r.dst.value)
     rows = []
     for (host, conn), path in paths.items():
         where = "-" if not conn else f"{conn[0]}:{conn[1]} > " + ("*" if conn[3] == 0 else f"{conn[2]}:{conn[3]}")

@@ -35,6 +35,7 @@ from pathlib import Path
 from types import TracebackType
 
 from tcpkit.engine.errors import ParameterError
+from tcpkit.engine.events import ConnId
 from tcpkit.engine.states import State
 
 from .diag import listener_queues
@@ -43,7 +44,6 @@ from .watch import Observation, Watcher
 
 __all__ = ["Lab", "Call"]
 
-ConnId = tuple[str, int, str, int]
 _ANY = "0.0.0.0"
 
 

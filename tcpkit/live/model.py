@@ -2,13 +2,14 @@
 
 Examples
 --------
->>> from tcpkit.engine.trace import Kind, Trace, TraceRecord
+>>> from tcpkit.engine.states import Event as E, State as S, lookup
+>>> from tcpkit.engine.trace import StateChanged, Trace
 >>> c = ("10.0.0.1", 40000, "10.0.0.2", 80)
->>> def st(t, host, conn, a, b, ev=""):
-...     return TraceRecord(time=t, host=host, kind=Kind.STATE, conn=conn, src_state=a, dst_state=b, event=ev)
->>> tr = Trace([st(0, "client", c, "CLOSED", "SYN_SENT"), st(0.1, "client", c, "SYN_SENT", "ESTABLISHED"),
-...             st(1, "client", c, "ESTABLISHED", "FIN_WAIT_1"), st(1.1, "client", c, "FIN_WAIT_1", "TIME_WAIT"),
-...             st(61.1, "client", c, "TIME_WAIT", "CLOSED", "2MSL timeout")])
+>>> def st(t, src, ev):
+...     return StateChanged(time=t, host="client", conn=c, row=lookup(src, ev))
+>>> tr = Trace([st(0, S.CLOSED, E.ACTIVE_OPEN), st(0.1, S.SYN_SENT, E.RCV_SYN_ACK),
+...             st(1, S.ESTABLISHED, E.CLOSE), st(1.1, S.FIN_WAIT_1, E.RCV_FIN_ACK),
+...             st(61.1, S.TIME_WAIT, E.TIMEOUT_2MSL)])
 >>> p = role_paths(tr)["client"]
 >>> p.states, p.not_waited_from
 (('SYN_SENT', 'ESTABLISHED', 'FIN_WAIT_1', 'TIME_WAIT', 'CLOSED'), 4)
@@ -18,13 +19,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tcpkit.engine.trace import Kind, Trace
+from tcpkit.engine.states import Event
+from tcpkit.engine.trace import ConnId, Trace
 
 __all__ = ["ModelPath", "role_paths", "is_timer_event", "model_trace"]
 
-ConnId = tuple[str, int, str, int]
 
-_TIMER_WORDS = ("timeout", "exhausted", "unanswered", "2msl", "expired")
 _WILDCARD = ("", "*", "0.0.0.0", "::")
 
 #: Model parameters that give a scenario loopback-like timing (the lab runs on loopback).
@@ -46,13 +46,13 @@ class ModelPath:
     not_waited_from: int | None = None
 
 
-def is_timer_event(event: str | None) -> bool:
-    """Whether a STATE record's event is a timer firing.
+def is_timer_event(event: Event) -> bool:
+    """Whether a state change's event is a timer going off (2MSL, FIN_WAIT_2, retries, keepalive, user timeout).
 
-    >>> is_timer_event("2MSL timeout"), is_timer_event("rcv FIN")
+    >>> is_timer_event(Event.TIMEOUT_2MSL), is_timer_event(Event.RCV_FIN)
     (True, False)
     """
-    return bool(event) and any(w in event.lower() for w in _TIMER_WORDS)  # type: ignore[union-attr]
+    return event.name.startswith("TIMEOUT_")
 
 
 def _is_listener(conn: ConnId | None) -> bool:
@@ -78,10 +78,9 @@ def role_paths(trace: Trace, *, horizon: float | None = None) -> dict[str, Model
         States reached later than this many seconds after the first record are
         marked as not waited for, like those reached through a timer.
     """
-    groups: dict[tuple[str, ConnId | None], list[tuple[float, str, str | None, str | None]]] = {}
-    for r in trace:
-        if r.kind is Kind.STATE:
-            groups.setdefault((r.host, r.conn), []).append((r.time, r.src_state or "?", r.dst_state, r.event))
+    groups: dict[tuple[str, ConnId | None], list[tuple[float, str, str, Event]]] = {}
+    for r in trace.state_changes():
+        groups.setdefault((r.host, r.conn), []).append((r.time, r.src.value, r.dst.value, r.event))
     t0 = min((recs[0][0] for recs in groups.values()), default=0.0)
     clients = [k for k in groups if k[0].startswith("client") and not _is_listener(k[1])]
     names: dict[tuple[str, ConnId | None], str] = {}
@@ -116,7 +115,7 @@ def role_paths(trace: Trace, *, horizon: float | None = None) -> dict[str, Model
             states.append(first_src)
             times.append(recs[0][0])
         for t, _src, dst, event in recs:
-            if dst is None or (states and states[-1] == dst):
+            if states and states[-1] == dst:
                 continue
             if cut is None and (is_timer_event(event) or (horizon is not None and t - t0 > horizon)):
                 cut = len(states)

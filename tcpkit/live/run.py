@@ -39,7 +39,7 @@ from typing import Any
 from tcpkit.capture.pcap import read_capture
 from tcpkit.engine.errors import ParameterError, TcpkitError, TraceFormatError
 from tcpkit.engine.states import State
-from tcpkit.engine.trace import Kind
+from tcpkit.engine.trace import QueueChanged
 
 from .compare import RoleVerdict, compare_paths, dedupe
 from .extras import LoopbackCapture, capture_unavailable, summarize_pcap
@@ -395,7 +395,7 @@ def _attach_model(res: LiveResult, sc: Script, model: bool, profile: str) -> Non
         return
     res.model = role_paths(trace, horizon=_HORIZON.get(res.scenario))
     if sc.compare_queue:
-        peaks = [dict(r.values).get("accept_queue", 0) for r in trace if r.kind is Kind.QUEUE and r.host == "server"]
+        peaks = [r.accept_queue for r in trace.of(QueueChanged, "server")]
         res.model_accept_queue = max(peaks, default=0)
     res.judge()
 

@@ -45,13 +45,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from tcpkit.engine.events import ConnId
 from tcpkit.engine.states import State
 
 from .procnet import ProcSocket, read_proc_net_tcp
 
 __all__ = ["Observation", "Watcher", "SHORT_STATES"]
 
-ConnId = tuple[str, int, str, int]
 
 #: States that last microseconds on loopback when both ends answer at once,
 #: so a poll every millisecond usually misses them.

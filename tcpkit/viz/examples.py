@@ -11,8 +11,8 @@ Examples
 >>> t.hosts
 ['server', 'client']
 >>> t.final_state("client")
-'CLOSED'
->>> [s for _, s in t.states("server")][-3:]
+<State.CLOSED: 'CLOSED'>
+>>> [s.value for _, s in t.states("server")][-3:]
 ['CLOSE_WAIT', 'LAST_ACK', 'CLOSED']
 >>> sorted(example_trace("attacker").hosts)
 ['attacker', 'client', 'server']
@@ -33,7 +33,22 @@ from __future__ import annotations
 from tcpkit.engine.errors import ParameterError
 from tcpkit.engine.segment import Flags, Segment
 from tcpkit.engine.states import Event, State, lookup
-from tcpkit.engine.trace import ConnId, Kind, Trace, TraceRecord
+from tcpkit.engine.trace import (
+    CallMade,
+    ConnId,
+    Kind,
+    Note,
+    QueueChanged,
+    SegmentDropped,
+    SegmentReceived,
+    SegmentSent,
+    StateChanged,
+    TimerCancelled,
+    TimerFired,
+    TimerSet,
+    Trace,
+    TraceRecord,
+)
 
 __all__ = ["example_trace", "KINDS"]
 
@@ -52,22 +67,11 @@ class _Builder:
     def __init__(self) -> None:
         self.records: list[TraceRecord] = []
 
-    def add(self, **kw: object) -> None:
-        self.records.append(TraceRecord(**kw))  # type: ignore[arg-type]
+    def add(self, event: TraceRecord) -> None:
+        self.records.append(event)
 
     def state(self, t: float, host: str, conn: ConnId, src: State, event: Event, condition: str = "") -> None:
-        row = lookup(src, event, condition)
-        self.add(
-            time=t,
-            host=host,
-            kind=Kind.STATE,
-            conn=conn,
-            src_state=src.value,
-            dst_state=row.dst.value,
-            event=event.value,
-            condition=condition or None,
-            rfc=row.rfc,
-        )
+        self.add(StateChanged(time=t, host=host, conn=conn, row=lookup(src, event, condition)))
 
     def segment(
         self,
@@ -78,11 +82,18 @@ class _Builder:
         seg: Segment,
         base: tuple[int, int],
         kind: Kind = Kind.SEND,
-        reason: str | None = None,
+        reason: str = "",
     ) -> None:
         if kind is Kind.RECV:
-            conn = (conn[2], conn[3], conn[0], conn[1])
-        self.add(time=t, host=host, kind=kind, conn=conn, segment=seg, peer=peer, seq_base=base, reason=reason)
+            self.add(
+                SegmentReceived(
+                    time=t, host=host, conn=(conn[2], conn[3], conn[0], conn[1]), segment=seg, peer=peer, seq_base=base
+                )
+            )
+        elif kind is Kind.DROP:
+            self.add(SegmentDropped(time=t, host=host, conn=conn, segment=seg, peer=peer, seq_base=base, reason=reason))
+        else:
+            self.add(SegmentSent(time=t, host=host, conn=conn, segment=seg, peer=peer, seq_base=base))
 
     def deliver(
         self, t: float, src: str, dst: str, conn: ConnId, seg: Segment, base: tuple[int, int], delay: float
@@ -95,10 +106,22 @@ class _Builder:
         return t + delay
 
     def timer(self, t: float, host: str, conn: ConnId, kind: Kind, name: str, deadline: float | None = None) -> None:
-        self.add(time=t, host=host, kind=kind, conn=conn, timer=name, deadline=deadline)
+        if kind is Kind.TIMER_SET:
+            assert deadline is not None
+            self.add(TimerSet(time=t, host=host, conn=conn, timer=name, deadline=deadline))
+        elif kind is Kind.TIMER_FIRE:
+            self.add(TimerFired(time=t, host=host, conn=conn, timer=name, deadline=deadline))
+        else:
+            self.add(TimerCancelled(time=t, host=host, conn=conn, timer=name))
+
+    def call(self, t: float, host: str, conn: ConnId, call: str, result: str) -> None:
+        self.add(CallMade(time=t, host=host, conn=conn, call=call, result=result))
+
+    def note(self, t: float, host: str, text: str) -> None:
+        self.add(Note(time=t, host=host, text=text))
 
     def queue(self, t: float, host: str, syn: int, acc: int) -> None:
-        self.add(time=t, host=host, kind=Kind.QUEUE, conn=_L_CONN, values=(("syn_queue", syn), ("accept_queue", acc)))
+        self.add(QueueChanged(time=t, host=host, conn=_L_CONN, syn_queue=syn, accept_queue=acc))
 
     def trace(self, meta: dict[str, object]) -> Trace:
         return Trace(sorted(self.records, key=lambda r: r.time), meta)
@@ -120,7 +143,7 @@ def _open(b: _Builder, delay: float, rto: float) -> float:
     b.state(0.0, "server", _L_CONN, State.CLOSED, Event.PASSIVE_OPEN)
     b.queue(0.0, "server", 0, 0)
     t = 0.01
-    b.add(time=t, host="client", kind=Kind.CALL, conn=_C_CONN, call="connect(10.0.0.2:80)", result="EINPROGRESS")
+    b.call(t, "client", _C_CONN, "connect(10.0.0.2:80)", "EINPROGRESS")
     b.state(t, "client", _C_CONN, State.CLOSED, Event.ACTIVE_OPEN)
     b.timer(t, "client", _C_CONN, Kind.TIMER_SET, "rto", t + rto)
     t = b.deliver(t, "client", "server", _C_CONN, _seg(40000, 80, _ISS_C, 0, "S"), cb, delay)
@@ -135,7 +158,7 @@ def _open(b: _Builder, delay: float, rto: float) -> float:
     b.timer(t, "server", _S_CONN, Kind.TIMER_CANCEL, "rto")
     b.state(t, "server", _S_CONN, State.SYN_RECEIVED, Event.RCV_ACK)
     b.queue(t, "server", 0, 1)
-    b.add(time=t + 0.001, host="server", kind=Kind.CALL, conn=_L_CONN, call="accept()", result="fd 4")
+    b.call(t + 0.001, "server", _L_CONN, "accept()", "fd 4")
     b.queue(t + 0.001, "server", 0, 0)
     return est
 
@@ -169,14 +192,14 @@ def _lossy(delay: float, rto: float, time_wait: float) -> Trace:
     # active close by the client (RFC 9293 Figure 12, case 1)
     t += 0.02
     c2 = c1 + 2000
-    b.add(time=t, host="client", kind=Kind.CALL, conn=_C_CONN, call="close()", result="0")
+    b.call(t, "client", _C_CONN, "close()", "0")
     b.state(t, "client", _C_CONN, State.ESTABLISHED, Event.CLOSE)
     t = b.deliver(t, "client", "server", _C_CONN, _seg(40000, 80, c2, s1, "F."), cb, delay)
     b.state(t, "server", _S_CONN, State.ESTABLISHED, Event.RCV_FIN)
     t = b.deliver(t, "server", "client", _S_CONN, _seg(80, 40000, s1, c2 + 1, "."), sb, delay)
     b.state(t, "client", _C_CONN, State.FIN_WAIT_1, Event.RCV_ACK_OF_FIN)
     t += 0.01
-    b.add(time=t, host="server", kind=Kind.CALL, conn=_S_CONN, call="close()", result="0")
+    b.call(t, "server", _S_CONN, "close()", "0")
     b.state(t, "server", _S_CONN, State.CLOSE_WAIT, Event.CLOSE)
     t = b.deliver(t, "server", "client", _S_CONN, _seg(80, 40000, s1, c2 + 1, "F."), sb, delay)
     b.state(t, "client", _C_CONN, State.FIN_WAIT_2, Event.RCV_FIN)
@@ -200,7 +223,7 @@ def _attacker(delay: float, rto: float) -> Trace:
     t += 0.02
     guess = c1 + 100 + 30_000
     spoof = _seg(40000, 80, guess, 0, "R")
-    b.add(time=t, host="attacker", kind=Kind.NOTE, text="spoofs 10.0.0.1:40000 and guesses seq")
+    b.note(t, "attacker", "spoofs 10.0.0.1:40000 and guesses seq")
     b.segment(t, "attacker", _C_CONN, "server", spoof, cb)
     t += delay
     b.segment(t, "server", _C_CONN, "attacker", spoof, sb, Kind.RECV)
@@ -216,9 +239,9 @@ def _attacker(delay: float, rto: float) -> Trace:
     )
     t = b.deliver(t, "server", "client", _S_CONN, _seg(80, 40000, s1, c1 + 100, "."), sb, delay)
     # the client answers the challenge ACK: nothing new to say, so nothing sent; the connection survives
-    b.add(time=t, host="client", kind=Kind.NOTE, text="challenge ACK acknowledges nothing new; connection survives")
+    b.note(t, "client", "challenge ACK acknowledges nothing new; connection survives")
     t += 0.02
-    b.add(time=t, host="client", kind=Kind.CALL, conn=_C_CONN, call="close() with SO_LINGER 0", result="0")
+    b.call(t, "client", _C_CONN, "close() with SO_LINGER 0", "0")
     b.state(t, "client", _C_CONN, State.ESTABLISHED, Event.ABORT)
     t = b.deliver(t, "client", "server", _C_CONN, _seg(40000, 80, c1 + 100, s1, "R."), cb, delay)
     b.state(t, "server", _S_CONN, State.ESTABLISHED, Event.RCV_RST)

@@ -48,8 +48,8 @@ import networkx as nx
 import plotly.graph_objects as go
 
 from tcpkit.engine.errors import ParameterError
-from tcpkit.engine.states import STATES, TRANSITIONS, Event, State, Transition
-from tcpkit.engine.trace import Kind, Trace
+from tcpkit.engine.states import STATES, TRANSITIONS, State, Transition
+from tcpkit.engine.trace import StateChanged, Trace
 
 from .labels import condition_text, event_text, note_text, state_description, state_name, tr
 
@@ -235,27 +235,6 @@ def _geometry() -> dict[Transition, tuple[list[float], list[float], tuple[float,
 # --------------------------------------------------------------------------- trace paths
 
 
-def _event(text: str | None) -> Event | None:
-    if text is None:
-        return None
-    try:
-        return Event(text)
-    except ValueError:
-        try:
-            return Event[text]
-        except KeyError:
-            return None
-
-
-def _state(text: str | None) -> State | None:
-    if text is None:
-        return None
-    try:
-        return State(text)
-    except ValueError:
-        return None
-
-
 def path_transitions(trace: Trace, host: str, upto: int | None = None) -> list[Transition]:
     """The table rows a host's STATE records went through, in order.
 
@@ -272,46 +251,21 @@ def path_transitions(trace: Trace, host: str, upto: int | None = None) -> list[T
     >>> [t.group for t in path_transitions(example_trace("lossy"), "client")][:2]
     ['client', 'client']
     """
-    rows = {(t.src, t.event, t.condition): t for t in TRANSITIONS}
-    by_edge: dict[tuple[State, State], Transition] = {}
-    for t in TRANSITIONS:
-        by_edge.setdefault((t.src, t.dst), t)
-    out: list[Transition] = []
-    recs = trace.records if upto is None else trace.records[: upto + 1]
-    for r in recs:
-        if r.kind is not Kind.STATE or r.host != host:
-            continue
-        src, dst, ev = _state(r.src_state), _state(r.dst_state), _event(r.event)
-        if src is None or dst is None:
-            continue
-        row = rows.get((src, ev, r.condition or "")) if ev is not None else None
-        if row is None or row.dst is not dst:
-            row = by_edge.get((src, dst))
-        if row is not None:
-            out.append(row)
-    return out
+    recs = trace if upto is None else trace[: upto + 1]
+    return [r.row for r in recs.state_changes(host)]
 
 
 def path_states(trace: Trace, host: str, upto: int | None = None) -> list[State]:
     """The states a host went through (the first ``src`` then every ``dst``)."""
-    recs = trace.records if upto is None else trace.records[: upto + 1]
-    out: list[State] = []
-    for r in recs:
-        if r.kind is Kind.STATE and r.host == host:
-            src, dst = _state(r.src_state), _state(r.dst_state)
-            if not out and src is not None:
-                out.append(src)
-            if dst is not None:
-                out.append(dst)
-    return out
+    recs = trace if upto is None else trace[: upto + 1]
+    return [s for _, s in recs.states(host)]
 
 
 def state_hosts(trace: Trace) -> list[str]:
     """Hosts that have STATE records, in order of appearance (client before server)."""
     seen: dict[str, None] = {}
-    for r in trace.records:
-        if r.kind is Kind.STATE:
-            seen.setdefault(r.host, None)
+    for r in trace.state_changes():
+        seen.setdefault(r.host, None)
     hosts = list(seen)
     order = {"client": 0, "server": 1}
     return sorted(hosts, key=lambda h: (order.get(h, 2), hosts.index(h)))
@@ -592,22 +546,13 @@ class Highlighter:
                 self.ann_index.setdefault((host, st), []).append(i)
         geo = _geometry()
         # per host: record indices of STATE records, the row taken and the state reached
-        self.steps: dict[str, list[tuple[int, Transition | None, State | None, State | None]]] = {}
+        self.steps: dict[str, list[tuple[int, Transition, State, State]]] = {}
         for host in self.hosts:
-            steps = []
+            steps: list[tuple[int, Transition, State, State]] = []
             if trace is not None and host:
-                rows = {(t.src, t.event, t.condition): t for t in TRANSITIONS}
-                by_edge: dict[tuple[State, State], Transition] = {}
-                for t in TRANSITIONS:
-                    by_edge.setdefault((t.src, t.dst), t)
                 for i, r in enumerate(trace.records):
-                    if r.kind is not Kind.STATE or r.host != host:
-                        continue
-                    src, dst, ev = _state(r.src_state), _state(r.dst_state), _event(r.event)
-                    row = rows.get((src, ev, r.condition or "")) if src is not None and ev is not None else None
-                    if (row is None or row.dst is not dst) and src is not None and dst is not None:
-                        row = by_edge.get((src, dst))
-                    steps.append((i, row, src, dst))
+                    if isinstance(r, StateChanged) and r.host == host:
+                        steps.append((i, r.row, r.src, r.dst))
             self.steps[host] = steps
         self._geo = geo
         self._shown_k: dict[str, int] = {}
@@ -620,9 +565,9 @@ class Highlighter:
         for host in self.hosts:
             steps = self.steps.get(host, [])
             k = len(steps) if upto is None else bisect.bisect_right([s[0] for s in steps], upto)
+            cur: State | None
             if current and host in current:
-                c = current[host]
-                cur = c if isinstance(c, State) else _state(str(c))
+                cur = State.parse(current[host], "current")
             elif k:
                 cur = steps[k - 1][3]
             else:
@@ -696,7 +641,7 @@ def to_mermaid(groups: Iterable[str] | None = None, current: State | str | None 
     for t in TRANSITIONS:
         if t.group in keep:
             lines.append(f"    {t.src.value} --> {t.dst.value} : {t.label.replace(';', ',').replace(':', ' ')}")
-    cur = current if isinstance(current, State) or current is None else _state(current)
+    cur = None if current is None else State.parse(current, "current")
     if cur is not None:
         lines.append("    classDef current fill:#ffd54f,stroke:#333,stroke-width:2px")
         lines.append(f"    class {cur.value} current")
@@ -715,7 +660,7 @@ def to_dot(groups: Iterable[str] | None = None, current: State | str | None = No
     True
     """
     keep = set(_check_groups(groups))
-    cur = current if isinstance(current, State) or current is None else _state(current)
+    cur = None if current is None else State.parse(current, "current")
 
     def q(text: str) -> str:
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -19,6 +19,7 @@ Examples
 
 from __future__ import annotations
 
+from tcpkit.engine.errors import ParameterError
 from tcpkit.engine.states import Event, State
 from tcpkit.i18n import get_language, register, tr
 
@@ -193,8 +194,9 @@ def state_name(state: State | str, *, both: bool = False) -> str:
     >>> state_name(State.LISTEN, both=True)
     'LISTEN 监听'
     """
-    s = state if isinstance(state, State) else _state_or_none(state)
-    if s is None:
+    try:
+        s = State.parse(state)
+    except ParameterError:  # not a state: shown as it is
         return str(state)
     if both:
         return f"{s.value} {s.zh}"
@@ -222,16 +224,6 @@ def note_text(note: str) -> str:
 def condition_text(condition: str) -> str:
     """A transition condition in the current language."""
     return _CONDITIONS_ZH.get(condition, condition) if zh() else condition
-
-
-def _state_or_none(text: str) -> State | None:
-    try:
-        return State(text)
-    except ValueError:
-        try:
-            return State(text.replace("-", "_").upper())
-        except ValueError:
-            return None
 
 
 def _event_or_none(text: str) -> Event | None:

@@ -45,7 +45,18 @@ import plotly.graph_objects as go
 from tcpkit.engine.errors import ParameterError
 from tcpkit.engine.segment import Flags, Segment, format_flags
 from tcpkit.engine.seqnum import MASK
-from tcpkit.engine.trace import Kind, Trace, TraceRecord
+from tcpkit.engine.trace import (
+    Kind,
+    SegmentDropped,
+    SegmentEvent,
+    SegmentReceived,
+    SegmentSent,
+    StateChanged,
+    TimerCancelled,
+    TimerFired,
+    TimerSet,
+    Trace,
+)
 
 from .labels import tr
 
@@ -67,7 +78,6 @@ __all__ = [
 #: About 50 arrows: what the ladder's largest height (1800 px) shows with readable labels
 #: (400 records, as in a tw_reuse run, leave about 6 px per event row and the labels overlap).
 MAX_SEGMENTS = 100
-_SEG_KINDS = (Kind.SEND, Kind.RECV, Kind.DROP)
 
 TIMER_COLORS = {
     "rto": "#ff7f0e",
@@ -199,10 +209,10 @@ def _build_ladder(trace: Trace, relative: bool, order: list[str], inflight: str 
     recs = trace.records
     addr_host: dict[str, str] = {}
     for r in recs:
-        if r.conn is not None and r.kind in (Kind.RECV, Kind.STATE):
+        if r.conn is not None and isinstance(r, SegmentReceived | StateChanged):
             addr_host.setdefault(r.conn[0], r.host)
 
-    def target(r: TraceRecord) -> str | None:
+    def target(r: SegmentEvent) -> str | None:
         if r.peer is not None:
             return r.peer
         if r.conn is not None and r.conn[2] in addr_host and addr_host[r.conn[2]] != r.host:
@@ -210,21 +220,20 @@ def _build_ladder(trace: Trace, relative: bool, order: list[str], inflight: str 
         others = [h for h in order if h != r.host]
         return others[0] if len(others) == 1 else None
 
-    def label(r: TraceRecord) -> str:
-        assert r.segment is not None
+    def label(r: SegmentEvent) -> str:
         return segment_label(r.segment, r.seq_base if relative else None)
 
     sent_ranges: dict[tuple[str, object], set[tuple[int, int]]] = {}
     rexmit_of: dict[int, bool] = {}
     pending: list[int] = []
+    sends: dict[int, SegmentSent] = {}
     arrows_by_send: dict[int, dict[str, object]] = {}
     drops: list[tuple[float, str, str, int]] = []
     states: list[tuple[float, str, str, int]] = []
-    open_timers: dict[tuple[str, object, str], tuple[float, int]] = {}
+    open_timers: dict[tuple[str, object, str], tuple[float, int, float | None]] = {}
     timers: list[TimerBar] = []
     for i, r in enumerate(recs):
-        k = r.kind
-        if k is Kind.SEND and r.segment is not None:
+        if isinstance(r, SegmentSent):
             seg = r.segment
             rng = (seg.seq, seg.seg_len)
             seen = sent_ranges.setdefault((r.host, r.conn), set())
@@ -232,73 +241,73 @@ def _build_ladder(trace: Trace, relative: bool, order: list[str], inflight: str 
             if seg.seg_len > 0:
                 seen.add(rng)
             pending.append(i)
+            sends[i] = r
             arrows_by_send[i] = {}
-        elif k is Kind.RECV and r.segment is not None:
+        elif isinstance(r, SegmentReceived):
             key = _key(r.segment)
-            cands = [j for j in pending if recs[j].host != r.host and _key(recs[j].segment) == key]  # type: ignore[arg-type]
-            strong = [j for j in cands if recs[j].peer in (None, r.host)]
+            cands = [j for j in pending if sends[j].host != r.host and _key(sends[j].segment) == key]
+            strong = [j for j in cands if sends[j].peer in (None, r.host)]
             if not (strong or cands):
                 continue
             pick = (strong or cands)[0]
             pending.remove(pick)
             arrows_by_send[pick] = {"dst": r.host, "t_end": r.time, "end_index": i, "delivered": True}
-        elif k is Kind.DROP and r.segment is not None:
+        elif isinstance(r, SegmentDropped):
             key = _key(r.segment)
-            cands = [j for j in pending if _key(recs[j].segment) == key]  # type: ignore[arg-type]
+            cands = [j for j in pending if _key(sends[j].segment) == key]
             if cands:
                 j = cands[0]
                 pending.remove(j)
                 arrows_by_send[j] = {
-                    "dst": target(recs[j]),
+                    "dst": target(sends[j]),
                     "t_end": r.time,
                     "end_index": i,
                     "lost": True,
-                    "reason": r.reason or "",
+                    "reason": r.reason,
                 }
             else:
-                drops.append((r.time, r.host, r.reason or "", i))
-        elif k is Kind.STATE and r.dst_state:
-            states.append((r.time, r.host, r.dst_state, i))
-        elif k in (Kind.TIMER_SET, Kind.TIMER_FIRE, Kind.TIMER_CANCEL) and r.timer:
+                drops.append((r.time, r.host, r.reason, i))
+        elif isinstance(r, StateChanged):
+            states.append((r.time, r.host, r.dst.value, i))
+        elif isinstance(r, TimerSet | TimerFired | TimerCancelled):
             tk = (r.host, r.conn, r.timer)
             if tk in open_timers:
-                start, idx = open_timers.pop(tk)
-                timers.append(TimerBar(r.host, r.timer, start, r.time, k is Kind.TIMER_FIRE, False, idx, i))
-            if k is Kind.TIMER_SET:
-                open_timers[tk] = (r.time, i)
-    for (host, _conn, name), (start, idx) in open_timers.items():
-        dl = recs[idx].deadline
+                start, idx, _ = open_timers.pop(tk)
+                timers.append(TimerBar(r.host, r.timer, start, r.time, isinstance(r, TimerFired), False, idx, i))
+            if isinstance(r, TimerSet):
+                open_timers[tk] = (r.time, i, r.deadline)
+    for (host, _conn, name), (start, idx, dl) in open_timers.items():
         timers.append(TimerBar(host, name, start, dl if dl is not None else start, False, True, idx))
     delays = [float(v["t_end"]) - recs[j].time for j, v in arrows_by_send.items() if v.get("delivered")]  # type: ignore[arg-type]
     one_way = statistics.median(delays) if delays else 0.05
     arrows: list[Arrow] = []
     record_arrow: dict[int, int] = {}
     for j in sorted(arrows_by_send):
-        r = recs[j]
-        if r.host not in order:
+        sent = sends[j]
+        if sent.host not in order:
             continue
         info = arrows_by_send[j]
-        lab = label(r)
-        hover = r.describe()
-        dst = info.get("dst", target(r))
+        lab = label(sent)
+        hover = sent.describe()
+        dst = info.get("dst", target(sent))
         if dst is not None and dst not in order:
             dst = None
         if info.get("delivered"):
             t_end, frac = float(info["t_end"]), 1.0  # type: ignore[arg-type]
         elif info.get("lost"):
             t_drop = float(info["t_end"])  # type: ignore[arg-type]
-            frac = min(0.75, max(0.3, (t_drop - r.time) / one_way)) if one_way > 0 else 0.5
-            t_end = max(t_drop, r.time + frac * one_way)
+            frac = min(0.75, max(0.3, (t_drop - sent.time) / one_way)) if one_way > 0 else 0.5
+            t_end = max(t_drop, sent.time + frac * one_way)
             hover += "<br>" + tr("viz.ladder.lost") + ": " + str(info.get("reason") or "")
         else:
-            t_end, frac = r.time + 0.6 * one_way, 0.6
+            t_end, frac = sent.time + 0.6 * one_way, 0.6
             hover += "<br>" + tr(inflight)
         if rexmit_of.get(j):
             hover += "<br>" + tr("viz.ladder.rexmit")
         a = Arrow(
-            src=r.host,
+            src=sent.host,
             dst=dst,
-            t_send=r.time,
+            t_send=sent.time,
             t_end=t_end,
             label=lab,
             hover=hover,
@@ -398,7 +407,7 @@ def ladder_window(
         r = recs[i1]
         if r.time > t1:
             break
-        if r.segment is not None and r.kind in _SEG_KINDS:
+        if isinstance(r, SegmentEvent):
             if max_segments and segs >= max_segments:
                 break
             segs += 1
@@ -869,9 +878,7 @@ class LadderView:
         """The note a cut ladder shows (empty when nothing was left out)."""
         if not self.cut:
             return ""
-        segs = sum(
-            1 for r in self.trace.records[self.first : self.stop] if r.segment is not None and r.kind in _SEG_KINDS
-        )
+        segs = sum(1 for r in self.trace.records[self.first : self.stop] if isinstance(r, SegmentEvent))
         full = bool(self.max_segments) and segs >= (self.max_segments or 0)
         why = tr("viz.ladder.cut_limit", limit=self.max_segments) if full else ""
         return tr("viz.ladder.cut", i0=self.first, i1=self.stop - 1, n=len(self.trace), why=why)

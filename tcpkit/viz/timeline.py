@@ -38,7 +38,7 @@ from tcpkit.engine.errors import ParameterError
 from tcpkit.engine.segment import Flags
 from tcpkit.engine.seqnum import MASK
 from tcpkit.engine.states import State
-from tcpkit.engine.trace import ConnId, Kind, Trace
+from tcpkit.engine.trace import ConnId, QueueChanged, SegmentReceived, SegmentSent, Trace
 
 from .labels import tr
 
@@ -106,16 +106,15 @@ def queue_series(source: Any, host: str | None = None) -> QueueSeries:
     tcpkit.engine.errors.ParameterError: parameter source = 'lists of lengths 2, 1, 2' is not allowed: expected ...
     """
     if isinstance(source, Trace):
-        recs = [r for r in source.records if r.kind is Kind.QUEUE and (host is None or r.host == host)]
+        recs = source.of(QueueChanged, host)
         if recs:
             host = recs[0].host
             recs = [r for r in recs if r.host == host]
         ts, sq, aq = [], [], []
         for r in recs:
-            v = dict(r.values)
             ts.append(r.time)
-            sq.append(int(v.get("syn_queue", 0)))
-            aq.append(int(v.get("accept_queue", 0)))
+            sq.append(r.syn_queue)
+            aq.append(r.accept_queue)
         return QueueSeries(tuple(ts), tuple(sq), tuple(aq), host)
     samples = getattr(source, "samples", None)
     if samples is not None and not isinstance(source, Mapping):
@@ -224,14 +223,12 @@ def state_intervals(trace: Trace) -> list[tuple[str, str, float, float, ConnId |
     t_end = max(r.time for r in trace.records)
     open_: dict[tuple[str, ConnId | None], tuple[str, float]] = {}
     out: list[tuple[str, str, float, float, ConnId | None]] = []
-    for r in trace.records:
-        if r.kind is not Kind.STATE or r.dst_state is None:
-            continue
+    for r in trace.state_changes():
         key = (r.host, r.conn)
         if key in open_:
             st, start = open_.pop(key)
             out.append((r.host, st, start, r.time, r.conn))
-        open_[key] = (r.dst_state, r.time)
+        open_[key] = (r.dst.value, r.time)
     for (host, conn), (st, start) in open_.items():
         out.append((host, st, start, t_end, conn))
     return sorted(out, key=lambda x: (x[2], x[0]))
@@ -327,30 +324,22 @@ def time_sequence_figure(
     edge is ``ack + window``, with the window scaled by the shift the receiver
     announced in its SYN when both SYNs carried window scale (RFC 7323 §2.3).
     """
-    sends = [r for r in trace.records if r.kind is Kind.SEND and r.segment is not None]
+    sends = trace.of(SegmentSent)
     if host is None or conn is None:
         totals: dict[tuple[str, ConnId | None], int] = {}
         for r in sends:
             if host is None or r.host == host:
-                totals[(r.host, r.conn)] = totals.get((r.host, r.conn), 0) + r.segment.length  # type: ignore[union-attr]
+                totals[(r.host, r.conn)] = totals.get((r.host, r.conn), 0) + r.segment.length
         if not totals:
             raise ParameterError("host", host, "a host that sent segments in this trace: " + ", ".join(trace.hosts))
         host, conn = max(totals, key=lambda k: totals[k])
     mine = [r for r in sends if r.host == host and r.conn == conn]
-    base = next((r.seq_base[0] for r in mine if r.seq_base is not None), mine[0].segment.seq if mine else 0)  # type: ignore[union-attr]
+    base = next((r.seq_base[0] for r in mine if r.seq_base is not None), mine[0].segment.seq if mine else 0)
     rconn = (conn[2], conn[3], conn[0], conn[1]) if conn is not None else None
-    acks = [
-        r
-        for r in trace.records
-        if r.kind is Kind.RECV
-        and r.host == host
-        and r.segment is not None
-        and (r.conn == conn or r.conn == rconn)
-        and r.segment.flags & Flags.ACK
-    ]
+    acks = [r for r in trace.of(SegmentReceived, host) if r.conn in (conn, rconn) and r.segment.flags & Flags.ACK]
     peer_shift = 0
-    syn_mine = next((r.segment for r in mine if r.segment is not None and r.segment.syn), None)
-    syn_peer = next((r.segment for r in acks if r.segment is not None and r.segment.syn), None)
+    syn_mine = next((r.segment for r in mine if r.segment.syn), None)
+    syn_peer = next((r.segment for r in acks if r.segment.syn), None)
     if syn_mine is not None and syn_peer is not None and syn_mine.wscale is not None and syn_peer.wscale is not None:
         peer_shift = syn_peer.wscale
 
@@ -364,7 +353,6 @@ def time_sequence_figure(
     ry: list[float | None] = []
     for r in mine:
         seg = r.segment
-        assert seg is not None
         if seg.seg_len == 0:
             continue
         key = (seg.seq, seg.seg_len)
@@ -373,13 +361,12 @@ def time_sequence_figure(
         xs += [r.time, r.time, None]
         ys += [rel(seg.seq), rel(seg.seq) + seg.seg_len, None]
     ax, ay, wx, wy = [], [], [], []
-    for r in acks:
-        seg = r.segment
-        assert seg is not None
-        ax.append(r.time)
+    for ack in acks:
+        seg = ack.segment
+        ax.append(ack.time)
         ay.append(rel(seg.ack))
         if seg.window is not None:
-            wx.append(r.time)
+            wx.append(ack.time)
             wy.append(rel(seg.ack) + (seg.window << (0 if seg.syn else peer_shift)))
     fig = go.Figure()
     fig.add_trace(

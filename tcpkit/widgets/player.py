@@ -26,8 +26,8 @@ from typing import Any
 import ipywidgets as W
 import plotly.graph_objects as go
 
-from tcpkit.engine.errors import IllegalTransition, ParameterError
-from tcpkit.engine.trace import Kind, Trace, TraceRecord
+from tcpkit.engine.errors import ParameterError
+from tcpkit.engine.trace import Kind, StateChanged, Trace, TraceRecord
 from tcpkit.viz.graph import Highlighter, state_graph_figure
 from tcpkit.viz.labels import event_text, note_text, state_name, tr
 from tcpkit.viz.ladder import MAX_SEGMENTS, LadderView, ladder_pages
@@ -49,20 +49,10 @@ def describe_record(r: TraceRecord) -> str:
     'server: CLOSED → LISTEN (listen) — create the TCB and wait for a SYN [RFC 9293 §3.10.1 (OPEN, passive)]'
     """
     host = tr(r.host) if r.host in ("client", "server", "attacker") else r.host
-    if r.kind is Kind.STATE:
-        from tcpkit.engine.states import lookup
-        from tcpkit.viz.graph import _event, _state
-
-        src, ev = _state(r.src_state), _event(r.event)
-        note = ""
-        if src is not None and ev is not None:
-            try:
-                note = " — " + note_text(lookup(src, ev, r.condition or "").note)
-            except IllegalTransition:  # a record the table does not know: no note
-                note = ""
-        rfc = f" [{r.rfc}]" if r.rfc else ""
-        move = f"{state_name(r.src_state or '?')} → {state_name(r.dst_state or '?')}"
-        return f"{host}: {move} ({event_text(r.event or '?')}){note}{rfc}"
+    if isinstance(r, StateChanged):
+        note = " — " + note_text(r.row.note) if r.row.note else ""
+        move = f"{state_name(r.src)} → {state_name(r.dst)}"
+        return f"{host}: {move} ({event_text(r.event)}){note} [{r.rfc}]"
     if r.kind in _KIND_KEY:
         return f"{host} {tr(_KIND_KEY[r.kind])}: {r.describe()}"
     return f"{host} {r.kind.value}: {r.describe()}"

@@ -33,7 +33,7 @@ from tcpkit.engine.errors import ParameterError, SegmentSyntaxError
 from tcpkit.engine.segment import Segment, format_flags, parse_segment
 from tcpkit.engine.seqnum import MASK
 from tcpkit.engine.states import STATES
-from tcpkit.engine.trace import Kind, Trace, TraceRecord
+from tcpkit.engine.trace import Kind, SegmentReceived, SegmentSent, Trace
 from tcpkit.viz.graph import path_states
 from tcpkit.viz.labels import tr
 from tcpkit.viz.ladder import LadderView, segment_label
@@ -82,16 +82,16 @@ class PredictWidget(TcpkitWidget):
         if host not in trace.hosts:
             raise ParameterError("host", host, "a host of the trace: " + ", ".join(trace.hosts))
         self.trace, self.at, self.question, self.host, self.relative = trace, at, question, host, relative
-        self.answer_record: TraceRecord | None = None
+        self.answer_record: SegmentSent | None = None
         self.answer_index: int | None = None
         if question == "next_send":
             for i in range(at + 1, len(trace)):
                 r = trace[i]
-                if r.kind is Kind.SEND and r.host == host:
+                if isinstance(r, SegmentSent) and r.host == host:
                     self.answer_record, self.answer_index = r, i
                     break
             self.answer_label = (
-                segment_label(self.answer_record.segment, self.answer_record.seq_base if relative else None)  # type: ignore[arg-type]
+                segment_label(self.answer_record.segment, self.answer_record.seq_base if relative else None)
                 if self.answer_record is not None
                 else NOTHING
             )
@@ -159,11 +159,7 @@ class PredictWidget(TcpkitWidget):
             self.feedback.value = html.escape(tr("w.predict.pick"))
             return False
         if self.question == "next_send":
-            want = (
-                format_flags(self.answer_record.segment.flags)
-                if self.answer_record and self.answer_record.segment
-                else NOTHING
-            )
+            want = format_flags(self.answer_record.segment.flags) if self.answer_record else NOTHING
         else:
             want = self.answer_label
         ok = choice == want
@@ -197,7 +193,7 @@ class PredictWidget(TcpkitWidget):
             # show the answer arriving too, so its arrow is complete
             for j in range(self.answer_index + 1, len(self.trace)):
                 r = self.trace[j]
-                if r.kind is Kind.RECV and r.host != self.host and r.segment == self.answer_record.segment:
+                if isinstance(r, SegmentReceived) and r.host != self.host and r.segment == self.answer_record.segment:
                     end = j
                     break
         view = LadderView(self.trace[: end + 1], relative=self.relative, hosts=self._ladder_hosts())
@@ -212,7 +208,7 @@ class PredictWidget(TcpkitWidget):
     # -- internals ----------------------------------------------------------------------
     def _compare(self, seg: Segment) -> tuple[bool, list[str]]:
         r = self.answer_record
-        if r is None or r.segment is None:
+        if r is None:
             return False, [tr("w.predict.mismatch", field="segment", got=seg.notation(), want=tr("w.predict.nothing"))]
         want = r.segment
         base = r.seq_base if (self.relative and r.seq_base is not None) else (0, 0)
