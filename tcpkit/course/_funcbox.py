@@ -25,7 +25,7 @@ from typing import Any
 
 def main() -> int:  # pragma: no cover - exercised through the grader in tests/test_course.py
     from tcpkit.course import codec
-    from tcpkit.course._student import _stub_otter
+    from tcpkit.course._student import stub_otter
 
     report = os.fdopen(os.dup(1), "w", encoding="utf-8")
     requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
@@ -33,7 +33,7 @@ def main() -> int:  # pragma: no cover - exercised through the grader in tests/t
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115
-    _stub_otter()
+    stub_otter()
     ns: dict[str, Any] = {"__name__": "__main__"}
     first = json.loads(requests.readline() or "{}")
     # one statement at a time: a failing import or definition costs only what depends on it

@@ -45,7 +45,7 @@ class _Grader:
         return None
 
 
-def _stub_otter() -> None:
+def stub_otter() -> None:
     otter = types.ModuleType("otter")
     otter.Notebook = _Grader  # type: ignore[attr-defined]
     sys.modules["otter"] = otter
@@ -121,7 +121,7 @@ def main() -> int:  # pragma: no cover - exercised through the grader in tests/t
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
-    _stub_otter()
+    stub_otter()
     errors: list[dict[str, Any]] = []
     sources: list[str] = []
     try:

@@ -164,10 +164,8 @@ exec "$@"
 
 
 def _needed() -> list[Path]:
-    import tcpkit
-
     return [
-        Path(tcpkit.__file__).resolve().parent,
+        Path(__file__).resolve().parents[1],  # the tcpkit package
         Path(sys.prefix).resolve(),
         Path(sys.base_prefix).resolve(),
         Path(sys.executable).resolve().parent,

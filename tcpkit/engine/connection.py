@@ -174,8 +174,8 @@ class Connection:
         self.max_snd_wnd = 0
         # receive sequence space
         self.rcv_nxt = 0
-        self.rcvbuf = rcvbuf if rcvbuf is not None else _default_rcvbuf(params)
-        self.sndbuf = sndbuf if sndbuf is not None else _default_sndbuf(params)
+        self.rcvbuf = rcvbuf if rcvbuf is not None else default_rcvbuf(params)
+        self.sndbuf = sndbuf if sndbuf is not None else default_sndbuf(params)
         # negotiated options
         self.our_mss = params.mss
         self.peer_mss = 536
@@ -1658,7 +1658,18 @@ def handshake_pair(profile: str = "rfc9293", *, now: float = 0.0) -> tuple[Conne
     return c, s
 
 
-def _default_rcvbuf(params: Params) -> int:
+def default_rcvbuf(params: Params) -> int:
+    """A new socket's receive buffer in bytes, before any ``SO_RCVBUF``.
+
+    >>> from tcpkit.engine.profiles import get_profile
+    >>> default_rcvbuf(get_profile("linux").params), default_rcvbuf(get_profile("freebsd").params)
+    (131072, 65536)
+
+    Notes
+    -----
+    Linux: the middle value of ``tcp_rmem`` (131072 since 4.20, ``Documentation/networking/ip-sysctl.rst``);
+    FreeBSD: ``net.inet.tcp.recvspace`` (``sys/netinet/tcp_usrreq.c``).
+    """
     if params.os == "freebsd":
         return int(params.extra.get("recvspace", 65536))
     if params.os == "linux":
@@ -1666,7 +1677,18 @@ def _default_rcvbuf(params: Params) -> int:
     return 65535
 
 
-def _default_sndbuf(params: Params) -> int:
+def default_sndbuf(params: Params) -> int:
+    """A new socket's send buffer in bytes, before any ``SO_SNDBUF``.
+
+    >>> from tcpkit.engine.profiles import get_profile
+    >>> default_sndbuf(get_profile("linux").params), default_sndbuf(get_profile("freebsd").params)
+    (262144, 32768)
+
+    Notes
+    -----
+    Linux: 2 x the middle value of ``tcp_wmem`` as ``getsockopt(SO_SNDBUF)`` reports it; FreeBSD:
+    ``net.inet.tcp.sendspace`` (``sys/netinet/tcp_usrreq.c``).
+    """
     if params.os == "freebsd":
         return int(params.extra.get("sendspace", 32768))
     if params.os == "linux":

@@ -54,9 +54,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .connection import SHUT_RD, SHUT_RDWR, SHUT_WR, Connection, ConnId
+from .connection import SHUT_RD, SHUT_RDWR, SHUT_WR, Connection, default_rcvbuf, default_sndbuf
 from .errors import ParameterError, TcpError
-from .events import CallMade, CounterChanged, SegmentDropped, SegmentReceived, SegmentSent, Tracer, TraceRecord
+from .events import CallMade, ConnId, CounterChanged, SegmentDropped, SegmentReceived, SegmentSent, Tracer, TraceRecord
 from .listener import COUNTERS, Listener
 from .profiles import Profile, get_profile
 from .segment import Flags, Segment
@@ -985,9 +985,7 @@ class Stack:
 
 
 def _default_buf(stack: Stack, which: str) -> int:
-    from .connection import _default_rcvbuf, _default_sndbuf
-
-    return _default_rcvbuf(stack.params) if which == "rcv" else _default_sndbuf(stack.params)
+    return default_rcvbuf(stack.params) if which == "rcv" else default_sndbuf(stack.params)
 
 
 def _make_default_isn(os_name: str, seed: int) -> IsnGenerator:

@@ -157,7 +157,13 @@ def _key(seg: Segment) -> tuple[int, int, int, int]:
     return (seg.seq, seg.ack, int(seg.flags), seg.length)
 
 
-def _order_hosts(trace: Trace) -> list[str]:
+def order_hosts(trace: Trace) -> list[str]:
+    """The hosts of a ladder, left to right: ``client`` first, ``server`` last, others between.
+
+    >>> from tcpkit.viz.examples import example_trace
+    >>> order_hosts(example_trace("attacker"))
+    ['client', 'attacker', 'server']
+    """
     seen: dict[str, None] = {}
     for r in trace.records:
         if r.kind in (Kind.SEND, Kind.RECV, Kind.STATE, Kind.TIMER_SET):
@@ -197,7 +203,7 @@ def build_ladder(trace: Trace, *, relative: bool = True, hosts: Sequence[str] | 
     >>> lad.drops[0][1:3]
     ('server', 'RST in window but not exact: challenge ACK (RFC 5961 §3.2)')
     """
-    order = list(hosts) if hosts is not None else _order_hosts(trace)
+    order = list(hosts) if hosts is not None else order_hosts(trace)
     known = set(trace.hosts)
     for h in order:
         if h not in known:
@@ -548,7 +554,7 @@ class LadderView:
             raise ParameterError("max_gap", max_gap, "a number of seconds >= 0 (0 disables shortening)")
         self.trace = trace
         self.relative = relative
-        order = list(hosts) if hosts is not None else _order_hosts(trace)
+        order = list(hosts) if hosts is not None else order_hosts(trace)
         known = set(trace.hosts)
         for h in order:
             if h not in known:

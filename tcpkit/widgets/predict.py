@@ -129,9 +129,9 @@ class PredictWidget(TcpkitWidget):
         self.refresh_language()
 
     def _ladder_hosts(self) -> list[str] | None:
-        from tcpkit.viz.ladder import _order_hosts
+        from tcpkit.viz.ladder import order_hosts
 
-        return _order_hosts(self.trace) or None
+        return order_hosts(self.trace) or None
 
     # -- API ----------------------------------------------------------------------------
     def check(self, *, choice: str | None = None, text: str | None = None) -> bool:
