@@ -67,13 +67,13 @@ def _section(nb: nbformat.NotebookNode, title: str) -> tuple[int, str]:
 
 def test_every_notebook_exists_with_a_source() -> None:
     assert sorted(p.stem for p in NB_DIR.glob("*.ipynb")) == NAMES
-    assert sorted(p.stem for p in (NB_DIR / "src").glob("*.md")) == NAMES
+    assert sorted(p.stem for p in (NB_DIR.parent / "notebook_sources").glob("*.md")) == NAMES
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_stored_notebook_matches_its_source(name: str) -> None:
     build = _build_module()
-    cells = build.parse_source((NB_DIR / "src" / f"{name}.md").read_text(encoding="utf-8"))
+    cells = build.parse_source((NB_DIR.parent / "notebook_sources" / f"{name}.md").read_text(encoding="utf-8"))
     nb = _load(name)
     assert [(c.cell_type, c.source) for c in nb.cells] == cells, "rebuild with tools/build_notebooks.py"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build the course notebooks from their sources, execute them, and store them executed.
 
-Sources live in ``notebooks/src/NN_name.md``: Markdown prose with fenced
+Sources live in ``notebook_sources/NN_name.md``: Markdown prose with fenced
 ```` ```python ```` blocks.  Each fenced block becomes one code cell; the prose
 between blocks becomes Markdown cells, split further at lines holding only
 ``+++``.  The build
@@ -36,7 +36,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-SOURCES = NOTEBOOKS / "src"
+SOURCES = ROOT / "notebook_sources"
 
 _FENCE_OPEN = re.compile(r"^```python\s*$")
 _FENCE_CLOSE = re.compile(r"^```\s*$")
