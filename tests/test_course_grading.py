@@ -171,7 +171,7 @@ def test_detached_sleepers_do_not_outlive_grading(batch: dict) -> None:
     assert batch["results"]["sleepers"].total == 10
     assert sleepers() == []
     end = batch["results"]["sleepers"].run["end"]
-    assert end["survivors"] == 0
+    assert end["peak_processes"] >= 51 and end["survivors"] == 0  # they did start, and none is left
 
 
 def test_csv_rows_have_a_stable_key_and_cells_no_spreadsheet_runs(batch: dict) -> None:
@@ -236,7 +236,8 @@ def test_the_fallback_says_so_loudly_and_kills_every_descendant(fallback: dict) 
     assert {r["isolation"] for r in rows} == {"FALLBACK (no user namespaces)"}
     assert "WARNING: isolation: FALLBACK" in fallback["out"].with_suffix(".log").read_text()
     assert sleepers() == []
-    assert fallback["results"]["sleepers"].run["end"]["survivors"] == 0
+    end = fallback["results"]["sleepers"].run["end"]
+    assert end["peak_processes"] >= 51 and end["survivors"] == 0
 
 
 # ----------------------------------------------------------------------------- calls, time, size
@@ -387,3 +388,20 @@ def test_feedback_report_and_gradebook_from_the_batch(batch: dict, tmp_path: Pat
         ["Partial Paul", "102", "s102", "partial", "A", "7.25"],
         ["Perfect Pat", "101", "s101", "perfect", "A", "10"],
     ]
+
+
+def test_the_graders_home_folder_is_hidden_from_submissions(tmp_path: Path) -> None:
+    if isolation() != "namespace":
+        pytest.skip("only the namespace jail hides folders")
+    from tcpkit.course.sandbox import hide_plan
+
+    home = Path.home()
+    kept = {Path(k).relative_to(home).parts[0] for h in hide_plan([home]) for k in h["keep"]}
+    assert set(os.listdir(home)) - kept, "the test needs something in the home folder besides Python"
+    bundle = load_bundle(
+        make_bundle(tmp_path / "b", "home", {"q1": [(f">>> set(seen) <= {kept | {'unreadable'}!r}\nTrue\n", False)]})
+    )
+    code = f"import os\ntry:\n    seen = os.listdir({str(home)!r})\nexcept OSError:\n    seen = ['unreadable']"
+    nb = write_notebook(tmp_path / "peek.ipynb", [code], assignment="home")
+    r = grade_submission(nb, bundle, limits=Limits(timeout=20))
+    assert r.scores == {"q1": 2.0}, r.cases

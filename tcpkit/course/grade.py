@@ -385,7 +385,7 @@ def grade_submission(
     solutions = bundle.path.parent / f"{bundle.name}-solutions.ipynb"
     if solutions.is_file() and _sha256(solutions.read_bytes()) == sha:
         result.notes.insert(0, "identical to the solutions notebook of the grading folder")
-    hidden = [*(hide or []), str(bundle.path.parent.resolve()), *_course_sources()]
+    hidden = [*(hide or []), str(bundle.path.parent.resolve()), *_course_sources(), str(Path.home())]
     key = new_key()
     request = _checker_request(nb.cells, nb.text, bundle, limits, mode, hidden, key)
     n_cases = sum(len(spec["suites"][0]["cases"]) for spec in bundle.tests.values())

@@ -188,6 +188,16 @@ def hideable(folders: Sequence[str | os.PathLike[str]]) -> list[str]:
     return [h["path"] for h in hide_plan(folders)]
 
 
+def _homes() -> list[Path]:
+    """This user's home folder, from the password database and from ``$HOME`` (which a caller may have changed)."""
+    out = [Path.home()]
+    with contextlib.suppress(KeyError, ImportError):
+        import pwd
+
+        out.append(Path(pwd.getpwuid(os.getuid()).pw_dir))
+    return out
+
+
 def _jail_argv(setup: dict[str, Any]) -> list[str]:
     return [sys.executable, "-I", "-m", "tcpkit.course._jail", json.dumps(setup)]
 
@@ -232,6 +242,8 @@ def isolation(requested: str | None = None) -> str:
     want = requested or os.environ.get("TCPKIT_JAIL") or "auto"
     if want not in MODES:
         raise ParameterError("isolation", want, "one of " + ", ".join(MODES))
+    if sys.platform != "linux":
+        raise ParameterError("platform", sys.platform, "Linux: grading uses its namespaces, /proc and prctl(2)")
     if want == "fallback":
         return "fallback"
     ok, why = _namespace_works()
@@ -292,7 +304,7 @@ class Jail:
         work = Path(self._tmp.name)
         (work / "run").mkdir()
         # the folders to hide, the grader's home folder (keys, tokens, other courses) and the other jails' folders
-        hidden = hide_plan([*hide, Path.home(), work.parent])
+        hidden = hide_plan([*hide, *_homes(), work.parent])
         setup = {
             "mode": mode,
             "work": str(work),
