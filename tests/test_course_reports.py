@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import struct
 import zlib
@@ -16,7 +15,7 @@ from tcpkit.cli.course import main
 from tcpkit.course import collect
 from tcpkit.course.charts import Bar, BarChart
 from tcpkit.course.feedback import render_html, render_markdown, write_feedback
-from tcpkit.course.grade import Result, _atomic_write, write_csv
+from tcpkit.course.grade import Result, write_results
 from tcpkit.course.gradebook import LateRule, export_gradebook
 from tcpkit.course.progress import ProgressBar
 from tcpkit.course.report import attention, write_report
@@ -86,8 +85,7 @@ def result(
 
 def grades_file(tmp_path: Path, results: list[Result], name: str = "grades.csv") -> Path:
     out = tmp_path / name
-    write_csv(results, out)
-    _atomic_write(out.with_suffix(".json"), json.dumps({"results": [r.to_json() for r in results]}).encode())
+    write_results(results, out)
     return out
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 from tcpkit.engine.errors import ParameterError
 
-from .grade import Result, _atomic_write, read_results, safe_cell
+from .grade import Result, atomic_write, read_results, safe_cell
 from .messages import first_failure, one_line
 
 __all__ = ["render_markdown", "render_html", "write_feedback", "FORMATS"]
@@ -206,6 +206,15 @@ def write_feedback(grades: str | Path | Iterable[Result], out: str | Path, *, fm
     ------
     ParameterError
         For an unknown format or a missing grades file.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from tcpkit.course.grade import write_results
+    >>> top = pathlib.Path(tempfile.mkdtemp())
+    >>> write_results([Result("ann", "hw1", "ann.ipynb", "0" * 64, {"q1": 2.0}, {"q1": 3.0})], top / "g.csv")
+    >>> [p.relative_to(top).as_posix() for p in write_feedback(top / "g.csv", top / "fb")]
+    ['fb/hw1/ann.md']
     """
     if fmt not in FORMATS:
         raise ParameterError("format", fmt, "one of " + ", ".join(FORMATS))
@@ -221,7 +230,7 @@ def write_feedback(grades: str | Path | Iterable[Result], out: str | Path, *, fm
         name = _filename(r.student, taken.setdefault(str(folder), set()))
         path = folder / f"{name}.{fmt}"
         text = render_markdown(r) if fmt == "md" else render_html(r)
-        _atomic_write(path, text.encode())
+        atomic_write(path, text.encode())
         written.append(path)
         w.writerow(
             [
@@ -234,5 +243,5 @@ def write_feedback(grades: str | Path | Iterable[Result], out: str | Path, *, fm
                 safe_cell(path.relative_to(out).as_posix()),
             ]
         )
-    _atomic_write(out / "index.csv", index.getvalue().encode())
+    atomic_write(out / "index.csv", index.getvalue().encode())
     return written

@@ -63,7 +63,9 @@ __all__ = [
     "grade_submission",
     "grade_folder",
     "write_csv",
+    "write_results",
     "read_results",
+    "atomic_write",
     "safe_cell",
     "STATUSES",
     "GRADER_VERSION",
@@ -147,7 +149,7 @@ class Limits:
 
     @property
     def cpu(self) -> float:
-        return self.cpu_s if self.cpu_s is not None else self.timeout + 5
+        return float(self.cpu_s if self.cpu_s is not None else self.timeout + 5)
 
     def key(self) -> str:
         return (
@@ -346,6 +348,14 @@ def grade_submission(
     -------
     Result
         See :data:`STATUSES` for the statuses.
+
+    Examples
+    --------
+    A real run takes a second or two (``tests/test_course_grading.py`` grades a
+    hostile batch); the limits it runs under:
+
+    >>> Limits(timeout=30, memory_mb=512).cpu
+    35.0
 
     Notes
     -----
@@ -602,7 +612,7 @@ def grade_folder(
             res.submitted = submitted_at(st)
             res.isolation = _mode_label(mode)
         if res.status not in ("grader-error", "refused"):
-            _atomic_write(entry_file, json.dumps(res.to_json(), sort_keys=True).encode())
+            atomic_write(entry_file, json.dumps(res.to_json(), sort_keys=True).encode())
         return res
 
     def tracked(entry: Any) -> Result:
@@ -621,20 +631,7 @@ def grade_folder(
     with ThreadPoolExecutor(max_workers=nworkers) as pool:
         results = list(pool.map(tracked, entries))
     results.sort(key=lambda r: (r.student, r.assignment))
-    write_csv(results, out)
-    _atomic_write(
-        out.with_suffix(".json"),
-        json.dumps(
-            {
-                "version": 1,
-                "isolation": mode,
-                "limits": limits.key(),
-                "graded": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "results": [r.to_json() for r in results],
-            },
-            sort_keys=True,
-        ).encode(),
-    )
+    write_results(results, out, isolation=mode, limits=limits.key())
     log.write(f"done: {len(results)} submissions in {time.monotonic() - started:.1f} s; wrote {out}")
     return results
 
@@ -720,7 +717,28 @@ def write_csv(results: list[Result], out: str | Path) -> None:
                 r.sha256,
             ]
         )
-    _atomic_write(Path(out), buf.getvalue().encode())
+    atomic_write(Path(out), buf.getvalue().encode())
+
+
+def write_results(results: list[Result], out: str | Path, *, isolation: str = "", limits: str = "") -> None:
+    """Write the CSV (:func:`write_csv`) and, beside it, the ``.json`` with every detail.
+
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "grades.csv"
+    >>> write_results([Result("ann", "hw1", "ann.ipynb", "0" * 64, {"q1": 2.0}, {"q1": 3.0})], out)
+    >>> sorted(p.name for p in out.parent.iterdir())
+    ['grades.csv', 'grades.json']
+    """
+    out = Path(out)
+    write_csv(results, out)
+    doc = {
+        "version": 1,
+        "isolation": isolation,
+        "limits": limits,
+        "graded": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "results": [r.to_json() for r in results],
+    }
+    atomic_write(out.with_suffix(".json"), json.dumps(doc, sort_keys=True).encode())
 
 
 def read_results(path: str | Path) -> list[Result]:
@@ -730,6 +748,14 @@ def read_results(path: str | Path) -> list[Result]:
     ------
     ParameterError
         If there is no such file.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "grades.csv"
+    >>> write_results([Result("ann", "hw1", "ann.ipynb", "0" * 64, {"q1": 2.0}, {"q1": 3.0})], out)
+    >>> [(r.student, r.total, r.max) for r in read_results(out)]
+    [('ann', 2.0, 3.0)]
     """
     p = Path(path)
     j = p if p.suffix == ".json" else p.with_suffix(".json")
@@ -739,7 +765,15 @@ def read_results(path: str | Path) -> list[Result]:
     return [Result.from_json(d) for d in doc.get("results", [])]
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``: never half a file.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
+    >>> atomic_write(p, b"done")
+    >>> p.read_bytes()
+    b'done'
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".")
     try:

@@ -43,7 +43,7 @@ from pathlib import Path
 
 from tcpkit.engine.errors import ParameterError
 
-from .grade import Result, _atomic_write, read_results, safe_cell
+from .grade import Result, atomic_write, read_results, safe_cell
 
 __all__ = ["LateRule", "Row", "export_gradebook", "GradebookExport", "FORMATS", "parse_time"]
 
@@ -237,6 +237,19 @@ def export_gradebook(
     ------
     ParameterError
         For an unknown format, a bad late rule, a late rule without a due time, an unreadable roster.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from tcpkit.course.grade import write_results
+    >>> top = pathlib.Path(tempfile.mkdtemp())
+    >>> ann = Result("ann", "hw1", "ann.ipynb", "0" * 64, {"q1": 8.0}, {"q1": 10.0}, submitted="2025-03-02T12:00:00Z")
+    >>> write_results([ann], top / "g.csv")
+    >>> ex = export_gradebook(top / "g.csv", top / "canvas.csv", due="2025-03-01T12:00:00Z", late="10%/day")
+    >>> print((top / "canvas.csv").read_text().strip())
+    Student,ID,SIS User ID,SIS Login ID,Section,hw1
+    Points Possible,,,,,10
+    ann,,,ann,,7.2
     """
     if fmt not in FORMATS:
         raise ParameterError("format", fmt, "one of " + ", ".join(FORMATS))
@@ -346,7 +359,7 @@ def _canvas(
                 *(_score(by[a], missing) if a in by else "" for a in assignments),
             ]
         )
-    _atomic_write(out, buf.getvalue().encode())
+    atomic_write(out, buf.getvalue().encode())
     return [out]
 
 
@@ -380,6 +393,6 @@ def _gradescope(
                     _hms(row.late_seconds),
                 ]
             )
-        _atomic_write(path, buf.getvalue().encode())
+        atomic_write(path, buf.getvalue().encode())
         written.append(path)
     return written

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .charts import Bar, BarChart
-from .grade import STATUSES, Result, _atomic_write, read_results
+from .grade import STATUSES, Result, atomic_write, read_results
 
 __all__ = ["attention", "charts_for", "render_html", "write_report"]
 
@@ -142,15 +142,21 @@ def write_report(grades: str | Path | list[Result], out: str | Path, *, png: boo
     """Write ``out`` (HTML) and, with ``png``, one PNG per chart beside it (``<out stem>-<assignment>-<chart>.png``).
 
     Returns the files written.
+
+    >>> import tempfile, pathlib
+    >>> top = pathlib.Path(tempfile.mkdtemp())
+    >>> rows = [Result("ann", "hw1", "a.ipynb", "0" * 64, {"q1": 2.0}, {"q1": 2.0})]
+    >>> [p.name for p in write_report(rows, top / "report.html")]
+    ['report.html', 'report-hw1-totals.png', 'report-hw1-questions.png']
     """
     results = read_results(grades) if isinstance(grades, str | Path) else list(grades)
     out = Path(out)
-    _atomic_write(out, render_html(results).encode())
+    atomic_write(out, render_html(results).encode())
     written = [out]
     if png:
         for a in sorted({r.assignment for r in results}):
             for name, chart in charts_for(results, a):
                 p = out.with_name(f"{out.stem}-{_slug(a)}-{name}.png")
-                _atomic_write(p, chart.png())
+                atomic_write(p, chart.png())
                 written.append(p)
     return written

@@ -200,6 +200,14 @@ def find_submissions(root: str | os.PathLike[str]) -> list[Entry]:
 
     The student's name is the path below ``root`` without ``.ipynb``.
     ``.ipynb_checkpoints`` folders are skipped.
+
+    >>> import os, tempfile, pathlib
+    >>> top = pathlib.Path(tempfile.mkdtemp())
+    >>> (top / "bob").mkdir()
+    >>> _ = (top / "bob" / "hw1.ipynb").write_text("{}")
+    >>> os.symlink("/etc", top / "eve")
+    >>> [(e.student, e.refused) for e in find_submissions(top)]
+    [('bob/hw1', None), ('eve', 'a symbolic link to a folder: not followed')]
     """
     root = Path(root)
     out: list[Entry] = []
