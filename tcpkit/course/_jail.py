@@ -297,7 +297,8 @@ class Student:
             )
         if cpu > float(self.limits["cpu_s"]):
             return self.stop(
-                f"its processes used {cpu:.1f} s of CPU time together (limit {self.limits['cpu_s']} s)", "limit"
+                f"its processes used {cpu:.1f} s of CPU time together (limit {float(self.limits['cpu_s']):g} s)",
+                "limit",
             )
         return None
 
