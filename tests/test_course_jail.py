@@ -229,7 +229,7 @@ for _ in range(10):
     if pid == 0:
         os.setsid()
         if os.fork() == 0:
-            os.execv("/bin/sleep", ["tcpkit-adversary-sleeper", "600"])
+            os.execv("/bin/sleep", ["tcpkit-jail-test-sleeper", "600"])
         os._exit(0)
     os.waitpid(pid, 0)
 session_leader = os.getsid(0) == os.getpid()
@@ -245,7 +245,7 @@ def test_fallback_kills_detached_grandchildren_and_still_drops_capabilities() ->
     assert run.mode == "fallback"
     assert run.answers["session_leader"] is True and run.answers["caps"] == "0000000000000000"
     assert run.end["survivors"] == 0 and run.end["processes_at_end"] >= 11
-    assert sleepers() == []
+    assert sleepers("tcpkit-jail-test-sleeper") == []
 
 
 def test_fallback_catches_orphans_even_when_the_student_kills_its_supervisor(tmp_path: Path) -> None:
@@ -255,7 +255,9 @@ def test_fallback_catches_orphans_even_when_the_student_kills_its_supervisor(tmp
     r = grade_submission(nb, bundle, limits=Limits(isolation="fallback", timeout=20))
     assert r.scores == {"q1": 2.0}
     assert r.status == "crashed" or "stopped" in r.note  # its supervisor is gone: the run ends there
-    assert sleepers() == []  # the scoring process is a subreaper too, and kills what reaches it
+    assert (
+        sleepers("tcpkit-jail-test-sleeper") == []
+    )  # the scoring process is a subreaper too, and kills what reaches it
 
 
 # ----------------------------------------------------------------------------- channels

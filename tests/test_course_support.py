@@ -148,12 +148,13 @@ def marker_hits(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, 
     return hits
 
 
-def sleepers() -> list[int]:
-    """Processes left by the sleepers submission (their argv[0] is a marker)."""
+def sleepers(marker: str = "tcpkit-adversary-sleeper") -> list[int]:
+    """Processes left by a sleepers submission (their argv[0] is the marker; tests running at the
+    same time in another worker use other markers)."""
     found = []
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             with contextlib.suppress(OSError):
-                if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"tcpkit-adversary-sleeper"):
+                if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0] == marker.encode():
                     found.append(int(pid))
     return found
