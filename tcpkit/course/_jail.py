@@ -10,7 +10,10 @@ it runs as PID 1 of fresh user, mount, PID, network, IPC and UTS namespaces
   folder: the only place anyone in the jail can write;
 * a private ``/dev`` holding only ``null``, ``zero`` and ``urandom``;
 * empty read-only ``tmpfs`` over every folder to hide (bundle, submissions,
-  results, the course sources);
+  results, the course sources, the grader's home folder), with only what
+  Python and tcpkit need bound back inside;
+* ``pid_max`` of the new PID namespace lowered (Linux >= 6.14), a ceiling
+  on the number of processes that binds even a grader running as root;
 * then *every* mount, recursively, becomes read-only (``mount_setattr(2)``
   with ``AT_RECURSIVE``, or a bind remount of each entry of
   ``/proc/self/mountinfo`` on older kernels).
@@ -244,11 +247,8 @@ class Student:
         self.unexpected = 0
         self.stale = 0
         self.used = 0.0  # wall seconds of the budget spent
-        self.cpu_dead = 0.0
         self.peak_rss = 0
         self.peak_procs = 0
-        self.killed_left = 0
-        self.closed_channel = False
 
     # -- processes
 
@@ -417,7 +417,6 @@ class Student:
                     ),
                 )
             except ChannelClosed:
-                self.closed_channel = True
                 # the process may still run (it closed the pipe on purpose): wait for it to exit or time out
                 time.sleep(min(wait, TICK) if wait else 0.01)
                 self.reap()

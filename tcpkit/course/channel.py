@@ -38,7 +38,6 @@ HMAC: RFC 2104; SHA-256: FIPS 180-4.  Python's :mod:`hmac` and
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import hmac
@@ -361,9 +360,3 @@ def parse_frame(data: bytes, key: bytes, label: bytes) -> Any:
     if not r.pending():
         raise ChannelClosed(f"the {label.decode()} channel ended before a whole frame arrived")
     return r.take()
-
-
-def set_nonblocking(fd: int) -> None:
-    """Make writes to ``fd`` return instead of blocking (used with :meth:`Writer.send` deadlines)."""
-    with contextlib.suppress(OSError):
-        os.set_blocking(fd, False)

@@ -11,7 +11,8 @@ Two modes, picked once per machine by :func:`isolation` (or forced with the
     student a private size- and inode-limited ``tmpfs`` as ``/tmp`` and
     working folder (the only writable place: this caps the number and the
     total size of files), a private ``/dev`` with only ``null``, ``zero`` and
-    ``urandom``, covers the folders in ``hide`` with empty read-only mounts,
+    ``urandom``, covers the folders in ``hide`` and the grader's home folder
+    with empty read-only mounts (binding back only what Python and tcpkit need),
     and starts the student's process with no capabilities left, no network
     (an empty network namespace), no view of or signal to any process
     outside the jail, and ``RLIMIT_NPROC``, ``RLIMIT_AS``, ``RLIMIT_CPU``,
