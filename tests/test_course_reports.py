@@ -343,3 +343,19 @@ def test_the_readme_collection_command_does_not_follow_links(tmp_path: Path) -> 
     out = tmp_path / "subs"
     assert main(["collect", fake, rel, "--to", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["ann.ipynb"]
+
+
+def test_course_commands_refuse_to_write_over_their_inputs(tmp_path: Path) -> None:
+    from tcpkit.cli.course import main as course_main
+
+    grades = tmp_path / "grades.csv"
+    grades.write_text("key,student\n", encoding="utf-8")
+    before = grades.read_bytes()
+    assert course_main(["report", str(grades), "--out", str(grades)]) != 0
+    assert course_main(["gradebook", str(grades), "--out", str(grades)]) != 0
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    nb = subs / "ann.ipynb"
+    nb.write_text("{}", encoding="utf-8")
+    assert course_main(["grade", str(subs), "--out", str(nb), "--bundle", str(tmp_path)]) != 0
+    assert grades.read_bytes() == before and nb.read_text(encoding="utf-8") == "{}"

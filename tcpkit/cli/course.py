@@ -24,6 +24,7 @@ from tcpkit.course.progress import ProgressBar
 from tcpkit.course.report import attention, write_report
 from tcpkit.course.sandbox import MODES, describe_isolation, isolation
 from tcpkit.engine.errors import ParameterError, TcpkitError
+from tcpkit.files import check_output
 
 DEFAULT_LIMITS = Limits()
 COMMANDS = ("build", "check", "collect", "grade", "feedback", "gradebook", "report")
@@ -106,7 +107,24 @@ def parser(cmd: str) -> argparse.ArgumentParser:
     return p
 
 
+def _inputs(*paths: str | None) -> list[Path]:
+    """Every file a command reads: given files, and the notebooks inside given folders."""
+    out: list[Path] = []
+    for given in paths:
+        if not given:
+            continue
+        p = Path(given)
+        out += sorted(p.rglob("*")) if p.is_dir() else [p]
+    return out
+
+
 def _grade(args: argparse.Namespace) -> int:
+    reads = _inputs(args.submissions, args.bundle)
+    for suffix in ("", ".json", ".log"):
+        out = Path(args.out) if not suffix else Path(args.out).with_suffix(suffix)
+        check_output(out, reads, name="--out")
+    if args.report:
+        check_output(args.report, reads, name="--report")
     limits = Limits(
         timeout=args.timeout,
         memory_mb=args.memory_mb,
@@ -184,6 +202,7 @@ def main(argv: list[str]) -> int:
             files = write_feedback(args.grades, args.out, fmt=args.format)
             print(f"wrote {len(files)} feedback files into {args.out} (index: {Path(args.out) / 'index.csv'})")
         elif cmd == "gradebook":
+            check_output(args.out, _inputs(*args.grades, args.roster, args.times), name="--out")
             columns = {}
             for c in args.column:
                 if "=" not in c:
@@ -212,6 +231,7 @@ def main(argv: list[str]) -> int:
             if ex.not_in_roster:
                 print("  not in the roster (left out): " + ", ".join(ex.not_in_roster))
         else:
+            check_output(args.out, _inputs(args.grades, str(Path(args.grades).with_suffix(".json"))), name="--out")
             files = write_report(args.grades, args.out, png=not args.no_png)
             print(f"wrote {files[0]}" + (f" and {len(files) - 1} PNG charts" if len(files) > 1 else ""))
     except TcpkitError as exc:

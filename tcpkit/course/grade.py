@@ -42,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from tcpkit.engine.errors import ParameterError
+from tcpkit.files import write_output
 
 from .bundle import Bundle, find_bundles
 from .channel import ChannelError, new_key, parse_frame
@@ -699,24 +700,18 @@ def read_results(path: str | Path) -> list[Result]:
     return [Result.from_json(d) for d in doc.get("results", [])]
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``: never half a file.
+def atomic_write(path: Path, data: bytes, inputs: Iterable[str | os.PathLike[str]] = ()) -> None:
+    """Write ``data`` to ``path`` with :func:`tcpkit.files.write_output`: never over an input, never half a file.
 
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
     >>> atomic_write(p, b"done")
     >>> p.read_bytes()
     b'done'
+    >>> atomic_write(p, b"again", inputs=[p])
+    Traceback (most recent call last):
+    ...
+    tcpkit.engine.errors.ParameterError: parameter output = '...' is not allowed: expected a file that is not one ...
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_output(path, data, inputs=inputs)
