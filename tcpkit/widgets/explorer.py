@@ -161,6 +161,12 @@ class ScenarioExplorer(TcpkitWidget):
         self, name: str | None = None, *, seed: int = 0, runner: ScenarioRunner | None = None, autorun: bool = True
     ) -> None:
         super().__init__()
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ParameterError("seed", seed, "an integer (same seed, same trace)")
+        if runner is not None and not isinstance(runner, ScenarioRunner):
+            raise ParameterError("runner", type(runner).__name__, "a ScenarioRunner (see scenario_runner())")
+        if name is not None and not isinstance(name, str):
+            raise ParameterError("name", name, "a scenario name (a string)")
         self.runner = runner or scenario_runner()
         if not self.runner.names:
             raise ParameterError("runner", self.runner.source, "a scenario source with at least one scenario")
