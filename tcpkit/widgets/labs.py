@@ -450,7 +450,11 @@ _ISN_COLOURS = {"fixed": "#7f7f7f", "clock": "#d62728", "rfc6528": "#2ca02c", "l
 
 
 def _path_text(trace: Trace, host: str) -> str:
-    return " → ".join(state_name(s) for _, s in trace.states(host))
+    """The host's states from ESTABLISHED on (the close is what this lab is about)."""
+    states = [s for _, s in trace.states(host)]
+    if State.ESTABLISHED in states:
+        states = states[states.index(State.ESTABLISHED) :]
+    return " → ".join(state_name(s) for s in states)
 
 
 class SlowCloseLab(Lab):
@@ -475,9 +479,19 @@ class SlowCloseLab(Lab):
     )
 
     def draw(self, *, server_closes_at: float, tcp_fin_timeout: float, **_: Any) -> View:
-        from tcpkit.lessons.text import connected_pair
+        from tcpkit.drivers.sim import Network
 
-        net, sock, srv = connected_pair(client={"tcp_fin_timeout": tcp_fin_timeout})
+        # a connected pair, as notebook 04 builds it (tcpkit.lessons.text.connected_pair)
+        net = Network(seed=1)
+        client = net.add_host("client", "10.0.0.1", tcp_fin_timeout=tcp_fin_timeout)
+        server = net.add_host("server", "10.0.0.2")
+        listener = server.socket()
+        listener.bind(80)
+        listener.listen(8)
+        sock = client.socket()
+        sock.connect("10.0.0.2", 80)
+        net.run(until=0.5)
+        srv = listener.accept()
         net.at(1.0, sock.close)
         net.at(server_closes_at, srv.close)
         net.run(until=server_closes_at + 200)
