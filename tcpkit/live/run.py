@@ -40,6 +40,7 @@ from tcpkit.capture.pcap import read_capture
 from tcpkit.engine.errors import ParameterError, TcpkitError, TraceFormatError
 from tcpkit.engine.states import State
 from tcpkit.engine.trace import QueueChanged
+from tcpkit.i18n import register, tr
 
 from .compare import RoleVerdict, compare_paths, dedupe
 from .extras import LoopbackCapture, capture_unavailable, summarize_pcap
@@ -343,7 +344,7 @@ class LiveResult:
                 # a socket gone from /proc/net/tcp is CLOSED, as in the model's row
                 bars.append((1000 * (o.time - k0), 1000 * (stop - k0), o.state.value if o.present else "CLOSED", None))
             if hist or role in self.model:
-                rows.append((f"{role} · kernel", bars))
+                rows.append((tr("live.fig.kernel", role=role), bars))
             mp = self.model.get(role)
             if mp:
                 mbars: list[tuple[float, float, str, float | None]] = []
@@ -355,7 +356,7 @@ class LiveResult:
                     if 1000 * t >= end_ms:
                         continue
                     mbars.append((1000 * t, shown_stop, st, real if clipped else None))
-                rows.append((f"{role} · model", mbars))
+                rows.append((tr("live.fig.model", role=role), mbars))
         fig = go.Figure()
         seen: set[str] = set()
         least = end_ms / 14  # room for a state's name: shorter states are widened (hover gives the real times)
@@ -388,13 +389,12 @@ class LiveResult:
                 seen.add(st)
         fig.update_layout(
             title={
-                "text": f"{self.scenario}: {self.verdict} — kernel and model on one time axis"
-                "<br><span style='font-size:11px;color:#555'>model: simulated 10 ms link · kernel: the lab waits "
-                "for each state · compare the order of the states; short ones are widened (hover: real times)</span>",
+                "text": tr("live.fig.title", scenario=self.scenario, verdict=tr(f"live.verdict.{self.verdict}"))
+                + f"<br><span style='font-size:11px;color:#555'>{tr('live.fig.sub')}</span>",
                 "x": 0.01,
             },
             barmode="overlay",
-            xaxis={"title": {"text": "ms since the first call (listen)"}, "range": [0, end_ms], "gridcolor": "#eee"},
+            xaxis={"title": {"text": tr("live.fig.axis")}, "range": [0, end_ms], "gridcolor": "#eee"},
             yaxis={"autorange": "reversed", "categoryorder": "array", "categoryarray": [r[0] for r in rows]},
             plot_bgcolor="white",
             height=170 + 48 * len(rows),
@@ -403,6 +403,30 @@ class LiveResult:
             bargap=0.35,
         )
         return fig
+
+
+register(
+    {
+        "live.fig.title": (
+            "{scenario}: {verdict} — kernel and model on one time axis",
+            "{scenario}：{verdict} — 内核与模型在同一时间轴上",
+        ),
+        "live.fig.sub": (
+            "model: simulated 10 ms link · kernel: the lab waits for each state · compare the order of the states; "
+            "short ones are widened (hover: real times)",
+            "模型：模拟的 10 毫秒链路 · 内核：实验程序逐个等待状态 · 请比较状态的先后顺序；"
+            "很短的状态被加宽显示（悬停可见真实时间）",
+        ),
+        "live.fig.axis": ("ms since the first call (listen)", "自第一次调用（listen）起的毫秒数"),
+        "live.fig.kernel": ("{role} · kernel", "{role} · 内核"),
+        "live.fig.model": ("{role} · model", "{role} · 模型"),
+        "live.verdict.agree": ("agree", "一致"),
+        "live.verdict.differ": ("differ", "不一致"),
+        "live.verdict.no model": ("no model", "无模型"),
+        "live.verdict.skipped": ("skipped", "未运行"),
+        "live.verdict.error": ("error", "出错"),
+    }
+)
 
 
 # ---------------------------------------------------------------------------------------

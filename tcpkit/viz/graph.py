@@ -226,8 +226,8 @@ def _geometry() -> dict[Transition, tuple[list[float], list[float], tuple[float,
             if a == b:  # self-loop: a small circle to the right of the box
                 hx, hy = _half_box(t.src)
                 cx, cy = a[0] + hx + 0.25, a[1]
-                xs = [cx + 0.25 * math.cos(2 * math.pi * i / 24 + math.pi) for i in range(21)]
-                ys = [cy + 0.2 * math.sin(2 * math.pi * i / 24 + math.pi) for i in range(21)]
+                xs = [round(cx + 0.25 * math.cos(2 * math.pi * i / 24 + math.pi), 3) for i in range(21)]
+                ys = [round(cy + 0.2 * math.sin(2 * math.pi * i / 24 + math.pi), 3) for i in range(21)]
                 out[t] = (xs, ys, (cx + 0.25, cy))
                 continue
             # spread parallel edges evenly (absolute offset, in data units)
@@ -247,7 +247,9 @@ def _geometry() -> dict[Transition, tuple[list[float], list[float], tuple[float,
                     break
             pts = inner or pts[19:22]
             mid = pts[len(pts) // 2]
-            out[t] = ([p[0] for p in pts], [p[1] for p in pts], mid)
+            # every other point is smooth enough on screen; 3 decimals is far below a pixel (keeps the JSON small)
+            keep = pts[::2] if len(pts) % 2 else [*pts[::2], pts[-1]]
+            out[t] = ([round(p[0], 3) for p in keep], [round(p[1], 3) for p in keep], mid)
     return out
 
 
@@ -263,19 +265,24 @@ _POSITIONS = ("middle right", "middle left", "top center", "bottom center")
 
 
 def edge_label(t: Transition) -> str:
-    """The text written on an edge: ``event / what is sent``.
+    """The text written on an edge: ``event / what is sent``, in the current language.
 
     >>> edge_label(TRANSITIONS[0])
     'listen / -'
     """
-    return f"{t.event.value} / {t.send or '-'}"
+    return f"{event_text(t.event)} / {t.send or '-'}"
+
+
+def _text_px(text: str) -> float:
+    """Rough width of ``text`` in the label font (a CJK character is about two Latin ones)."""
+    return sum(2.0 if ord(ch) > 0x2E80 else 1.0 for ch in text) * _CHAR_PX
 
 
 def _label_box(x: float, y: float, pos: str, text: str) -> tuple[float, float, float, float]:
     """The box (x0, x1, y0, y1), in data units, that ``text`` takes at ``pos`` around point (x, y)."""
     px = LABEL_AREA_PX[0] / (_X_RANGE[1] - _X_RANGE[0])
     py = LABEL_AREA_PX[1] / (_Y_RANGE[1] - _Y_RANGE[0])
-    w, h, gap = len(text) * _CHAR_PX / px, (_LABEL_FONT_PX + 4) / py, 6.0
+    w, h, gap = _text_px(text) / px, (_LABEL_FONT_PX + 4) / py, 6.0
     if pos == "middle right":
         return (x + gap / px, x + gap / px + w, y - h / 2, y + h / 2)
     if pos == "middle left":
@@ -289,7 +296,6 @@ def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float,
     return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
 
 
-@lru_cache(maxsize=16)
 def label_places(labelled: tuple[Transition, ...]) -> dict[Transition, tuple[float, float, str]]:
     """Where each labelled edge's dot and text go: ``(x, y, textposition)``, with no two labels overlapping.
 
@@ -306,6 +312,11 @@ def label_places(labelled: tuple[Transition, ...]) -> dict[Transition, tuple[flo
     >>> any(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
     False
     """
+    return _places(labelled, tuple(edge_label(t) for t in labelled))
+
+
+@lru_cache(maxsize=32)
+def _places(labelled: tuple[Transition, ...], texts: tuple[str, ...]) -> dict[Transition, tuple[float, float, str]]:
     geo = _geometry()
     nodes = []
     for st, (cx, cy) in [*[(s, LAYOUT[s]) for s in STATES], (State.CLOSED, CLOSED_LOW)]:
@@ -314,9 +325,8 @@ def label_places(labelled: tuple[Transition, ...]) -> dict[Transition, tuple[flo
     line_pts = [(x, y) for t in TRANSITIONS for x, y in zip(geo[t][0], geo[t][1], strict=True)]
     placed: list[tuple[float, float, float, float]] = []
     out: dict[Transition, tuple[float, float, str]] = {}
-    for t in labelled:
+    for t, text in zip(labelled, texts, strict=True):
         xs, ys, _ = geo[t]
-        text = edge_label(t)
         best: tuple[float, float, float, str, tuple[float, float, float, float]] | None = None
         for k, frac in enumerate(_FRACTIONS):
             i = min(len(xs) - 1, max(0, round(frac * (len(xs) - 1))))

@@ -777,7 +777,7 @@ class KernelLab(Lab):
         fig = result.figure()
         fig.update_layout(height=max(300, min(620, fig.layout.height or 300)))
         verdict = {"agree": tr("w.kernel.agree"), "differ": tr("w.kernel.differ")}.get(
-            result.verdict, tr("w.kernel.other", v=result.verdict)
+            result.verdict, tr("w.kernel.other", v=tr(f"live.verdict.{result.verdict}"))
         )
         where = tr("w.kernel.here") if result.source == "kernel" else tr("w.kernel.recorded")
         lines = [v.summary() for v in result.verdicts][:8]
