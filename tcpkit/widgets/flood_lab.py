@@ -82,12 +82,12 @@ register(
         "w.flood.time_axis": ("time (s)", "时间（秒）"),
         "w.flood.entries": ("entries", "条目数"),
         "w.flood.sentence": (
-            "{connected} of {attempts} honest clients connected ({pct:.0f} %), {failed} gave up, "
+            "{connected} of {attempts} honest clients connected ({pct:.1f} %), {failed} gave up, "
             "{pending} still trying; the SYN queue peaked at {peak} of {limit}; "
-            "SYNs dropped with the queue full: {drops}, SYN cookies sent: {cookies}.",
-            "{attempts} 个正常客户端中 {connected} 个已连接（{pct:.0f}%），{failed} 个放弃，"
+            "SYNs dropped with the queue full: {drops:,}, SYN cookies sent: {cookies:,}.",
+            "{attempts} 个正常客户端中 {connected} 个已连接（{pct:.1f}%），{failed} 个放弃，"
             "{pending} 个仍在重试；SYN 队列最高 {peak}/{limit}；"
-            "队列满时丢弃的 SYN：{drops}，发出的 SYN Cookie：{cookies}。",
+            "队列满时丢弃的 SYN：{drops:,}，发出的 SYN Cookie：{cookies:,}。",
         ),
         "w.flood.setup": (
             "Each run and each map cell: {duration:g} s of flood, {legit:g} honest connect() per second, "

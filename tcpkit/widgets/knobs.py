@@ -122,28 +122,25 @@ class KnobPanel(TcpkitWidget):
         self.helps: dict[str, W.HTML] = {}
         self.labels: dict[str, W.HTML] = {}
         self._quiet = False
-        cells: list[W.Widget] = []
+        # each knob's name in full, in its own element as wide as the longest name (monospace: about
+        # 0.6 em per character), so the sliders line up and no name is cut to "tcp_syn_r…"
+        width = f"{0.62 * max([len(k.name) for k in chosen] or [8]) + 1.2:.1f}em"
+        rows: list[W.Widget] = []
         for k in chosen:
             ctl = self._make_control(k)
+            ctl.add_class("tcpkit-lab-control")
             ctl.observe(lambda ch, name=k.name: self._on_control(name, ch), names="value")
             self.controls[k.name] = ctl
-            # the knob's name in full, in its own cell (a description would be cut to "tcp_syn_r…")
-            self.labels[k.name] = W.HTML(layout=W.Layout(width="max-content"))
+            self.labels[k.name] = W.HTML(layout=W.Layout(width=width, min_width=width))
             self.labels[k.name].add_class("tcpkit-lab-label")
             self.units[k.name] = W.HTML(layout=W.Layout(width="max-content"))
             self.errors[k.name] = W.HTML()
-            self.helps[k.name] = W.HTML(layout=W.Layout(grid_column="2 / 5"))
-            cells += [self.labels[k.name], ctl, self.units[k.name], self.errors[k.name], self.helps[k.name]]
-        rows = [
-            W.GridBox(
-                cells,
-                layout=W.Layout(
-                    grid_template_columns="max-content minmax(260px, 420px) max-content auto",
-                    grid_gap="0px 10px",
-                    align_items="center",
-                ),
+            self.helps[k.name] = W.HTML(layout=W.Layout(margin=f"0 0 0 {width}"))
+            line = W.HBox(
+                [self.labels[k.name], ctl, self.units[k.name], self.errors[k.name]],
+                layout=W.Layout(align_items="center", width="100%"),
             )
-        ]
+            rows.append(W.VBox([line, self.helps[k.name]]))
         self.title = W.HTML()
         self.sysctl_text = W.Text(placeholder="net.ipv4.tcp_syn_retries = 3", layout=W.Layout(width="360px"))
         self.sysctl_button = W.Button()

@@ -327,7 +327,7 @@ class SynRetryLab(Lab):
             height=280,
             plot_bgcolor="white",
             xaxis={"title": {"text": tr("w.syn.axis")}, "gridcolor": "#eee", "range": [-3, end * 1.06 + 3]},
-            yaxis={"autorange": "reversed"},
+            yaxis={"range": [1.5, -0.75]},  # two rows, top first, room above for the give-up time
             margin={"l": 150, "r": 20, "t": 50, "b": 50},
             showlegend=False,
         )
