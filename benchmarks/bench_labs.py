@@ -184,6 +184,13 @@ def _notebook(folder: Path) -> Path:
     nb.cells = [
         nbformat.v4.new_code_cell("from tcpkit.widgets import FloodLab, IsnAttackLab\nIsnAttackLab()"),
         nbformat.v4.new_code_cell("flood = FloodLab()\nfor c in (1, 2, 0):\n    flood.set(tcp_syncookies=c)\nflood"),
+        nbformat.v4.new_code_cell(
+            "import ipywidgets as W\n"
+            "ping, pong = W.Button(description='ping'), W.HTML('0')\n"
+            "ping.add_class('tcpkit-ping'); pong.add_class('tcpkit-pong')\n"
+            "ping.on_click(lambda _b: setattr(pong, 'value', str(int(pong.value) + 1)))\n"
+            "W.HBox([ping, pong])"
+        ),
     ]
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
     path = folder / "bench_labs.ipynb"
@@ -198,7 +205,7 @@ def _browser(n: int) -> tuple[dict[str, list[float]], str | None]:
         return {}, why
     from playwright.sync_api import sync_playwright
 
-    out: dict[str, list[float]] = {"isn_attack": [], "isn_attack_dom": [], "flood": [], "flood_dom": []}
+    out: dict[str, list[float]] = {"isn_attack": [], "isn_attack_dom": [], "flood": [], "flood_dom": [], "floor": []}
     with tempfile.TemporaryDirectory() as tmp:
         lab = h.Lab([_notebook(Path(tmp))])
         try:
@@ -224,6 +231,10 @@ def _browser(n: int) -> tuple[dict[str, list[float]], str | None]:
                             if i >= 2 and frame >= 0:  # the first two warm up
                                 out[name].append(float(frame))
                                 out[f"{name}_dom"].append(float(dom))
+                    for _ in range(n):  # what no widget can beat: a bare button -> HTML round trip
+                        dt = page.evaluate(h.JS_CLICK_AND_TEXT, [".tcpkit-ping", ".tcpkit-pong", 5000])
+                        if dt >= 0:
+                            out["floor"].append(float(dt))
                 finally:
                     browser.close()
         finally:
@@ -253,6 +264,12 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
                     "goal": "the same, until the new plot is in the DOM (no frame wait)",
                 }
             )
+    rows += _rows(
+        "labs.browser_roundtrip_floor",
+        got.get("floor", []),
+        100,
+        "baseline: click -> text of a plain ipywidgets HTML changed (no tcpkit), same page and load",
+    )
     rows.append(
         {
             "name": "labs.machine_load_1min",

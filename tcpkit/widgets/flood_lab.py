@@ -27,6 +27,8 @@ True
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,16 +36,27 @@ from typing import Any
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+from plotly.utils import PlotlyJSONEncoder
 
 from tcpkit.drivers.flood import simulate_flood
 from tcpkit.engine.errors import ParameterError
 from tcpkit.engine.profiles import get_profile
-from tcpkit.i18n import register
+from tcpkit.i18n import get_language, register
 from tcpkit.viz.labels import tr
 
 from .lab import Control, Lab, View
 
-__all__ = ["FloodLab", "FloodRun", "run_flood", "phase_map", "RATES", "BACKLOGS", "COUNTERS"]
+__all__ = [
+    "FloodLab",
+    "FloodRun",
+    "run_flood",
+    "phase_map",
+    "flood_spec",
+    "flood_figure",
+    "RATES",
+    "BACKLOGS",
+    "COUNTERS",
+]
 
 register(
     {
@@ -300,7 +313,7 @@ class FloodLab(Lab):
                 RATES, BACKLOGS, tcp_synack_retries=tcp_synack_retries, tcp_syncookies=tcp_syncookies, **setup
             )
         self.run, self.grid_success = run, self._maps[key]
-        fig = flood_figure(run, self.grid_success, flood_rate=flood_rate, backlog=backlog, cookies=tcp_syncookies)
+        fig = flood_spec(run, self.grid_success, flood_rate=flood_rate, backlog=backlog, cookies=tcp_syncookies)
         peak = max((s[1] for s in run.samples), default=0)
         sentence = tr(
             "w.flood.sentence",
@@ -318,121 +331,36 @@ class FloodLab(Lab):
         return View(fig, sentence, f"<div style='color:#666;font-size:12px;margin-left:4px'>{note}</div>")
 
 
-def flood_figure(run: FloodRun, grid: list[list[float]], *, flood_rate: float, backlog: int, cookies: int) -> go.Figure:
-    """Queues, honest clients, counters and the phase map in one figure (so they always agree)."""
+@functools.lru_cache(maxsize=4)
+def _skeleton(lang: str) -> tuple[str, dict[str, dict[str, Any]]]:
+    """The flood figure's layout (as JSON) and where each panel's trace goes, for one language.
+
+    make_subplots works out the panels' domains and axes once; every redraw then only
+    fills in data, as plain dicts (validating a Figure costs more than the run it shows).
+    """
     fig = make_subplots(
         rows=3,
         cols=2,
         column_widths=[0.56, 0.44],
         row_heights=[0.5, 0.17, 0.33],
         specs=[[{"type": "xy"}, {"type": "xy", "rowspan": 2}], [{"type": "xy"}, None], [{"type": "table"}, None]],
-        subplot_titles=(tr("w.flood.queues"), tr("w.flood.map", c=cookies), tr("w.flood.clients")),
+        subplot_titles=(tr("w.flood.queues"), "{map}", tr("w.flood.clients")),
         horizontal_spacing=0.11,
         vertical_spacing=0.12,
     )
-    t = [s[0] for s in run.samples]
-    syn_name, acc_name = tr("viz.queue.syn"), tr("viz.queue.accept")
-    for name, ys, color in (
-        (syn_name, [s[1] for s in run.samples], "#d62728"),
-        (acc_name, [s[2] for s in run.samples], "#1f77b4"),
-    ):
-        fig.add_trace(
-            go.Scatter(x=t, y=ys, mode="lines", line={"shape": "hv", "color": color, "width": 2}, name=name),
-            row=1,
-            col=1,
-        )
-    if t:
-        for limit, name, color in (
-            (run.syn_limit, syn_name, "#d62728"),
-            (run.accept_limit, acc_name, "#1f77b4"),
-        ):
-            fig.add_trace(
-                go.Scatter(
-                    x=[t[0], t[-1]],
-                    y=[limit, limit],
-                    mode="lines",
-                    line={"dash": "dash", "color": color, "width": 1},
-                    name=tr("viz.queue.limit", name=name),
-                    opacity=0.7,
-                ),
-                row=1,
-                col=1,
-            )
-    # honest clients: one stacked bar
-    for label, n, color in (
-        ("w.flood.connected", run.connected, "#2ca02c"),
-        ("w.flood.gave_up", run.failed, "#d62728"),
-        ("w.flood.trying", run.pending, "#ff9896"),
-    ):
-        fig.add_trace(
-            go.Bar(
-                x=[n],
-                y=[""],
-                orientation="h",
-                name=f"{tr(label)} {n}",
-                marker={"color": color},
-                text=[f"{tr(label)} {n}" if n else ""],
-                textposition="inside",
-                insidetextanchor="middle",
-                showlegend=False,
-                hovertemplate=f"{tr(label)}: {n}<extra></extra>",
-            ),
-            row=2,
-            col=1,
-        )
-    fig.update_xaxes(range=[0, max(run.attempts, 1)], row=2, col=1, showticklabels=False, showgrid=False)
+    fig.add_trace(go.Scatter(), row=1, col=1)
+    fig.add_trace(go.Bar(), row=2, col=1)
+    fig.add_trace(go.Table(), row=3, col=1)
+    fig.add_trace(go.Heatmap(), row=1, col=2)
+    fig.update_xaxes(range=[0, 1], row=2, col=1, showticklabels=False, showgrid=False)
     fig.update_yaxes(showticklabels=False, row=2, col=1)
-    # counters
-    fig.add_trace(
-        go.Table(
-            header={"values": [tr("w.flood.counter"), tr("w.flood.value")], "align": "left", "fill_color": "#eee"},
-            cells={"values": [list(COUNTERS), [f"{run.counters[k]:,}" for k in COUNTERS]], "align": "left"},
-            columnwidth=[3, 2],
-        ),
-        row=3,
-        col=1,
-    )
-    # the phase map
-    pct = [[round(100 * v, 1) for v in row] for row in grid]
-    fig.add_trace(
-        go.Heatmap(
-            x=[str(r) for r in RATES],
-            y=[str(b) for b in BACKLOGS],
-            z=pct,
-            zmin=0,
-            zmax=100,
-            colorscale="RdYlGn",
-            colorbar={"title": {"text": "%"}, "len": 0.6, "y": 0.72, "thickness": 12},
-            hovertemplate=f"{tr('w.flood.rate_axis')} %{{x}}<br>backlog %{{y}}<br>%{{z:.0f}} %<extra></extra>",
-            showscale=True,
-            name="",
-        ),
-        row=1,
-        col=2,
-    )
-    # the current point, placed between the map's columns and rows (category axes: fractional index)
-    fig.add_trace(
-        go.Scatter(
-            x=[_position(flood_rate, RATES)],
-            y=[_position(backlog, BACKLOGS)],
-            mode="markers",
-            marker={"symbol": "x-thin", "size": 16, "line": {"width": 3, "color": "black"}},
-            name=tr("w.flood.you"),
-            showlegend=False,
-            xaxis="x4",
-            yaxis="y4",
-            hovertemplate=f"{tr('w.flood.you')}: {flood_rate} SYN/s, backlog {backlog}<extra></extra>",
-        ),
-    )
-    fig.update_layout(
-        xaxis4={"overlaying": "x2", "range": [-0.5, len(RATES) - 0.5], "visible": False},
-        yaxis4={"overlaying": "y2", "range": [-0.5, len(BACKLOGS) - 0.5], "visible": False},
-    )
     fig.update_xaxes(title={"text": tr("w.flood.rate_axis")}, type="category", row=1, col=2)
     fig.update_yaxes(title={"text": tr("w.flood.backlog_axis")}, type="category", row=1, col=2)
     fig.update_xaxes(title={"text": tr("w.flood.time_axis")}, row=1, col=1, gridcolor="#eee")
     fig.update_yaxes(title={"text": tr("w.flood.entries")}, row=1, col=1, gridcolor="#eee", rangemode="tozero")
     fig.update_layout(
+        xaxis4={"overlaying": "x2", "range": [-0.5, len(RATES) - 0.5], "visible": False},
+        yaxis4={"overlaying": "y2", "range": [-0.5, len(BACKLOGS) - 0.5], "visible": False},
         height=620,
         margin={"l": 60, "r": 20, "t": 50, "b": 50},
         plot_bgcolor="white",
@@ -440,7 +368,130 @@ def flood_figure(run: FloodRun, grid: list[list[float]], *, flood_rate: float, b
         legend={"x": 0.6, "y": 0.2, "yanchor": "top", "font": {"size": 12}},
         meta={"tcpkit": "flood_lab"},
     )
-    return fig
+    d = fig.to_dict()
+    queue, bar, table, heat = d["data"]
+    refs = {
+        "queue": {"xaxis": queue.get("xaxis", "x"), "yaxis": queue.get("yaxis", "y")},
+        "bar": {"xaxis": bar["xaxis"], "yaxis": bar["yaxis"]},
+        "table": {"domain": table["domain"]},
+        "map": {"xaxis": heat["xaxis"], "yaxis": heat["yaxis"]},
+    }
+    return json.dumps(d["layout"], cls=PlotlyJSONEncoder), refs
+
+
+def flood_spec(
+    run: FloodRun, grid: list[list[float]], *, flood_rate: float, backlog: int, cookies: int
+) -> dict[str, Any]:
+    """Queues, honest clients, counters and the phase map as one plain Plotly dict (so they always agree)."""
+    layout_json, refs = _skeleton(get_language())
+    layout = json.loads(layout_json)
+    for ann in layout.get("annotations", []):
+        if ann.get("text") == "{map}":
+            ann["text"] = tr("w.flood.map", c=cookies)
+    layout["xaxis3"]["range"] = [0, max(run.attempts, 1)]
+    t = [s[0] for s in run.samples]
+    syn_name, acc_name = tr("viz.queue.syn"), tr("viz.queue.accept")
+    data: list[dict[str, Any]] = []
+    for name, ys, color in (
+        (syn_name, [s[1] for s in run.samples], "#d62728"),
+        (acc_name, [s[2] for s in run.samples], "#1f77b4"),
+    ):
+        data.append(
+            {
+                "type": "scatter",
+                "x": t,
+                "y": ys,
+                "mode": "lines",
+                "line": {"shape": "hv", "color": color, "width": 2},
+                "name": name,
+                **refs["queue"],
+            }
+        )
+    if t:
+        for limit, name, color in ((run.syn_limit, syn_name, "#d62728"), (run.accept_limit, acc_name, "#1f77b4")):
+            data.append(
+                {
+                    "type": "scatter",
+                    "x": [t[0], t[-1]],
+                    "y": [limit, limit],
+                    "mode": "lines",
+                    "line": {"dash": "dash", "color": color, "width": 1},
+                    "name": tr("viz.queue.limit", name=name),
+                    "opacity": 0.7,
+                    **refs["queue"],
+                }
+            )
+    # honest clients: one stacked bar
+    for label, n, color in (
+        ("w.flood.connected", run.connected, "#2ca02c"),
+        ("w.flood.gave_up", run.failed, "#d62728"),
+        ("w.flood.trying", run.pending, "#ff9896"),
+    ):
+        data.append(
+            {
+                "type": "bar",
+                "x": [n],
+                "y": [""],
+                "orientation": "h",
+                "name": f"{tr(label)} {n}",
+                "marker": {"color": color},
+                "text": [f"{tr(label)} {n}" if n else ""],
+                "textposition": "inside",
+                "insidetextanchor": "middle",
+                "showlegend": False,
+                "hovertemplate": f"{tr(label)}: {n}<extra></extra>",
+                **refs["bar"],
+            }
+        )
+    data.append(
+        {
+            "type": "table",
+            "header": {
+                "values": [tr("w.flood.counter"), tr("w.flood.value")],
+                "align": "left",
+                "fill": {"color": "#eee"},
+            },
+            "cells": {"values": [list(COUNTERS), [f"{run.counters[k]:,}" for k in COUNTERS]], "align": "left"},
+            "columnwidth": [3, 2],
+            **refs["table"],
+        }
+    )
+    data.append(
+        {
+            "type": "heatmap",
+            "x": [str(r) for r in RATES],
+            "y": [str(b) for b in BACKLOGS],
+            "z": [[round(100 * v, 1) for v in row] for row in grid],
+            "zmin": 0,
+            "zmax": 100,
+            "colorscale": "RdYlGn",
+            "colorbar": {"title": {"text": "%"}, "len": 0.6, "y": 0.72, "thickness": 12},
+            "hovertemplate": f"{tr('w.flood.rate_axis')} %{{x}}<br>backlog %{{y}}<br>%{{z:.0f}} %<extra></extra>",
+            "name": "",
+            **refs["map"],
+        }
+    )
+    # the current point, between the map's columns and rows (category axes: a fractional index)
+    data.append(
+        {
+            "type": "scatter",
+            "x": [_position(flood_rate, RATES)],
+            "y": [_position(backlog, BACKLOGS)],
+            "mode": "markers",
+            "marker": {"symbol": "x-thin", "size": 16, "line": {"width": 3, "color": "black"}},
+            "name": tr("w.flood.you"),
+            "showlegend": False,
+            "xaxis": "x4",
+            "yaxis": "y4",
+            "hovertemplate": f"{tr('w.flood.you')}: {flood_rate} SYN/s, backlog {backlog}<extra></extra>",
+        }
+    )
+    return {"data": data, "layout": layout}
+
+
+def flood_figure(run: FloodRun, grid: list[list[float]], *, flood_rate: float, backlog: int, cookies: int) -> go.Figure:
+    """:func:`flood_spec` as a validated Figure."""
+    return go.Figure(flood_spec(run, grid, flood_rate=flood_rate, backlog=backlog, cookies=cookies))
 
 
 def _position(value: float, axis: Sequence[float]) -> float:

@@ -257,9 +257,12 @@ class Control:
 
 @dataclass(frozen=True)
 class View:
-    """What a lab shows after a change: a picture first, a short sentence second."""
+    """What a lab shows after a change: a picture first, a short sentence second.
 
-    figure: go.Figure
+    ``figure`` is a go.Figure or a plain Plotly dict spec (faster to build for a redraw).
+    """
+
+    figure: go.Figure | dict[str, Any]
     sentence: str
     details: str = ""  # optional small HTML under the sentence (a short table), already escaped
 
@@ -370,8 +373,11 @@ class Lab(TcpkitWidget):
 
     @property
     def figure(self) -> go.Figure:
-        """The figure shown now (a plain Figure)."""
-        return self.view.figure if self.view is not None else go.Figure()
+        """The figure shown now (a plain Figure, validated when asked for)."""
+        if self.view is None:
+            return go.Figure()
+        fig = self.view.figure
+        return fig if isinstance(fig, go.Figure) else go.Figure(fig)
 
     @property
     def sentence_text(self) -> str:

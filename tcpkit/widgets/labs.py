@@ -30,8 +30,6 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-import plotly.graph_objects as go
-
 from tcpkit.engine.errors import ParameterError
 from tcpkit.engine.isn import KINDS as ISN_KINDS
 from tcpkit.engine.isn import make_isn, predict_next_clock_isn
@@ -41,7 +39,7 @@ from tcpkit.engine.states import STATES, Event, State, transitions_from
 from tcpkit.engine.timers import syn_give_up_time, syn_retransmit_times
 from tcpkit.engine.trace import CallMade, StateChanged, Trace
 from tcpkit.i18n import register
-from tcpkit.viz.graph import state_graph_figure
+from tcpkit.viz.graph import state_graph_spec
 from tcpkit.viz.labels import condition_text, event_text, state_name, tr
 from tcpkit.viz.timeline import STATE_COLORS, state_gantt_figure
 
@@ -228,7 +226,7 @@ class ExitsLab(Lab):
     def draw(self, *, state: str, **_: Any) -> View:
         st = State.parse(state, "state")
         rows = transitions_from(st)
-        fig = state_graph_figure(focus=st)
+        fig = state_graph_spec(focus=st)
         calls = sum(t.event in _CALLS for t in rows)
         timers = sum(t.event.name.startswith("TIMEOUT") for t in rows)
         sentence = tr(
@@ -283,54 +281,55 @@ class SynRetryLab(Lab):
     def draw(self, *, tcp_syn_retries: int, tcp_syn_linear_timeouts: int, **_: Any) -> View:
         mine = get_profile("linux", tcp_syn_retries=tcp_syn_retries, tcp_syn_linear_timeouts=tcp_syn_linear_timeouts)
         default = get_profile("linux")
-        fig = go.Figure()
-        rows = ((tr("w.syn.yours"), mine, "#1f77b4"), (tr("w.syn.default"), default, "#999"))
+        data: list[dict[str, Any]] = []
         end = 0.0
-        for name, prof, colour in rows:
+        for name, prof, colour in ((tr("w.syn.yours"), mine, "#1f77b4"), (tr("w.syn.default"), default, "#999")):
             sends = [0.0, *syn_retransmit_times(prof.params)]
             giveup = syn_give_up_time(prof.params)
             end = max(end, giveup)
-            fig.add_trace(
-                go.Scatter(
-                    x=sends,
-                    y=[name] * len(sends),
-                    mode="markers",
-                    marker={"symbol": "triangle-right", "size": 12, "color": colour},
-                    name=f"{tr('w.syn.sent')} ({name})",
-                    hovertemplate=f"{tr('w.syn.sent')}: %{{x:g}} s<extra>{name}</extra>",
-                )
-            )
-            fig.add_trace(
-                go.Scatter(
-                    x=[0, giveup],
-                    y=[name, name],
-                    mode="lines",
-                    line={"color": colour, "width": 1},
-                    showlegend=False,
-                    hoverinfo="skip",
-                )
-            )
-            fig.add_trace(
-                go.Scatter(
-                    x=[giveup],
-                    y=[name],
-                    mode="markers+text",
-                    marker={"symbol": "x", "size": 13, "color": "#d62728"},
-                    text=[f"{giveup:g} s"],
-                    textposition="top center",
-                    name=f"{tr('w.syn.giveup')} ({name})",
-                    hovertemplate=f"{tr('w.syn.giveup')}: %{{x:g}} s<extra>{name}</extra>",
-                )
-            )
-        fig.update_layout(
-            title={"text": tr("w.syn.plot"), "x": 0.01},
-            height=280,
-            plot_bgcolor="white",
-            xaxis={"title": {"text": tr("w.syn.axis")}, "gridcolor": "#eee", "range": [-3, end * 1.06 + 3]},
-            yaxis={"range": [1.5, -0.75]},  # two rows, top first, room above for the give-up time
-            margin={"l": 150, "r": 20, "t": 50, "b": 50},
-            showlegend=False,
-        )
+            data += [
+                {
+                    "type": "scatter",
+                    "x": sends,
+                    "y": [name] * len(sends),
+                    "mode": "markers",
+                    "marker": {"symbol": "triangle-right", "size": 12, "color": colour},
+                    "name": f"{tr('w.syn.sent')} ({name})",
+                    "hovertemplate": f"{tr('w.syn.sent')}: %{{x:g}} s<extra>{name}</extra>",
+                },
+                {
+                    "type": "scatter",
+                    "x": [0, giveup],
+                    "y": [name, name],
+                    "mode": "lines",
+                    "line": {"color": colour, "width": 1},
+                    "showlegend": False,
+                    "hoverinfo": "skip",
+                },
+                {
+                    "type": "scatter",
+                    "x": [giveup],
+                    "y": [name],
+                    "mode": "markers+text",
+                    "marker": {"symbol": "x", "size": 13, "color": "#d62728"},
+                    "text": [f"{giveup:g} s"],
+                    "textposition": "top center",
+                    "name": f"{tr('w.syn.giveup')} ({name})",
+                    "hovertemplate": f"{tr('w.syn.giveup')}: %{{x:g}} s<extra>{name}</extra>",
+                },
+            ]
+        fig = {
+            "data": data,
+            "layout": {
+                "title": {"text": tr("w.syn.plot"), "x": 0.01},
+                "height": 280,
+                "plot_bgcolor": "white",
+                "xaxis": {"title": {"text": tr("w.syn.axis")}, "gridcolor": "#eee", "range": [-3, end * 1.06 + 3]},
+                "yaxis": {"range": [1.5, -0.75]},  # two rows, top first, room above for the give-up time
+                "margin": {"l": 150, "r": 20, "t": 50, "b": 50},
+                "showlegend": False,
+            },
+        }
         times = [0.0, *syn_retransmit_times(mine.params)]
         sentence = tr("w.syn.sentence", times=", ".join(f"{t:g}" for t in times), giveup=syn_give_up_time(mine.params))
         return View(fig, sentence)
@@ -392,53 +391,75 @@ class IsnAttackLab(Lab):
 
     def draw(self, *, kind: str, wait: float, **_: Any) -> View:
         miss = attack_miss(kind, wait)
-        fig = go.Figure()
         floor = 1.0  # where an exact guess is drawn on the log axis
-
-        def shown(v: int) -> float:
-            return max(float(v), floor)
-
-        for k in ISN_KINDS:
-            mine = k == kind
-            fig.add_trace(
-                go.Scatter(
-                    x=list(_WAITS),
-                    y=[shown(v) for v in self._curves[k]],
-                    customdata=self._curves[k],
-                    mode="lines",
-                    name=k,
-                    line={"width": 3.5 if mine else 1.2, "color": _ISN_COLOURS.get(k, "#888")},
-                    opacity=1.0 if mine else 0.45,
-                    hovertemplate=f"{k}: %{{x:g}} s → %{{customdata:,}}<extra></extra>",
-                )
-            )
-        fig.add_trace(
-            go.Scatter(
-                x=[wait],
-                y=[shown(miss)],
-                mode="markers",
-                marker={"size": 14, "color": _ISN_COLOURS.get(kind, "#333"), "line": {"width": 2, "color": "black"}},
-                name=tr("w.isn.now"),
-                hovertemplate=f"{kind}: {wait:g} s → {miss:,}<extra></extra>",
-            )
+        data: list[dict[str, Any]] = [
+            {
+                "type": "scatter",
+                "x": list(_WAITS),
+                "y": [max(float(v), floor) for v in self._curves[k]],
+                "customdata": self._curves[k],
+                "mode": "lines",
+                "name": k,
+                "line": {"width": 3.5 if k == kind else 1.2, "color": _ISN_COLOURS.get(k, "#888")},
+                "opacity": 1.0 if k == kind else 0.45,
+                "hovertemplate": f"{k}: %{{x:g}} s → %{{customdata:,}}<extra></extra>",
+            }
+            for k in ISN_KINDS
+        ]
+        data.append(
+            {
+                "type": "scatter",
+                "x": [wait],
+                "y": [max(float(miss), floor)],
+                "mode": "markers",
+                "marker": {"size": 14, "color": _ISN_COLOURS.get(kind, "#333"), "line": {"width": 2, "color": "black"}},
+                "name": tr("w.isn.now"),
+                "hovertemplate": f"{kind}: {wait:g} s → {miss:,}<extra></extra>",
+            }
         )
-        fig.add_hline(y=2**30, line={"dash": "dash", "color": "#777"}, annotation_text=tr("w.isn.random"))
-        fig.update_layout(
-            title={"text": tr("w.isn.plot"), "x": 0.01},
-            height=400,
-            plot_bgcolor="white",
-            xaxis={"title": {"text": tr("w.isn.axis_wait")}, "gridcolor": "#eee"},
-            yaxis={
-                "title": {"text": tr("w.isn.axis_miss")},
-                "type": "log",
-                "range": [-0.2, 9.8],
-                "gridcolor": "#eee",
-                "tickvals": [1, 1e3, 1e6, 1e9],
-                "ticktext": [tr("w.isn.exact"), "1,000", "10⁶", "10⁹"],
+        fig = {
+            "data": data,
+            "layout": {
+                "title": {"text": tr("w.isn.plot"), "x": 0.01},
+                "height": 400,
+                "plot_bgcolor": "white",
+                "xaxis": {"title": {"text": tr("w.isn.axis_wait")}, "gridcolor": "#eee"},
+                "yaxis": {
+                    "title": {"text": tr("w.isn.axis_miss")},
+                    "type": "log",
+                    "range": [-0.2, 9.8],
+                    "gridcolor": "#eee",
+                    "tickvals": [1, 1e3, 1e6, 1e9],
+                    "ticktext": [tr("w.isn.exact"), "1,000", "10⁶", "10⁹"],
+                },
+                "shapes": [
+                    {
+                        "type": "line",
+                        "xref": "paper",
+                        "x0": 0,
+                        "x1": 1,
+                        "yref": "y",
+                        "y0": 2**30,
+                        "y1": 2**30,
+                        "line": {"dash": "dash", "color": "#777"},
+                    }
+                ],
+                "annotations": [
+                    {
+                        "xref": "paper",
+                        "x": 1,
+                        "xanchor": "right",
+                        "yref": "y",
+                        "y": 9.3,
+                        "text": tr("w.isn.random"),
+                        "showarrow": False,
+                        "font": {"color": "#555", "size": 11},
+                    }
+                ],
+                "margin": {"l": 90, "r": 20, "t": 50, "b": 50},
+                "legend": {"orientation": "h", "y": -0.2},
             },
-            margin={"l": 90, "r": 20, "t": 50, "b": 50},
-            legend={"orientation": "h", "y": -0.2},
-        )
+        }
         verdict = tr("w.isn.accepted") if miss == 0 else tr("w.isn.rejected")
         return View(fig, tr("w.isn.sentence", kind=kind, wait=wait, miss=miss, verdict=verdict))
 
@@ -553,41 +574,45 @@ class PortCeilingLab(Lab):
         p = self.panel.profile.params
         ports = p.port_high - p.port_low + 1
         tws = [1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240]
-        fig = go.Figure()
         linux = 60999 - 32768 + 1
-        for name, n, colour, width in (
-            (tr("w.ceiling.yours"), ports, "#1f77b4", 3),
-            (tr("w.ceiling.linux"), linux, "#999", 1.5),
-        ):
-            fig.add_trace(
-                go.Scatter(
-                    x=tws,
-                    y=[n / tw for tw in tws],
-                    mode="lines",
-                    name=name,
-                    line={"color": colour, "width": width, "dash": "solid" if width > 2 else "dash"},
-                )
+        data: list[dict[str, Any]] = [
+            {
+                "type": "scatter",
+                "x": tws,
+                "y": [n / tw for tw in tws],
+                "mode": "lines",
+                "name": name,
+                "line": {"color": colour, "width": width, "dash": "solid" if width > 2 else "dash"},
+            }
+            for name, n, colour, width in (
+                (tr("w.ceiling.yours"), ports, "#1f77b4", 3),
+                (tr("w.ceiling.linux"), linux, "#999", 1.5),
             )
+        ]
         if p.time_wait > 0:
-            fig.add_trace(
-                go.Scatter(
-                    x=[p.time_wait],
-                    y=[ports / p.time_wait],
-                    mode="markers",
-                    marker={"size": 13, "color": "#1f77b4", "line": {"width": 2, "color": "black"}},
-                    showlegend=False,
-                    hovertemplate="%{x:g} s → %{y:,.0f}/s<extra></extra>",
-                )
+            data.append(
+                {
+                    "type": "scatter",
+                    "x": [p.time_wait],
+                    "y": [ports / p.time_wait],
+                    "mode": "markers",
+                    "marker": {"size": 13, "color": "#1f77b4", "line": {"width": 2, "color": "black"}},
+                    "showlegend": False,
+                    "hovertemplate": "%{x:g} s → %{y:,.0f}/s<extra></extra>",
+                }
             )
-        fig.update_layout(
-            title={"text": tr("w.ceiling.plot"), "x": 0.01},
-            height=360,
-            plot_bgcolor="white",
-            xaxis={"title": {"text": tr("w.ceiling.axis_tw")}, "gridcolor": "#eee"},
-            yaxis={"title": {"text": tr("w.ceiling.axis_rate")}, "type": "log", "gridcolor": "#eee"},
-            margin={"l": 80, "r": 20, "t": 50, "b": 50},
-            legend={"orientation": "h", "y": -0.25},
-        )
+        fig = {
+            "data": data,
+            "layout": {
+                "title": {"text": tr("w.ceiling.plot"), "x": 0.01},
+                "height": 360,
+                "plot_bgcolor": "white",
+                "xaxis": {"title": {"text": tr("w.ceiling.axis_tw")}, "gridcolor": "#eee"},
+                "yaxis": {"title": {"text": tr("w.ceiling.axis_rate")}, "type": "log", "gridcolor": "#eee"},
+                "margin": {"l": 80, "r": 20, "t": 50, "b": 50},
+                "legend": {"orientation": "h", "y": -0.25},
+            },
+        }
         rate = f"{ports / p.time_wait:,.0f}" if p.time_wait else tr("w.ceiling.nolimit")
         return View(fig, tr("w.ceiling.sentence", ports=ports, tw=p.time_wait, rate=rate))
 
@@ -665,52 +690,53 @@ class PortExhaustionLab(Lab):
         for c in trace.of(CallMade, "client"):
             if c.call.startswith("connect("):
                 (bad_t if "EADDRNOTAVAIL" in c.result else ok_t).append(c.time)
-        fig = go.Figure()
-        fig.add_trace(
-            go.Scatter(
-                x=held_t,
-                y=held,
-                mode="lines",
-                line={"shape": "hv", "color": STATE_COLORS["TIME_WAIT"], "width": 2},
-                name=tr("w.exhaust.held"),
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=[0, self.duration],
-                y=[ports, ports],
-                mode="lines",
-                line={"dash": "dash", "color": "#555"},
-                name=tr("w.exhaust.range"),
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=ok_t,
-                y=[-1.5] * len(ok_t),
-                mode="markers",
-                marker={"symbol": "line-ns-open", "size": 9, "color": "#2ca02c"},
-                name=tr("w.exhaust.ok"),
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=bad_t,
-                y=[-3.0] * len(bad_t),
-                mode="markers",
-                marker={"symbol": "x-thin-open", "size": 8, "color": "#d62728"},
-                name=tr("w.exhaust.failed"),
-            )
-        )
-        fig.update_layout(
-            title={"text": tr("w.exhaust.plot"), "x": 0.01},
-            height=360,
-            plot_bgcolor="white",
-            xaxis={"title": {"text": tr("viz.ladder.time")}, "gridcolor": "#eee", "range": [0, self.duration]},
-            yaxis={"title": {"text": tr("w.exhaust.axis_ports")}, "gridcolor": "#eee", "range": [-4.5, ports * 1.15]},
-            margin={"l": 70, "r": 20, "t": 50, "b": 50},
-            legend={"orientation": "h", "y": -0.25},
-        )
+        line = {"type": "scatter", "mode": "lines"}
+        marks = {"type": "scatter", "mode": "markers"}
+        fig = {
+            "data": [
+                {
+                    **line,
+                    "x": held_t,
+                    "y": held,
+                    "line": {"shape": "hv", "color": STATE_COLORS["TIME_WAIT"], "width": 2},
+                    "name": tr("w.exhaust.held"),
+                },
+                {
+                    **line,
+                    "x": [0, self.duration],
+                    "y": [ports, ports],
+                    "line": {"dash": "dash", "color": "#555"},
+                    "name": tr("w.exhaust.range"),
+                },
+                {
+                    **marks,
+                    "x": ok_t,
+                    "y": [-1.5] * len(ok_t),
+                    "marker": {"symbol": "line-ns-open", "size": 9, "color": "#2ca02c"},
+                    "name": tr("w.exhaust.ok"),
+                },
+                {
+                    **marks,
+                    "x": bad_t,
+                    "y": [-3.0] * len(bad_t),
+                    "marker": {"symbol": "x-thin-open", "size": 8, "color": "#d62728"},
+                    "name": tr("w.exhaust.failed"),
+                },
+            ],
+            "layout": {
+                "title": {"text": tr("w.exhaust.plot"), "x": 0.01},
+                "height": 360,
+                "plot_bgcolor": "white",
+                "xaxis": {"title": {"text": tr("viz.ladder.time")}, "gridcolor": "#eee", "range": [0, self.duration]},
+                "yaxis": {
+                    "title": {"text": tr("w.exhaust.axis_ports")},
+                    "gridcolor": "#eee",
+                    "range": [-4.5, ports * 1.15],
+                },
+                "margin": {"l": 70, "r": 20, "t": 50, "b": 50},
+                "legend": {"orientation": "h", "y": -0.25},
+            },
+        }
         failed = sum(r["errors"].values()) if isinstance(r.get("errors"), dict) else len(bad_t)
         sentence = tr(
             "w.exhaust.sentence",
