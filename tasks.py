@@ -6,6 +6,11 @@
                              install otter-grader for the homework checks; --port N; other options go to jupyter)
     python3 tasks.py test    install everything into .venv, run ruff (lint and format), mypy and the whole test suite
     python3 tasks.py bench   install everything into .venv, run the benchmarks
+    python3 tasks.py lite [--out DIR]
+                             build the course as a static JupyterLite site that needs no network (default
+                             build/lite/); the pinned build tools go into build/lite-tools/venv
+    python3 tasks.py lite --repin
+                             after changing a version in tools/lite/ or pyproject.toml's lite extra
 
 The virtual environment lives in ``.venv`` beside this file.  Installing is
 skipped when ``pyproject.toml`` has not changed since the last install.
@@ -31,6 +36,8 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".tcpkit-installed"
+LITE_VENV = ROOT / "build" / "lite-tools" / "venv"
+LITE_CONSTRAINTS = ROOT / "tools" / "lite" / "constraints-tools.txt"
 
 
 def run(*cmd: str | os.PathLike[str], check: bool = True) -> int:
@@ -149,8 +156,37 @@ def bench(args: list[str]) -> int:
     return run(PY, "-m", "benchmarks", *args, check=False)
 
 
+def lite_requirements() -> list[str]:
+    """pyproject.toml's ``lite`` extra: the JupyterLite build tools, each pinned with ``==``."""
+    import tomllib
+
+    return list(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["lite"])
+
+
+def install_lite_tools() -> Path:
+    """The pinned JupyterLite build tools in their own environment (kept out of .venv's JupyterLab)."""
+    bindir = LITE_VENV / ("Scripts" if os.name == "nt" else "bin")
+    py = bindir / ("python.exe" if os.name == "nt" else "python")
+    stamp = LITE_VENV / ".tcpkit-installed"
+    reqs = lite_requirements()
+    want = hashlib.sha256("\n".join([*reqs, LITE_CONSTRAINTS.read_text(), sys.version]).encode()).hexdigest()
+    if py.exists() and stamp.exists() and stamp.read_text() == want:
+        return py
+    print(f"creating {LITE_VENV}", flush=True)
+    venv.EnvBuilder(with_pip=True, clear=True).create(LITE_VENV)
+    run(py, "-m", "pip", "install", "--quiet", "-c", LITE_CONSTRAINTS, *reqs)
+    stamp.write_text(want)
+    return py
+
+
+def lite(args: list[str]) -> int:
+    if "--repin" in args:  # the pins may not install any more: refresh them with this Python's pip
+        return run(sys.executable, "tools/lite/build.py", *args, check=False)
+    return run(install_lite_tools(), "tools/lite/build.py", *args, check=False)
+
+
 def main(argv: list[str]) -> int:
-    commands = {"lab": lab, "test": test, "bench": bench}
+    commands = {"lab": lab, "test": test, "bench": bench, "lite": lite}
     if not argv or argv[0] not in commands:
         print(__doc__)
         return 2

@@ -30,6 +30,7 @@ import json
 import platform
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -50,7 +51,7 @@ from .netns import netns_unavailable, run_in_netns
 from .scripts import SCRIPTS, Script, get_script
 from .watch import SHORT_STATES, Observation
 
-__all__ = ["LiveResult", "run_live", "run_one", "load_recorded", "SHORT_STATE_NOTE"]
+__all__ = ["LiveResult", "run_live", "run_one", "load_recorded", "in_browser", "SHORT_STATE_NOTE"]
 
 #: Said next to every result: what polling cannot see.
 SHORT_STATE_NOTE = (
@@ -215,7 +216,7 @@ class LiveResult:
         where = {
             "kernel": f"real sockets on this machine ({self.system})",
             "skipped": "not run",
-            "recorded": f"observations recorded on {self.system} (this machine has no /proc/net/tcp)",
+            "recorded": f"observations recorded on {self.system} ({_no_proc_here()})",
             "error": "the lab failed",
         }.get(self.source, self.source)
         lines = [f"{self.scenario}: {self.verdict.upper()}  [{where}]"]
@@ -434,6 +435,21 @@ def _system() -> str:
     return f"{platform.system()} {platform.release()}".strip()
 
 
+def in_browser() -> bool:
+    """Whether Python runs in a web browser (Pyodide, e.g. the JupyterLite course): no sockets, no ``/proc``.
+
+    >>> in_browser() == (sys.platform == "emscripten")
+    True
+    """
+    return sys.platform == "emscripten"
+
+
+def _no_proc_here() -> str:
+    if in_browser():
+        return "running in the browser: no sockets, no /proc/net/tcp"
+    return "this machine has no /proc/net/tcp"
+
+
 def _attach_model(res: LiveResult, sc: Script, model: bool, profile: str) -> None:
     if not model:
         return
@@ -499,6 +515,12 @@ def run_one(
     sc = get_script(script) if isinstance(script, str) else script
     if not (Path(proc_root) / "net" / "tcp").exists():
         res = load_recorded(sc.name, missing=Path(proc_root) / "net" / "tcp")
+        if sc.run is not get_script(sc.name).run:
+            res.notes.insert(
+                1,
+                f"The steps of your own script did not run (nothing can run without /proc/net/tcp): these are the "
+                f"recorded observations of the built-in scenario {sc.name!r}.",
+            )
         _attach_model(res, sc, model, profile)
         return res
     if sc.netns and not here:
@@ -678,10 +700,16 @@ def load_recorded(name: str, *, missing: Path | str | None = None) -> LiveResult
     res = LiveResult(name, sc.title, sc.about, source="recorded", system=doc.get("system", "Linux"))
     _fill_from_dict(res, d)
     where = f" ({missing} does not exist)" if missing is not None else ""
-    res.notes.append(
-        f"This system has no Linux /proc/net/tcp{where}, so the lab cannot watch real sockets here. "
-        f"Showing real observations recorded on {res.system} instead."
-    )
+    if in_browser():
+        res.notes.append(
+            "This notebook is running in the browser (Pyodide): it has no real sockets and no Linux /proc/net/tcp, "
+            f"so the lab cannot watch a kernel here. Showing real observations recorded on {res.system} instead."
+        )
+    else:
+        res.notes.append(
+            f"This system has no Linux /proc/net/tcp{where}, so the lab cannot watch real sockets here. "
+            f"Showing real observations recorded on {res.system} instead."
+        )
     shipped = _shipped_capture(name)
     if shipped is not None:
         res.capture = shipped[1]
