@@ -185,14 +185,17 @@ class Question:
         )
 
     def widget(self, number: int | None = None) -> Any:
-        """An ipywidget: prompt, input, *Check* and *Show answer* buttons, feedback line."""
+        """An ipywidget: prompt, input, *Check* button, feedback line; *Show answer* appears after a first check."""
+        return self._widget(number, self.prompt)
+
+    def _widget(self, number: int | None, prompt_text: str) -> Any:
         import ipywidgets as w
 
         num = f"Q{number}. " if number is not None else ""
-        prompt = w.HTML(f"<b>{self.label}</b> &mdash; {num}{_code(html.escape(self.prompt))}")
+        prompt = w.HTML(f"<b>{self.label}</b> &mdash; {num}{_code(html.escape(prompt_text))}")
         inp = self._input_widget()
         button = w.Button(description="Check", button_style="primary")
-        show = w.Button(description="Show answer")
+        show = w.Button(description="Show answer", layout=w.Layout(display="none"))
         out = w.HTML("")
 
         def on_check(_: Any) -> None:
@@ -204,6 +207,7 @@ class Question:
             except ParameterError as exc:
                 fb = Feedback(False, str(exc))
             out.value = fb._repr_html_()
+            show.layout.display = None  # the answer opens only after a first attempt
 
         def on_show(_: Any) -> None:
             out.value = Feedback(False, f"Answer: {self.answer_text()}. {self.explanation}".strip())._repr_html_()

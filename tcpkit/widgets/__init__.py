@@ -21,21 +21,25 @@ Examples
 
 from __future__ import annotations
 
-from ._base import replace_figure, set_language
+from ._base import TcpkitWidget, replace_figure, set_language
 from .cursor import LadderCursor
 from .explorer import ScenarioExplorer, ScenarioRunner, scenario_runner
+from .flagkey import FlagKey, flag_key_html
 from .knobs import KnobPanel
 from .player import TracePlayer, describe_record
 from .predict import PredictWidget
 
 __all__ = [
+    "FlagKey",
     "KnobPanel",
     "LadderCursor",
     "PredictWidget",
     "ScenarioExplorer",
     "ScenarioRunner",
+    "TcpkitWidget",
     "TracePlayer",
     "describe_record",
+    "flag_key_html",
     "replace_figure",
     "scenario_runner",
     "set_language",
