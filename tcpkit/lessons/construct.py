@@ -161,7 +161,8 @@ class ConstructTask(TcpkitWidget):
     Attributes
     ----------
     attempts : int
-        How many times *Check* ran (the model answer opens after the first).
+        How many times *Check* ran on something other than the untouched scaffold (the model answer
+        opens after the first).
     """
 
     def __init__(self, spec: Any) -> None:
@@ -220,7 +221,8 @@ class ConstructTask(TcpkitWidget):
             from tcpkit.engine.errors import ParameterError
 
             raise ParameterError("text", text, "the text of your answer (a string)")
-        self.attempts += 1
+        if text.strip() != self.scaffold.strip():  # checking the untouched scaffold is not an attempt
+            self.attempts += 1
         line = placeholder_line(text)
         if line is not None:
             verdict = Verdict(False, f"Line {line} still holds `...`: replace it with your own code.", line=line)
@@ -231,7 +233,8 @@ class ConstructTask(TcpkitWidget):
                 verdict = Verdict(False, f"The checker itself failed ({type(exc).__name__}: {exc}); please report it.")
         self.last = verdict
         self._show(verdict)
-        self.model_button.layout.display = None
+        if self.attempts:
+            self.model_button.layout.display = None
         return verdict
 
     def hint(self) -> str | None:
