@@ -69,11 +69,16 @@ TERMS: dict[str, str] = {t.name: t.zh for t in glossary() if t.kind == "term"}
 
 
 def term(name: str) -> str:
-    """``"name (中文)"`` for a key term, as written the first time it appears."""
-    if name not in TERMS:
-        some = ", ".join(list(TERMS)[:3])
-        raise ParameterError("term", name, f"a key term of the course, e.g. {some}, ...")
-    return f"{name} ({TERMS[name]})"
+    """``"name (中文)"`` for a key term or a state, as written the first time it appears.
+
+    >>> term("TIME_WAIT")
+    'TIME_WAIT (时间等待)'
+    """
+    for t in glossary():
+        if t.name == name and t.kind in ("term", "state"):
+            return f"{t.name} ({t.zh})"
+    some = ", ".join(list(TERMS)[:3])
+    raise ParameterError("term", name, f"a key term of the course, e.g. {some}, ...")
 
 
 def glossary_rows() -> list[dict[str, str]]:
