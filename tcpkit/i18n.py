@@ -182,7 +182,10 @@ def _term(d: dict[str, object], kind: str) -> Term:
     if missing:
         raise TcpkitError(f"{GLOSSARY_FILE}: the {kind} {d.get('name')!r} has no {', '.join(missing)}")
     notebooks = d.get("notebooks", ())
-    return Term(*(str(d[f]) for f in fields), kind=kind, notebooks=tuple(notebooks))  # type: ignore[arg-type]
+    if not isinstance(notebooks, list | tuple):
+        raise TcpkitError(f"{GLOSSARY_FILE}: the {kind} {d.get('name')!r} has notebooks that are not a list")
+    name, zh, meaning, meaning_zh = (str(d[f]) for f in fields)
+    return Term(name, zh, meaning, meaning_zh, kind=kind, notebooks=tuple(str(n) for n in notebooks))
 
 
 def term(name: str) -> Term:

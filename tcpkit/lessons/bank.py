@@ -462,7 +462,6 @@ def ask(qid: str, *, seed: int | None = None) -> Any:
         w = PredictWidget(
             trace, at=at, question=PREDICT_KINDS[spec.kind], host=spec.host, prompt=(spec.prompt, spec.prompt_zh)
         )
-        w.question_id = spec.id
         return w
     if spec.kind == "construct":
         if seed is not None:

@@ -14,7 +14,6 @@ Step 2: in SYN_SENT the table has no row for rcv FIN. From SYN_SENT the events a
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,7 +44,7 @@ def walk_path(text: str) -> Verdict:
     if not isinstance(path, list | tuple) or not path:
         return Verdict(False, "Define `path` as a list of events, e.g. path = [Event.ACTIVE_OPEN, ...].")
     state = State.CLOSED
-    walked = []
+    walked: list[str] = []
     for k, ev in enumerate(path, 1):
         if not isinstance(ev, Event):
             try:
@@ -327,7 +326,7 @@ def keyed_isn(text: str) -> Verdict:
 
 # ----------------------------------------------------------------------------------------------- 03
 #: The flood every answer faces: 20 s of spoofed SYNs at 5000/s and 100 honest clients a second.
-FLOOD = {"duration": 20.0, "flood_rate": 5000.0, "legit_rate": 100.0, "rtt": 0.05}
+FLOOD: dict[str, Any] = {"duration": 20.0, "flood_rate": 5000.0, "legit_rate": 100.0, "rtt": 0.05}
 _FLOOD_KNOBS = ("backlog", "tcp_syncookies", "tcp_synack_retries", "tcp_max_syn_backlog", "somaxconn")
 
 
@@ -494,7 +493,7 @@ def _first_close(calls: list[tuple[str, str]]) -> str | None:
 
 
 @checker("lab-server-first")
-def lab_server_first(text: str, proc_root: str | os.PathLike[str] = "/proc") -> Verdict:
+def lab_server_first(text: str, proc_root: str | Path = "/proc") -> Verdict:
     """06: a lab scenario in which the server closes first, run on this machine's kernel (or checked dry)."""
     ns, bad = run_user_code(text, {})
     if bad is not None:
