@@ -98,9 +98,9 @@ def test_bad_arguments_name_the_argument(kwargs: dict, name: str) -> None:
 def test_the_flag_key_is_shown_with_hover_text_in_both_languages() -> None:
     q = PredictWidget(example_trace("lossy"), at=6, question="next_send", host="server")
     key = q.key.widget.value
-    for letters in ("<code>S</code>", "<code>S.</code>", "<code>.</code>", "<code>P.</code>", "<code>F.</code>"):
-        assert letters in key
-    assert "<code>R</code>" in key and "<code>R.</code>" in key and "title=" in key
+    for letters in ("S", "S.", ".", "P.", "F.", "R", "R."):
+        assert f"<code><b>{letters}</b></code>" in key
+    assert "title=" in key
     assert q.choices.tooltips[q.choices.options.index("F.")].startswith("F. = FIN and ACK")
     set_language("zh")
     assert "标志位" in q.key.widget.value and "只有 SYN" in q.key.widget.value
@@ -128,3 +128,12 @@ def test_settled_index_stops_at_the_next_input_and_at_a_later_call() -> None:
         j = settled_index(trace, at)
         assert at <= j < len(trace)
         assert all(r.host == trace[at].host and r.time == trace[at].time for r in trace[at : j + 1])
+
+
+def test_the_trace_player_shows_the_flag_key_under_its_controls() -> None:
+    from tcpkit.widgets import TracePlayer
+
+    p = TracePlayer(example_trace("lossy"))
+    assert p.key.widget in p.widget.children and "<code><b>F.</b></code>" in p.key.widget.value
+    set_language("zh")
+    assert "只有 RST" in p.key.widget.value

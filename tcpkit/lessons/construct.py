@@ -49,6 +49,7 @@ register(
         "task.check": ("Check", "检查"),
         "task.hint": ("Hint ({n} left)", "提示（还剩 {n} 条）"),
         "task.no_hints": ("No more hints", "没有更多提示"),
+        "task.hint_n": ("Hint {n}:", "提示 {n}："),
         "task.model": ("Show a model answer", "显示参考答案"),
         "task.reset": ("Start again", "重新开始"),
         "task.label": ("Build it", "动手构建"),
@@ -182,9 +183,9 @@ class ConstructTask(TcpkitWidget):
         self.editor = W.Textarea(value=self.scaffold, layout=W.Layout(width="100%", height=f"{rows * 1.45 + 1:.1f}em"))
         self.editor.add_class("tcpkit-editor")
         self.check_button = W.Button(button_style="primary")
-        self.hint_button = W.Button()
-        self.model_button = W.Button(layout=W.Layout(display="none"))
-        self.reset_button = W.Button()
+        self.hint_button = W.Button(layout=W.Layout(width="auto"))
+        self.model_button = W.Button(layout=W.Layout(display="none", width="auto"))
+        self.reset_button = W.Button(layout=W.Layout(width="auto"))
         self.feedback = W.HTML()
         self.hints = W.HTML()
         self.model = W.HTML()
@@ -270,7 +271,11 @@ class ConstructTask(TcpkitWidget):
 
     def _show_hints(self) -> None:
         shown = self._hints()[: self.hints_shown]
-        self.hints.value = "".join(f"<div>💡 {html.escape(h)}</div>" for h in shown)
+        label = tr("task.hint_n")
+        self.hints.value = "".join(
+            f"<div><b>{html.escape(label.format(n=i))}</b> {_inline_code(html.escape(h))}</div>"
+            for i, h in enumerate(shown, 1)
+        )
 
     def _show(self, v: Verdict) -> None:
         color = "#1a7f37" if v.ok else "#b35900"
@@ -284,7 +289,8 @@ class ConstructTask(TcpkitWidget):
                 where = f"<pre style='margin:2px 0'>{v.line:>3} | {shown}</pre>"
         details = f"<pre style='margin:2px 0;white-space:pre-wrap'>{html.escape(v.details)}</pre>" if v.details else ""
         self.feedback.value = (
-            f"<div style='color:{color}'><b>{html.escape(head)}</b> {html.escape(v.message)}</div>{where}{details}"
+            f"<div style='color:{color}'><b>{html.escape(head)}</b> {_inline_code(html.escape(v.message))}</div>"
+            f"{where}{details}"
         )
         if v.figure is not None:
             import plotly.graph_objects as go

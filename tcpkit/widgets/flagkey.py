@@ -8,7 +8,7 @@ its full sentence as hover text.
 Examples
 --------
 >>> from tcpkit.i18n import set_language
->>> "<code>S.</code> SYN and ACK (a SYN-ACK)" in flag_key_html()
+>>> "<code><b>S.</b></code> SYN and ACK (a SYN-ACK)" in flag_key_html()
 True
 >>> flag_tooltips(["S", "F.", "-"])[1]
 'F. = FIN and ACK: the sender has no more data to send in its direction (it also acknowledges).'
@@ -41,7 +41,7 @@ def flag_key_html(letters: Sequence[str] | None = None) -> str:
     terms = [t for t in flag_key() if letters is None or t.name in letters]
     items = " · ".join(
         f"<span title='{html.escape(t.text(), quote=True)}' style='white-space:nowrap'>"
-        f"<code>{html.escape(t.name)}</code> {html.escape(_short(t.text()))}</span>"
+        f"<code><b>{html.escape(t.name)}</b></code> {html.escape(_short(t.text()))}</span>"
         for t in terms
     )
     return (

@@ -145,10 +145,9 @@ class TracePlayer(TcpkitWidget):
             stack.add_class(STACK_CLASS)
             figs.append(stack)
         self.key = FlagKey()  # what the letters on the ladder's arrows mean
-        if ladder:
-            figs.append(self.key.widget)
+        key = [self.key.widget] if ladder else []
         self.widget = W.VBox(
-            [W.HBox([self.back_button, self.play, self.step_button, self.slider, self.speed]), self.text, *figs]
+            [W.HBox([self.back_button, self.play, self.step_button, self.slider, self.speed]), self.text, *key, *figs]
         )
         self.widget.add_class("tcpkit-player")
         self._label_controls()

@@ -51,6 +51,7 @@ tcpkit.engine.errors.ParameterError: parameter at = 1.5 is not allowed: expected
 from __future__ import annotations
 
 import html
+import re
 
 import ipywidgets as W
 import plotly.graph_objects as go
@@ -59,7 +60,16 @@ from tcpkit.engine.errors import ParameterError, SegmentSyntaxError
 from tcpkit.engine.segment import Segment, format_flags, parse_segment
 from tcpkit.engine.seqnum import MASK
 from tcpkit.engine.states import STATES, State
-from tcpkit.engine.trace import CallMade, ConnId, Kind, SegmentReceived, SegmentSent, TimerFired, Trace
+from tcpkit.engine.trace import (
+    CallMade,
+    ConnId,
+    Kind,
+    SegmentReceived,
+    SegmentSent,
+    TimerFired,
+    Trace,
+    TraceRecord,
+)
 from tcpkit.i18n import get_language, register
 from tcpkit.viz.labels import tr
 from tcpkit.viz.ladder import LadderView, segment_label
@@ -383,6 +393,15 @@ class PredictWidget(TcpkitWidget):
                 return describe_record(r)
         return describe_record(t[self.answer_index])
 
+    def _moment_text(self, r: TraceRecord) -> str:
+        """The record in words; a segment in the ladder's numbers (relative to the ISNs when ``relative``)."""
+        if isinstance(r, SegmentSent | SegmentReceived):
+            base = r.seq_base if self.relative else None
+            h = tr(r.host) if r.host in ("client", "server", "attacker") else r.host
+            verb = tr("sent") if isinstance(r, SegmentSent) else tr("received")
+            return f"{h} {verb}: {segment_label(r.segment, base)}"
+        return describe_record(r)
+
     def refresh_language(self) -> None:
         h = tr(self.host) if self.host in ("client", "server", "attacker") else self.host
         key = {"next_send": "w.predict.next_after", "state": "w.predict.state_after"}.get(
@@ -393,10 +412,10 @@ class PredictWidget(TcpkitWidget):
             en, zh = (
                 (self.custom_prompt, self.custom_prompt) if isinstance(self.custom_prompt, str) else self.custom_prompt
             )
-            lead = html.escape(zh if get_language() == "zh" else en) + "<br>"
+            lead = re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(zh if get_language() == "zh" else en)) + "<br>"
         self.prompt.value = f"{lead}<b>{html.escape(tr(key, host=h))}</b>"
         r = self.trace[self.at]
-        self.moment.value = html.escape(tr("w.predict.moment", time=r.time, what=describe_record(r)))
+        self.moment.value = html.escape(tr("w.predict.moment", time=r.time, what=self._moment_text(r)))
         if self.question == "next_send":
             self.choices.tooltips = flag_tooltips(list(self.choices.options))
         self.key.refresh()
