@@ -137,3 +137,16 @@ def test_the_trace_player_shows_the_flag_key_under_its_controls() -> None:
     assert p.key.widget in p.widget.children and "<code><b>F.</b></code>" in p.key.widget.value
     set_language("zh")
     assert "只有 RST" in p.key.widget.value
+
+
+def test_the_record_in_the_prompt_uses_the_ladders_relative_numbers() -> None:
+    handshake = build_run("handshake").finish()
+    q = PredictWidget(handshake, at=find_record(handshake, kind="recv", host="server"), host="server")
+    assert q.moment.value.endswith("server received: S 0:0(0)")
+    close = build_run("client-closes-first").finish()
+    q = PredictWidget(
+        close, at=find_record(close, kind="recv", host="client", after=1.0), question="state", host="client"
+    )
+    assert q.moment.value.endswith("client received: . 1:1(0) ack 2")
+    q.reveal()  # the ladder now reaches the state the answer names
+    assert "FIN_WAIT_2" in str(q.ladder_fig.to_dict()["layout"]) + str(q.ladder_fig.to_dict()["data"])

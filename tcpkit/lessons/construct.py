@@ -336,4 +336,6 @@ class ConstructTask(TcpkitWidget):
 
 
 def _inline_code(text: str) -> str:
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+    """Markdown's `code` and **bold** in an already HTML-escaped text."""
+    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+    return re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", text)

@@ -315,7 +315,7 @@ class PredictWidget(TcpkitWidget):
             f"<b>{html.escape(tr('w.predict.answer', answer=ans))}</b><br>"
             f"{html.escape(tr('w.predict.why', why=self._why()))}"
         )
-        end = self.at
+        end = self.settled if self.question == "state" else self.at  # show the state the answer names
         if self.answer_index is not None and self.answer_record is not None:
             end = self.answer_index
             # show the answer arriving too, so its arrow is complete
@@ -326,9 +326,7 @@ class PredictWidget(TcpkitWidget):
                     break
         shown = self.trace[: end + 1]
         view = LadderView(shown, relative=self.relative, hosts=self._ladder_hosts(shown))
-        replace_figure(
-            self.ladder_fig, view.figure(upto=self.answer_index if self.answer_index is not None else self.at)
-        )
+        replace_figure(self.ladder_fig, view.figure(upto=self.answer_index if self.answer_index is not None else end))
 
     def static(self) -> go.Figure:
         """A plain Figure of the ladder as currently shown."""
@@ -397,6 +395,18 @@ class PredictWidget(TcpkitWidget):
         """The record in words; a segment in the ladder's numbers (relative to the ISNs when ``relative``)."""
         if isinstance(r, SegmentSent | SegmentReceived):
             base = r.seq_base if self.relative else None
+            if self.relative and isinstance(r, SegmentReceived):
+                # an arrival carries the receiver's view, which may not know the sender's ISN yet:
+                # number it as its sender did when it left
+                sent = next(
+                    (
+                        x
+                        for x in reversed(self.trace[: self.at])
+                        if isinstance(x, SegmentSent) and x.host != r.host and x.segment == r.segment
+                    ),
+                    None,
+                )
+                base = sent.seq_base if sent is not None else None
             h = tr(r.host) if r.host in ("client", "server", "attacker") else r.host
             verb = tr("sent") if isinstance(r, SegmentSent) else tr("received")
             return f"{h} {verb}: {segment_label(r.segment, base)}"
