@@ -393,15 +393,6 @@ def _close_wait_leak(rng: Rng) -> Given:
     return Given({}, answer)
 
 
-@rule("simultaneous-close-state")
-def _simultaneous_close_state(rng: Rng) -> Given:
-    def answer() -> State:
-        path = run_scenario("simultaneous_close", seed=1).meta["result"]["client_path"]
-        return State(path[path.index("FIN_WAIT_1") + 1])
-
-    return Given({}, answer)
-
-
 def _closing_reply(profile: str) -> str:
     """What a host in a simultaneous close sends when the crossing FIN arrives, on ``profile``."""
     net = Network(seed=1)
