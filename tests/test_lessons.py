@@ -158,6 +158,8 @@ def test_chinese_prompt_and_options() -> None:
     box = ask("05.which-sysctl").widget()
     assert "哪个 sysctl" in box.children[0].value
     assert any("固定为 60 秒" in label for label, _ in box.children[1].options)
+    assert box.children[0].value.startswith("<b>自测</b>")
+    assert box.children[2].children[0].description == "检查" and box.children[2].children[1].description == "显示答案"
 
 
 def test_check_yourself_numbers_the_notebooks_check_questions() -> None:

@@ -420,7 +420,7 @@ class BankQuestion(quiz.Question):
 
         box = self._widget(number, self.text_in(get_language()))
         if self.spec.seedable:
-            again = w.Button(description="新数字" if get_language() == "zh" else "New numbers")
+            again = w.Button(description="换一组数字" if get_language() == "zh" else "New numbers")
             again.add_class("tcpkit-new-numbers")
 
             def on_again(_: Any) -> None:
