@@ -600,6 +600,18 @@ def _lab_overflow(rng: Rng) -> Given:
     return Given({"backlog": params["backlog"], "clients": params["clients"]}, answer)
 
 
+@rule("lab-short-state-verdict")
+def _lab_short_state(rng: Rng) -> Given:
+    # the lab's own judge: the model passes FIN_WAIT_1, the poller never saw it
+    def answer() -> str:
+        from tcpkit.live.compare import compare_paths
+
+        model = ["ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]
+        return "agree" if compare_paths("client", model, ["ESTABLISHED", "FIN_WAIT_2", "TIME_WAIT"]).agree else "differ"
+
+    return Given({}, answer)
+
+
 @rule("proc-time-wait-number")
 def _proc_time_wait(rng: Rng) -> Given:
     return Given({}, lambda: State.TIME_WAIT.linux_code)
