@@ -216,6 +216,8 @@ def simultaneous_close(text: str) -> Verdict:
 # ----------------------------------------------------------------------------------------------- 02
 _VICTIM = ("10.0.0.2", 513, "192.0.2.77", 1023)  # the server's side of the connection the attacker forges
 _ATTACKER = ("10.0.0.2", 513, "203.0.113.66", 40000)  # the server's side of the attacker's honest connection
+_SYN_AT = 1.0  # when the attacker sends the forged SYN ...
+_ARRIVES = _SYN_AT + 0.01  # ... and when it reaches the server, which picks its ISN then (one link delay later)
 
 
 def _load_isn(text: str) -> tuple[Callable[[float, Any], int] | None, Verdict | None]:
@@ -247,7 +249,7 @@ def _forged_connection(fn: Callable[[float, Any], int], guesses: list[int]) -> b
     s = net.add_host("server", "10.0.0.2", isn=fn)
     Server(s, 513, close="never").start()
     net.inject(
-        1.0,
+        _SYN_AT,
         "192.0.2.77",
         "10.0.0.2",
         Segment(src_port=1023, dst_port=513, seq=777000, flags=Flags.SYN, window=64240),
@@ -268,22 +270,22 @@ def keyed_isn(text: str) -> Verdict:
         return bad
     assert fn is not None
     values: dict[tuple[float, Any], int] = {}
-    for now in (1.0, 1.001, 2.0):
+    for now in (_ARRIVES, 1.5, 2.0):
         for conn in (_VICTIM, _ATTACKER):
             v, bad = _call_isn(fn, now, conn)
             if bad is not None:
                 return bad
             assert v is not None
             values[now, conn] = v
-    again, _ = _call_isn(fn, 1.0, _VICTIM)
-    if again != values[1.0, _VICTIM]:
+    again, _ = _call_isn(fn, _ARRIVES, _VICTIM)
+    if again != values[_ARRIVES, _VICTIM]:
         return Verdict(
             False,
-            f"my_isn(1.0, A) gave {values[1.0, _VICTIM]} and then {again}: the same time and 4-tuple must give the "
+            f"my_isn({_ARRIVES}, A) gave {values[_ARRIVES, _VICTIM]} and then {again}: the same time and 4-tuple must give the "
             "same ISN. F is a function of the 4-tuple and a secret chosen once, not a fresh random number per call "
             "(RFC 9293 §3.4.1).",
         )
-    for a, b in ((1.0, 1.001), (1.001, 2.0)):
+    for a, b in ((_ARRIVES, 1.5), (1.5, 2.0)):
         step = (values[b, _VICTIM] - values[a, _VICTIM]) % 2**32
         if step == 0 or step >= 2**31:
             return Verdict(
@@ -292,16 +294,16 @@ def keyed_isn(text: str) -> Verdict:
                 "not move forward. The M in M + F is a clock, so that a new incarnation starts ahead of the old one.",
             )
     # the attacker: two honest connections of its own, then the best of two guesses for the victim's 4-tuple
-    rate = ((values[2.0, _ATTACKER] - values[1.001, _ATTACKER]) % 2**32) / 0.999
-    clock_guess = (values[1.001, _ATTACKER] + round(rate * (1.0 - 1.001))) % 2**32
+    rate = ((values[2.0, _ATTACKER] - values[1.5, _ATTACKER]) % 2**32) / (2.0 - 1.5)
+    clock_guess = (values[1.5, _ATTACKER] + round(rate * (_ARRIVES - 1.5))) % 2**32
     guesses = [clock_guess]
     twin, bad = _load_isn(text)  # Kerckhoffs: the attacker runs your code too, on a machine of its own
     if bad is None and twin is not None:
-        mine_then, _ = _call_isn(twin, 1.001, _ATTACKER)
-        mine_victim, _ = _call_isn(twin, 1.0, _VICTIM)
+        mine_then, _ = _call_isn(twin, 1.5, _ATTACKER)
+        mine_victim, _ = _call_isn(twin, _ARRIVES, _VICTIM)
         if mine_then is not None and mine_victim is not None:
-            guesses.append((values[1.001, _ATTACKER] + mine_victim - mine_then) % 2**32)
-    actual = values[1.0, _VICTIM]
+            guesses.append((values[1.5, _ATTACKER] + mine_victim - mine_then) % 2**32)
+    actual = values[_ARRIVES, _VICTIM]
     misses = [min((actual - g) % 2**32, (g - actual) % 2**32) for g in guesses]
     forged = _forged_connection(fn, guesses)
     detail = (
