@@ -281,9 +281,9 @@ def keyed_isn(text: str) -> Verdict:
     if again != values[_ARRIVES, _VICTIM]:
         return Verdict(
             False,
-            f"my_isn({_ARRIVES}, A) gave {values[_ARRIVES, _VICTIM]} and then {again}: the same time and 4-tuple must give the "
-            "same ISN. F is a function of the 4-tuple and a secret chosen once, not a fresh random number per call "
-            "(RFC 9293 §3.4.1).",
+            f"my_isn({_ARRIVES}, A) gave {values[_ARRIVES, _VICTIM]} and then {again}: the same time and 4-tuple "
+            "must give the same ISN. F is a function of the 4-tuple and a secret chosen once, "
+            "not a fresh random number per call (RFC 9293 §3.4.1).",
         )
     for a, b in ((_ARRIVES, 1.5), (1.5, 2.0)):
         step = (values[b, _VICTIM] - values[a, _VICTIM]) % 2**32
