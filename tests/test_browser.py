@@ -36,7 +36,7 @@ _spec.loader.exec_module(harness)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
 SHOTS = ROOT / "test-artifacts"
 LAB_SHOTS = SHOTS / "labs"
 MAX_TEXT = 2000
@@ -260,10 +260,10 @@ def test_a_saved_notebook_reopens_with_its_widgets_and_no_errors(course) -> None
 
 
 def test_a_notebook_opened_before_running_shows_pictures_not_errors(course) -> None:
-    """03 as shipped (built without widget state): its lab shows the static twin, a Plotly picture."""
+    """03b as shipped (built without widget state): its flood lab shows the static twin, a Plotly picture."""
     from playwright.sync_api import sync_playwright
 
-    name = next(nb.name for nb in NOTEBOOKS if nb.name.startswith("03"))
+    name = next(nb.name for nb in NOTEBOOKS if "FloodLab(" in nb.read_text(encoding="utf-8"))
     with sync_playwright() as pw:
         browser = harness.open_browser(pw)
         try:
@@ -280,7 +280,7 @@ def test_a_notebook_opened_before_running_shows_pictures_not_errors(course) -> N
             text = page.evaluate("() => document.querySelector('.jp-Notebook').innerText")
             assert "Error displaying widget" not in text
             page.evaluate(f"() => {cell}.scrollIntoView()")
-            page.screenshot(path=str(SHOTS / "unrun_03.png"))
+            page.screenshot(path=str(SHOTS / "unrun_03b.png"))
         finally:
             browser.close()
 

@@ -67,7 +67,7 @@ def _wrong_answer(q: BankQuestion) -> object:
 # ------------------------------------------------------------------------------------------- the bank
 def test_the_bank_loads_every_notebook_with_prompts_in_both_languages() -> None:
     bank = load_bank()
-    assert {s.notebook for s in bank.values()} == {"00", "01", "02", "03", "04", "05", "06"}
+    assert {s.notebook for s in bank.values()} == {"00", "01", "02", "03", "03b", "04", "05", "06"}
     for s in bank.values():
         assert s.prompt.strip() and CJK.search(s.prompt_zh), s.id
         if s.kind == "choice":
@@ -206,7 +206,8 @@ WRONG = {
         "flags differ: your script expects .",
     ),
     "02.keyed-isn": ("def my_isn(now, conn):\n    return int(now / 4e-6) % 2**32\n", "extrapolating from its own"),
-    "03.flood-config": ("listener = dict(backlog=4096, tcp_syncookies=0)", "ListenDrops"),
+    "03.burst-backlog": ("listener = dict(backlog=100)", "ListenOverflows"),
+    "03b.flood-config": ("listener = dict(backlog=4096, tcp_syncookies=0)", "ListenDrops"),
     "04.simultaneous-close": ("MODEL:TCP_CLOSING=>TCP_FIN_WAIT2", "your script expects"),
     "05.port-knobs": ('knobs = {"tcp_fin_timeout": 10}', "tcp_fin_timeout only bounds an orphaned FIN_WAIT_2"),
     "06.server-first": (
@@ -232,7 +233,7 @@ def _wrong(qid: str) -> tuple[str, str]:
 
 
 def test_every_notebook_01_to_06_has_a_task_and_every_task_a_wrong_attempt_here() -> None:
-    assert {q[:2] for q in TASKS} >= {"01", "02", "03", "04", "05", "06"}
+    assert {q.split(".")[0] for q in TASKS} >= {"01", "02", "03", "03b", "04", "05", "06"}
     assert set(TASKS) == set(WRONG)
 
 
@@ -292,7 +293,7 @@ def test_the_port_task_names_removed_and_fixed_knobs() -> None:
 
 
 def test_the_flood_task_names_an_unknown_setting_and_a_full_syn_queue() -> None:
-    task = ask("03.flood-config")
+    task = ask("03b.flood-config")
     assert "'backlog_size' is not a setting" in task.check("listener = dict(backlog_size=5)").message
     v = task.check("listener = dict(tcp_syncookies=0)")
     assert "the SYN queue was full of spoofed requests" in v.message and "TCPReqQFullDrop=" in v.details
@@ -349,8 +350,8 @@ def test_placeholders_are_lines_of_dots_only() -> None:
 
 
 # ------------------------------------------------------------------------------------------- predict points
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-ASK = re.compile(r'ask\("(\d\d\.[a-z0-9-]+)"')
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
+ASK = re.compile(r'ask\("(\d\d[a-z]?\.[a-z0-9-]+)"')
 
 
 def _predict_points() -> list[str]:
@@ -424,7 +425,7 @@ def test_the_flag_key_covers_every_letter_the_course_prints() -> None:
     assert [t.name for t in flag_key()] == ["S", "S.", ".", "P.", "F.", "R", "R.", "-"]
 
 
-@pytest.mark.parametrize("nb", ["00", "01", "02", "03", "04", "05", "06"])
+@pytest.mark.parametrize("nb", ["00", "01", "02", "03", "03b", "04", "05", "06"])
 def test_every_notebook_has_key_terms_from_the_glossary(nb: str) -> None:
     t = key_terms(nb)
     assert len(t.rows) >= 5

@@ -3,7 +3,7 @@
 The site is built once per set of inputs (the pins, tcpkit's sources, the notebooks: see
 ``tools/lite/browser.py``) with ``python3 tasks.py lite``, served from 127.0.0.1 by a plain
 static file server, and opened in headless Chromium where every request to another host is
-aborted and recorded; any such request fails the test.  Notebooks 01, 03 and 06 run all their
+aborted and recorded; any such request fails the test.  Notebooks 01, 03b and 06 run all their
 cells there: no error output, Plotly figures drawn, a TracePlayer step moves the cursor, the
 flood lab's slider changes its result, widget state is saved in the notebook, and what cannot
 work in a browser (``tools/lite/limits.py``) says so.
@@ -285,9 +285,9 @@ def test_notebook_01_runs_offline_with_figures_a_working_player_and_saved_widget
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_notebook_03_flood_lab_slider_changes_its_result(lite: Any) -> None:
+def test_notebook_03b_flood_lab_slider_changes_its_result(lite: Any) -> None:
     _server, _chromium, page = lite
-    _open_and_run(lite, "03_queues_and_attacks.ipynb")
+    _open_and_run(lite, "03b_floods_and_cookies.ipynb")
     assert page.evaluate(browser.JS_PLOTS)["drawn"] >= 1
     # the flood lab: found by its class (tcpkit.widgets.FloodLab), not by cell number
     lab = page.locator(".tcpkit-lab-flood").first
@@ -302,7 +302,7 @@ def test_notebook_03_flood_lab_slider_changes_its_result(lite: Any) -> None:
         handle.press("ArrowRight")
     page.wait_for_function(f"([el, b]) => ({shown})(el) !== b", arg=[lab.element_handle(), before], timeout=60_000)
     assert lab.evaluate(shown).split(" ")[0] == before.split(" ")[0]  # a figure was redrawn, not replaced by text
-    page.screenshot(path=str(ARTIFACTS / "lite_03.png"))
+    page.screenshot(path=str(ARTIFACTS / "lite_03b.png"))
     assert browser.problems(browser.cells(page)) == []
 
 

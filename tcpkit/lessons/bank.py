@@ -77,7 +77,7 @@ KINDS = (
     "construct",
 )
 PREDICT_KINDS = {"predict_send": "next_send", "predict_state": "state", "predict_state_before": "state_before"}
-NOTEBOOKS = ("00", "01", "02", "03", "04", "05", "06")
+NOTEBOOKS = ("00", "01", "02", "03", "03b", "04", "05", "06")
 
 
 class BankError(TcpkitError):
@@ -139,8 +139,8 @@ def _bad(where: str, what: str) -> BankError:
 def _spec(d: dict[str, Any], where: str) -> Spec:
 
     qid = d.get("id")
-    if not isinstance(qid, str) or not re.fullmatch(r"\d\d\.[a-z0-9-]+", qid):
-        raise _bad(where, f"id {qid!r} is not NN.words-with-dashes")
+    if not isinstance(qid, str) or not re.fullmatch(r"\d\d[a-z]?\.[a-z0-9-]+", qid):
+        raise _bad(where, f"id {qid!r} is not NN.words-with-dashes (NN may end in a letter: 03b)")
     where = f"{where} {qid}"
     kind = d.get("kind")
     if kind not in KINDS:

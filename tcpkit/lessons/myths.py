@@ -58,7 +58,7 @@ ERRATA: dict[int, Erratum] = {
     9: Erratum("the SYN queue is not max(64, tcp_max_syn_backlog) any more", ("03",), (r"tcp_max_syn_backlog",)),
     10: Erratum("tcp_abort_on_overflow = 0 does not refuse the client", ("03",), (r"ESTABLISHED",)),
     11: Erratum(
-        "a Linux SYN cookie keeps 4 MSS values; options only with timestamps", ("03",), (r"1460", r"timestamp")
+        "a Linux SYN cookie keeps 4 MSS values; options only with timestamps", ("03b",), (r"1460", r"timestamp")
     ),
     12: Erratum(
         "the state names are SYN_RECEIVED and CLOSE_WAIT", ("00", "01", "04"), (r"SYN[-_]RECEIVED", r"CLOSE[-_]WAIT")
@@ -121,8 +121,8 @@ def problems(sources: Mapping[str, str], *, need_all: bool = True, minimum: int 
 
     Checks every box (a myth, a fact with a source, a marker that names a real
     erratum taught in that notebook, the erratum's words in the fact) and, with
-    ``need_all``, that every erratum has a box, that notebooks 01-05 have one
-    each, and that there are at least ``minimum`` boxes in 01-05.
+    ``need_all``, that every erratum has a box, that notebooks 01-05 (and 03b) have
+    one each, and that there are at least ``minimum`` boxes in 01-05.
     """
     out = []
     covered: set[int] = set()
@@ -151,8 +151,9 @@ def problems(sources: Mapping[str, str], *, need_all: bool = True, minimum: int 
             covered.add(b.erratum)
     if need_all:
         out += [f"erratum {n} ({e.title}) has no box" for n, e in ERRATA.items() if n not in covered]
-        out += [f"notebook {nb} has no myth-vs-fact box" for nb in ("01", "02", "03", "04", "05") if not count.get(nb)]
-        total = sum(v for k, v in count.items() if k in ("01", "02", "03", "04", "05"))
+        taught = ("01", "02", "03", "03b", "04", "05")
+        out += [f"notebook {nb} has no myth-vs-fact box" for nb in taught if not count.get(nb)]
+        total = sum(v for k, v in count.items() if k in taught)
         if total < minimum:
             out.append(f"notebooks 01-05 have {total} myth-vs-fact boxes; the course wants at least {minimum}")
     return out

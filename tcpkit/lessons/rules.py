@@ -42,8 +42,10 @@ from tcpkit.engine.profiles import get_profile
 from tcpkit.engine.segment import Flags, format_flags, parse_segment
 from tcpkit.engine.stack import Stack
 from tcpkit.engine.states import STATES, SYNCHRONIZED, TRANSITIONS, Event, State, lookup
-from tcpkit.engine.trace import SegmentReceived, SegmentSent, StateChanged
+from tcpkit.engine.timers import syn_retransmit_times
+from tcpkit.engine.trace import CounterChanged, SegmentReceived, SegmentSent, StateChanged
 
+from . import demos
 from .runs import build_run, connected_pair
 
 __all__ = ["Given", "RULES", "compute", "rule"]
@@ -210,6 +212,55 @@ def _lost_synack(rng: Rng) -> Given:
     return Given({}, answer)
 
 
+@rule("third-ack-lost")
+def _third_ack_lost(rng: Rng) -> Given:
+    def answer() -> str:
+        net = Network(seed=1)
+        client, server = net.add_host("client", "10.0.0.1"), net.add_host("server", "10.0.0.2")
+        net.link("client", "server", rules=[DropNth(2)])
+        listener = server.socket()
+        listener.bind(80)
+        listener.listen(8)
+        sock = client.socket()
+        sock.connect("10.0.0.2", 80)
+        net.at(0.3, sock.send, b"GET / HTTP/1.0\r\n\r\n")
+        net.run(until=1)
+        if any(r.segment.rst for r in net.of(SegmentSent, "server")):
+            return "rst"
+        try:
+            conn = listener.accept()
+        except TcpError:
+            return "dropped"
+        return "delivered" if conn.state is State.ESTABLISHED and conn.recv(100).startswith(b"GET") else "dropped"
+
+    return Given({}, answer)
+
+
+@rule("segment-size")
+def _segment_size(rng: Rng) -> Given:
+    return Given({}, lambda: demos.handshake_options().segment_size["client"])
+
+
+@rule("options-without-ts")
+def _options_without_ts(rng: Rng) -> Given:
+    return Given({}, lambda: demos.handshake_options(client={"tcp_timestamps": 0, "tcp_sack": 0}).used("client"))
+
+
+@rule("syn-gaps")
+def _syn_gaps(rng: Rng) -> Given:
+    def answer() -> int:
+        p = get_profile("linux").params
+        sends = [0.0, *syn_retransmit_times(p)]
+        return sum(1 for a, b in zip(sends, sends[1:], strict=False) if abs(b - a - p.rto_initial) < 1e-9)
+
+    return Given({}, answer)
+
+
+@rule("refused-errno")
+def _refused_errno(rng: Rng) -> Given:
+    return Given({}, lambda: run_scenario("connection_refused", seed=1).meta["result"]["client_error"])
+
+
 # ------------------------------------------------------------------------------------------- 02: ISNs
 @rule("fixed-isn-old-data")
 def _fixed_isn_old_data(rng: Rng) -> Given:
@@ -232,6 +283,37 @@ def _clock_guess(rng: Rng) -> Given:
         off = run_scenario("isn_prediction", seed=1, isn="clock").meta["result"]["prediction_off_by"]
         off = min(off, 2**32 - off)
         return "tick" if off <= 2 else ("million" if off <= 2_000_000 else "random")
+
+    return Given({}, answer)
+
+
+@rule("half-open-data")
+def _half_open_data(rng: Rng) -> Given:
+    def answer() -> str:
+        r = demos.half_open("server")
+        if r["server_error"] == "ECONNRESET":
+            return "reset"
+        return "retransmit" if r["server_state"] != "ESTABLISHED" or not r["segments"] else "acked"
+
+    return Given({}, answer)
+
+
+@rule("rst-out-of-window")
+def _rst_out_of_window(rng: Rng) -> Given:
+    def answer() -> str:
+        flags = demos.reset_cases().rows[2][2]
+        return {"R": "rst", "R.": "rst", ".": "ack"}.get(flags, "nothing")
+
+    return Given({}, answer)
+
+
+@rule("blind-rst-linux")
+def _blind_rst_linux(rng: Rng) -> Given:
+    def answer() -> str:
+        r = run_scenario("blind_rst", seed=1, profile="linux", rfc5961=1, offset=1000).meta["result"]
+        if not r["connection_survived"]:
+            return "reset"
+        return "challenge" if r["challenge_acks"] else "ignore"
 
     return Given({}, answer)
 
@@ -278,6 +360,60 @@ def _pruned_request(rng: Rng) -> Given:
     def answer() -> float:
         r = run_scenario("lost_handshake_ack", seed=1, synack_retries=2).meta["result"]
         return float(r["request_dropped_after"])
+
+    return Given({}, answer)
+
+
+@rule("syn-queue-cap")
+def _syn_queue_cap(rng: Rng) -> Given:
+    def answer() -> str:
+        r = demos.syn_queue_probe(4, 8, tcp_syncookies=0)
+        if r["TCPReqQFullDrop"]:
+            return "dropped"
+        return "cookies" if r["SyncookiesSent"] else "queued"
+
+    return Given({}, answer)
+
+
+@rule("stray-ack-counter")
+def _stray_ack_counter(rng: Rng) -> Given:
+    def answer() -> str:
+        t = run_scenario("lost_handshake_ack", seed=1)
+        rst = next((r.time for r in t.of(SegmentSent, "server") if r.segment.rst), None)
+        names = {r.name for r in t.of(CounterChanged, "server") if rst is not None and r.time == rst}
+        return "OutRsts" if "OutRsts" in names else ("ListenOverflows" if "ListenOverflows" in names else "none")
+
+    return Given({}, answer)
+
+
+# ------------------------------------------------------------------------------------------- 03b: attacks
+@rule("scan-app-sees")
+def _scan_app_sees(rng: Rng) -> Given:
+    def answer() -> str:
+        return "nothing" if demos.syn_scan(range(20, 30), open_ports=(22, 25)).connections_accepted == 0 else "open"
+
+    return Given({}, answer)
+
+
+@rule("scan-closed-verdict")
+def _scan_closed_verdict(rng: Rng) -> Given:
+    return Given({}, lambda: demos.syn_scan([81], open_ports=[80]).rows[0][2])
+
+
+@rule("cookie-options-no-ts")
+def _cookie_options_no_ts(rng: Rng) -> Given:
+    return Given(
+        {}, lambda: demos.handshake_options(server={"tcp_syncookies": 2}, client={"tcp_timestamps": 0}).used("server")
+    )
+
+
+@rule("cookie-silent-client")
+def _cookie_silent_client(rng: Rng) -> Given:
+    def answer() -> str:
+        r = demos.cookie_stall(1, client_speaks=False)
+        if r["accepted"] == r["clients_established"]:
+            return "all"
+        return "none" if r["accepted"] == 0 else "queue"
 
     return Given({}, answer)
 

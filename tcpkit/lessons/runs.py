@@ -29,9 +29,10 @@ from typing import Any
 from tcpkit.drivers.sim import Network, Socket
 from tcpkit.engine.errors import ParameterError
 from tcpkit.engine.segment import format_flags
+from tcpkit.engine.stack import Stack
 from tcpkit.engine.trace import Kind, Trace
 
-__all__ = ["Run", "RUNS", "build_run", "find_record", "connected_pair"]
+__all__ = ["Run", "RUNS", "build_run", "find_record", "connected_pair", "reboot"]
 
 
 @dataclass
@@ -89,6 +90,41 @@ def connected_pair(
     return net, sock, listener.accept()
 
 
+def reboot(net: Network, name: str) -> None:
+    """Host ``name`` crashes and reboots at once: its stack, and every connection in it, is forgotten.
+
+    The host keeps its name and address and gets a fresh :class:`~tcpkit.engine.stack.Stack`
+    (new secrets, new timestamp offsets), as a machine that lost power and came back; no
+    segment is sent.  Its peers' connections are now *half-open* (RFC 9293 §3.5.1).
+
+    Parameters
+    ----------
+    net : Network
+    name : str
+        A host of ``net``.
+
+    Examples
+    --------
+    >>> net, cli, srv = connected_pair()
+    >>> reboot(net, "client")
+    >>> net.hosts["client"].stack.sockets(), srv.state.value
+    ([], 'ESTABLISHED')
+    """
+    if not isinstance(name, str) or name not in net.hosts:
+        raise ParameterError("host", name, "a host of the network: " + ", ".join(net.hosts))
+    host = net.hosts[name]
+    host.stack = Stack(
+        name=name,
+        addr=host.addr,
+        profile=host.profile,
+        seed=net.rng("reboot", name, net.now).getrandbits(32),
+        tracer=net.records.append,
+        ts_offset=host.ts_offset,
+    )
+    net.note(name, "the host crashes and reboots: every connection it had is forgotten, nothing is sent")
+    net.settle(host, wake=False)
+
+
 def _handshake(seed: int) -> Run:
     # notebook 01's first run: a Linux client connects to a Linux server listening on port 80
     net = Network(seed=seed)
@@ -130,9 +166,47 @@ def _simultaneous_close(seed: int) -> Run:
     return _pair_then(seed, "simultaneous close", 200.0, 1.0, 1.0)
 
 
+def _closed_port(seed: int) -> Run:
+    # notebook 01: the client connects to port 81, where the server has no listener (it listens on 80)
+    net = Network(seed=seed)
+    client, server = net.add_host("client", "10.0.0.1"), net.add_host("server", "10.0.0.2")
+    listener = server.socket()
+    listener.bind(80)
+    listener.listen(8)
+    sock = client.socket()
+    sock.connect("10.0.0.2", 81)
+    return Run("closed-port", net, 1.0, {"client": sock, "listener": listener})
+
+
+def _half_open_reconnect(seed: int) -> Run:
+    """Notebook 02: a connection from port 40000; the client crashes at 1 s and connects again from 40000 at 2 s."""
+    net = Network(seed=seed)
+    c, s = net.add_host("client", "10.0.0.1"), net.add_host("server", "10.0.0.2")
+    listener = s.socket()
+    listener.bind(80)
+    listener.listen(8)
+    first = c.socket()
+    first.bind(40000)
+    first.connect("10.0.0.2", 80)
+    net.at(0.5, listener.accept)
+    net.at(1.0, reboot, net, "client")
+    again: dict[str, Socket] = {}
+
+    def reconnect() -> None:
+        sock = net.hosts["client"].socket()
+        sock.bind(40000)
+        sock.connect("10.0.0.2", 80)
+        again["client"] = sock
+
+    net.at(2.0, reconnect)
+    return Run("half-open reconnect", net, 5.0, {"listener": listener})
+
+
 #: run name -> builder(seed) returning a :class:`Run` that has not run yet.
 RUNS: Mapping[str, Callable[[int], Run]] = {
     "handshake": _handshake,
+    "closed-port": _closed_port,
+    "half-open-reconnect": _half_open_reconnect,
     "client-closes-first": _client_closes_first,
     "simultaneous-close": _simultaneous_close,
 }

@@ -27,6 +27,7 @@ from tcpkit.engine.profiles import get_profile
 from tcpkit.engine.states import Event, State, lookup, transitions_from
 from tcpkit.engine.trace import Trace, TraceRecord
 
+from . import demos
 from .construct import CHECKERS, Verdict, checker, error_verdict, run_user_code
 
 __all__ = ["CHECKERS", "FLOOD", "PORT_RUN", "DryLab"]
@@ -327,6 +328,69 @@ def keyed_isn(text: str) -> Verdict:
 
 
 # ----------------------------------------------------------------------------------------------- 03
+_BURST_KNOBS = ("backlog", "somaxconn", "tcp_syncookies", "tcp_abort_on_overflow", "tcp_max_syn_backlog")
+
+
+@checker("burst-backlog")
+def burst_backlog(text: str) -> Verdict:
+    """03: a listener that serves a burst of clients (:data:`~tcpkit.lessons.demos.BURST`) without a lost client."""
+    ns, bad = run_user_code(text, {})
+    if bad is not None:
+        return bad
+    assert ns is not None
+    cfg = ns.get("listener")
+    if not isinstance(cfg, dict) or not cfg:
+        return Verdict(False, "Define `listener` as a dict of settings, e.g. listener = dict(backlog=128).")
+    unknown = sorted(set(cfg) - set(_BURST_KNOBS))
+    if unknown:
+        return Verdict(False, f"{unknown[0]!r} is not a setting of this listener; use: {', '.join(_BURST_KNOBS)}.")
+    try:
+        r = demos.burst(cfg)
+    except (KnobError, ParameterError) as exc:
+        return Verdict(False, f"The engine refuses this configuration: {exc}")
+    c = r.counters
+    b = demos.BURST
+    detail = (
+        f"served by the application within {b['within']:g} s: {r.served} of {r.clients}; clients that believe they "
+        f"are connected: {r.established}; reset: {r.reset}; SYN retransmissions: {r.syn_retransmits}\n"
+        f"accept queue: peak {r.peak_accept_queue}, limit {r.accept_limit}; SYN queue: peak {r.peak_syn_queue}, "
+        f"limit {r.syn_limit}; counters: " + ", ".join(f"{k}={v}" for k, v in sorted(c.items()))
+    )
+    if r.served == r.clients and not r.reset and not r.syn_retransmits:
+        return Verdict(True, f"All {r.clients} clients were served within {b['within']:g} s.", details=detail)
+    backlog = cfg.get("backlog", 128)
+    if r.accept_limit < backlog:
+        why = (
+            f"listen({backlog}) got a backlog of only {r.accept_limit}: somaxconn caps it (min(backlog, somaxconn)), "
+            f"and the accept queue overflowed"
+        )
+    elif r.reset:
+        why = (
+            f"{r.reset} clients were reset: tcp_abort_on_overflow = 1 answers a final ACK that meets a full accept "
+            f"queue with an RST (ListenOverflows={c.get('ListenOverflows', 0)})"
+        )
+    elif c.get("ListenOverflows"):
+        why = (
+            f"the accept queue (limit {r.accept_limit}, so {r.accept_limit} + 1 fit) overflowed "
+            f"{c['ListenOverflows']} times (ListenOverflows): those clients sent their final ACK and believe they are "
+            "connected, but the server dropped it"
+            + (
+                "; their requests were SYN cookies (TCPReqQFullDoCookies), so the server kept nothing and never "
+                "asks again"
+                if c.get("TCPReqQFullDoCookies")
+                else ""
+            )
+        )
+    elif c.get("TCPReqQFullDrop") or r.syn_retransmits:
+        why = (
+            "the SYN queue (capped by the backlog) was full, so SYNs were dropped (TCPReqQFullDrop) and those clients "
+            "waited 1 s to retransmit"
+        )
+    else:
+        why = f"only {r.served} of {r.clients} clients were accepted in time"
+    return Verdict(False, f"Not every client was served: {why}.", details=detail)
+
+
 #: The flood every answer faces: 20 s of spoofed SYNs at 5000/s and 100 honest clients a second.
 FLOOD: dict[str, Any] = {"duration": 20.0, "flood_rate": 5000.0, "legit_rate": 100.0, "rtt": 0.05}
 _FLOOD_KNOBS = ("backlog", "tcp_syncookies", "tcp_synack_retries", "tcp_max_syn_backlog", "somaxconn")

@@ -33,8 +33,10 @@ from .lab import Control, Lab, View
 from .labs import ExitsLab, IsnAttackLab, KernelLab, PortCeilingLab, PortExhaustionLab, SlowCloseLab, SynRetryLab
 from .player import TracePlayer, describe_record
 from .predict import PredictWidget
+from .queue_lab import BurstLab
 
 __all__ = [
+    "BurstLab",
     "Control",
     "ExitsLab",
     "FlagKey",

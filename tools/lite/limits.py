@@ -5,7 +5,7 @@ line tcpkit prints there instead.  ``tests/test_lite.py`` runs every ``probe`` i
 browser's kernel (with no network) and checks that its output contains ``says``: the
 course never fails silently or with a traceback on these, it says so in one line.
 Everything not listed here runs in the browser as it does in JupyterLab (the same test
-runs notebooks 01, 03 and 06 there; ``benchmarks/bench_lite.py`` runs all of them).
+runs notebooks 01, 03b and 06 there; ``benchmarks/bench_lite.py`` runs all of them).
 """
 
 from __future__ import annotations
