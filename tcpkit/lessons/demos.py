@@ -334,8 +334,8 @@ def half_open(speaker: str, seed: int = 1) -> dict[str, Any]:
     Parameters
     ----------
     speaker : {"server", "client"}
-        ``"server"``: the server sends 5 bytes at 2 s (Figure 11 of the RFC);
-        ``"client"``: the rebooted client connects again from the same port at 2 s (Figure 10).
+        ``"server"``: the server sends 5 bytes at 2 s (Figure 10 of the RFC);
+        ``"client"``: the rebooted client connects again from the same port at 2 s (Figure 9).
     seed : int
 
     Returns
