@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import KnobError, RemovedKnobError
+from .osrules import FREEBSD, LINUX, RFC9293, OsRules
 
 __all__ = ["Knob", "Profile", "Params", "get_profile", "PROFILES", "REMOVED_KNOBS"]
 
@@ -176,6 +177,9 @@ class Params:
     initial_cwnd: int
     port_low: int
     port_high: int
+    rules: OsRules  # how this OS differs from the others (tcpkit.engine.osrules)
+    rcvbuf: int  # a new socket's receive buffer before SO_RCVBUF
+    sndbuf: int  # a new socket's send buffer before SO_SNDBUF
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -961,6 +965,9 @@ def _derive_linux(v: Mapping[str, Any]) -> Params:
         initial_cwnd=10,
         port_low=v["ip_local_port_low"],
         port_high=v["ip_local_port_high"],
+        rules=LINUX,
+        rcvbuf=131072,  # tcp_rmem[1] since 4.20
+        sndbuf=262144,  # 2 x tcp_wmem[1], as getsockopt(SO_SNDBUF) reports it
     )
 
 
@@ -1002,6 +1009,9 @@ def _derive_freebsd(v: Mapping[str, Any]) -> Params:
         initial_cwnd=10,
         port_low=v["portrange_first"],
         port_high=v["portrange_last"],
+        rules=FREEBSD,
+        rcvbuf=v["recvspace"],
+        sndbuf=v["sendspace"],
         extra={"recvspace": v["recvspace"], "sendspace": v["sendspace"]},
     )
 
@@ -1044,6 +1054,9 @@ def _derive_rfc9293(v: Mapping[str, Any]) -> Params:
         initial_cwnd=10,
         port_low=49152,
         port_high=65535,
+        rules=RFC9293,
+        rcvbuf=65535,
+        sndbuf=65535,
     )
 
 

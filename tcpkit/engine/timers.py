@@ -28,9 +28,12 @@ FreeBSD: ``sys/netinet/tcp_timer.c`` ``tcp_syn_backoff[]`` and
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .profiles import Params
 
 __all__ = [
+    "Timers",
     "syn_timeout",
     "syn_retransmit_times",
     "syn_give_up_time",
@@ -194,3 +197,73 @@ class RttEstimator:
             self.srtt = 0.875 * self.srtt + 0.125 * r
         rto = self.srtt + max(0.001, 4 * self.rttvar)
         self.rto = min(max(rto, self.params.rto_min), self.params.rto_max)
+
+
+class Timers:
+    """The named deadlines of one connection; every change is reported to ``on_change``.
+
+    A connection has at most one deadline per name (``rexmt``, ``tlp``, ``persist``,
+    ``delack``, ``keepalive``, ``fin_wait_2``, ``time_wait``).  :meth:`pop_due` hands
+    them out earliest first (equal deadlines by name, so a run is repeatable).
+
+    Examples
+    --------
+    >>> seen = []
+    >>> t = Timers(lambda now, name, deadline: seen.append((name, deadline)))
+    >>> t.set(0.0, "rexmt", 1.0); t.set(0.0, "delack", 0.04); t.next_deadline()
+    0.04
+    >>> t.pop_due(0.5), t.pop_due(0.5)
+    ((0.04, 'delack'), None)
+    >>> t.cancel(0.5, "rexmt"); seen
+    [('rexmt', 1.0), ('delack', 0.04), ('rexmt', None)]
+    """
+
+    __slots__ = ("deadlines", "_on_change")
+
+    def __init__(self, on_change: Callable[[float, str, float | None], None]) -> None:
+        #: name -> deadline (seconds of virtual time)
+        self.deadlines: dict[str, float] = {}
+        self._on_change = on_change
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.deadlines
+
+    def get(self, name: str) -> float | None:
+        """The deadline of ``name``, or ``None`` when it is not running."""
+        return self.deadlines.get(name)
+
+    def set(self, now: float, name: str, deadline: float) -> None:
+        """Start (or move) timer ``name``; reported as a ``TimerSet``."""
+        self.deadlines[name] = deadline
+        self._on_change(now, name, deadline)
+
+    def cancel(self, now: float, name: str) -> None:
+        """Stop timer ``name`` if it runs; reported as a ``TimerCancelled``."""
+        if self.deadlines.pop(name, None) is not None:
+            self._on_change(now, name, None)
+
+    def cancel_all(self, now: float) -> None:
+        """Stop every timer (the connection is gone)."""
+        for name in list(self.deadlines):
+            self.cancel(now, name)
+
+    def move(self, name: str, deadline: float) -> None:
+        """Change a deadline without a trace record (a timer that is re-armed as it is handled)."""
+        self.deadlines[name] = deadline
+
+    def forget(self, name: str) -> None:
+        """Drop a deadline without a trace record (it is about to be set again)."""
+        self.deadlines.pop(name, None)
+
+    def next_deadline(self) -> float | None:
+        """The earliest deadline, or ``None``."""
+        return min(self.deadlines.values()) if self.deadlines else None
+
+    def pop_due(self, now: float) -> tuple[float, str] | None:
+        """Remove and return the earliest ``(deadline, name)`` due at or before ``now``, or ``None``."""
+        due = [(d, n) for n, d in self.deadlines.items() if d <= now]
+        if not due:
+            return None
+        deadline, name = min(due)
+        del self.deadlines[name]
+        return deadline, name

@@ -1,0 +1,242 @@
+"""How Linux, FreeBSD and the RFC text differ, as data: one OsRules value per profile.
+
+The engine never asks "is this Linux?".  Each place where real stacks part
+ways reads one named field here (or calls one of its two small strategy
+functions: the SYN option layout and the buffer a window scale is chosen
+for).  A profile's :class:`~tcpkit.engine.profiles.Params` carries its rules
+as ``params.rules``, so changing knobs never loses them and a new OS is a new
+instance, not new ``if`` branches.
+
+Examples
+--------
+>>> LINUX.tail_loss_probe, FREEBSD.tail_loss_probe, RFC9293.tail_loss_probe
+(True, False, False)
+>>> FREEBSD.oow_ack_limit            # 5 answers per second to invalid segments
+(5, 1.0)
+>>> rules_for("linux") is LINUX
+True
+
+Notes
+-----
+Every field cites the source it follows.  Linux: ``net/ipv4/tcp_input.c``,
+``tcp_output.c``, ``tcp_timer.c``, ``tcp.c``; FreeBSD: ``sys/netinet/tcp_input.c``,
+``tcp_output.c``, ``tcp_subr.c``, ``tcp_syncache.c``; RFC 9293 where the text decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ParameterError
+from .options import freebsd_options, linux_options
+from .segment import Option
+
+__all__ = ["OsRules", "LINUX", "FREEBSD", "RFC9293", "rules_for", "OptionLayout"]
+
+#: ``(mss, sack, (tsval, tsecr) or None, wscale or None) -> options``, keyword arguments.
+OptionLayout = Callable[..., tuple[Option, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class OsRules:
+    """The behaviours in which the modelled stacks differ.
+
+    Attributes
+    ----------
+    name : str
+        ``linux``, ``freebsd`` or ``rfc9293``.
+    syn_options : callable
+        Option layout of SYN and SYN-ACK (:func:`~tcpkit.engine.options.linux_options`
+        or :func:`~tcpkit.engine.options.freebsd_options`).
+    initial_window_clamp : bool
+        Advertise at most the SYN window until data has arrived (Linux
+        ``tcp_select_initial_window()`` clamps the first window to about 64 KB).
+    acceptability_window : str
+        The RCV.WND used for RFC 9293 Table 5: ``"advertised"`` (Linux ``tcp_receive_window()``)
+        or ``"space"`` (FreeBSD ``sbspace()``, the RFC's free buffer space).
+    syncache_window_cap : bool
+        A request in SYN_RECEIVED offers at most ``TCP_MAXWIN << wscale``
+        (FreeBSD ``sys/netinet/tcp_syncache.c``).
+    oow_ack_limit : (int, float)
+        At most this many ACKs to invalid segments per this many seconds (RFC 5961 §7):
+        Linux ``tcp_oow_rate_limited()`` (``tcp_invalid_ratelimit`` 500 ms), FreeBSD
+        ``ack_war_cnt``/``ack_war_timewindow`` (``sys/netinet/tcp_subr.c``).
+    round_buffers_to_mss : bool
+        FreeBSD ``tcp_mss_update()`` rounds both socket buffers up to a multiple of the MSS.
+    tso : bool
+        Linux hands the NIC large segments (TSO/GSO), sets PSH on every data segment and
+        has no sender silly-window wait; otherwise one SMSS per segment, PSH on the last,
+        and sender SWS avoidance (RFC 9293 §3.8.6.2.1).
+    slow_start_every_byte : bool
+        Linux ``tcp_slow_start()`` grows cwnd by every acknowledged byte; RFC 5681 §3.1 caps
+        the increase at one SMSS per ACK.
+    tail_loss_probe : bool
+        Tail loss probes (RFC 8985 §7; Linux ``tcp_schedule_loss_probe()``).
+    quickack : bool
+        Linux acknowledges the first segments at once (``TCP_MAX_QUICKACKS``).
+    delay_ack_of_fin : bool
+        Linux ``tcp_fin()`` enters pingpong mode: once data has flowed the ACK of a FIN waits
+        for the delayed-ACK timer.
+    fin_rides_ack_in_closing : bool
+        FreeBSD resends its unacknowledged FIN with the ACK of the peer's FIN
+        (``tcp_outflags[TCPS_CLOSING]``, ``tcp_output()``).
+    queue_syn_data : bool
+        Data on a simultaneous-open SYN is kept until ESTABLISHED (FreeBSD ``tcp_reass``).
+    drop_syn_in_time_wait : bool
+        FreeBSD ``tcp_twcheck()`` drops a SYN that cannot open a new incarnation.
+    reset_data_after_close : bool
+        New data for a closed (orphaned) socket is answered with RST (RFC 1122 §4.2.2.13;
+        Linux ``tcp_rcv_state_process()`` ``TCPAbortOnData``, FreeBSD ``tcps_rcvafterclose``).
+    reset_unread_after_shutdown : bool
+        Linux ``__tcp_close()`` resets in FIN_WAIT_1/2 too when received data was left unread.
+    paws_window : int
+        Timestamp ticks of slack before PAWS rejects (Linux ``TCP_PAWS_WINDOW`` = 1).
+    paws_disordered_ack : bool
+        Linux ``tcp_disordered_ack()`` lets a reordered pure ACK through PAWS.
+    paws_ack_for_bare_ack : bool
+        A bare ACK rejected by PAWS is answered with an ACK (Linux); FreeBSD drops it silently.
+    ack_of_old_duplicate : bool
+        FreeBSD processes the ACK field of an old duplicate (Stevens vol. 2 p. 960).
+    ack_too_old_check : bool
+        Drop an ACK older than SND.UNA - MAX.SND.WND (RFC 5961 §5.2) even when the
+        RFC 5961 knobs are off (both kernels always check).
+    wscale_buffer : callable ``(params) -> int``
+        The buffer size the offered window scale is chosen for.
+    """
+
+    name: str
+    syn_options: OptionLayout
+    initial_window_clamp: bool
+    acceptability_window: str
+    syncache_window_cap: bool
+    oow_ack_limit: tuple[int, float]
+    round_buffers_to_mss: bool
+    tso: bool
+    slow_start_every_byte: bool
+    tail_loss_probe: bool
+    quickack: bool
+    delay_ack_of_fin: bool
+    fin_rides_ack_in_closing: bool
+    queue_syn_data: bool
+    drop_syn_in_time_wait: bool
+    reset_data_after_close: bool
+    reset_unread_after_shutdown: bool
+    paws_window: int
+    paws_disordered_ack: bool
+    paws_ack_for_bare_ack: bool
+    ack_of_old_duplicate: bool
+    ack_too_old_check: bool
+    wscale_buffer: Callable[[Any], int]  # takes the profile's Params (not imported: profiles imports this module)
+
+
+#: FreeBSD's ``kern.ipc.maxsockbuf`` default, from which it derives the window scale it offers.
+FREEBSD_SB_MAX = 2097152
+
+
+def _rmem_max(params: Any) -> int:
+    """Linux ``tcp_select_initial_window()``: the scale that lets the largest receive buffer be advertised."""
+    return int(params.rmem_max)
+
+
+def _freebsd_sb_max(params: Any) -> int:
+    """FreeBSD ``tcp_connect()``/syncache: ``while (wscale < TCP_MAX_WINSHIFT && (TCP_MAXWIN << wscale) < sb_max)``."""
+    return int(params.extra.get("maxsockbuf", FREEBSD_SB_MAX))
+
+
+LINUX = OsRules(
+    name="linux",
+    syn_options=linux_options,
+    initial_window_clamp=True,
+    acceptability_window="advertised",
+    syncache_window_cap=False,
+    oow_ack_limit=(1, 0.5),
+    round_buffers_to_mss=False,
+    tso=True,
+    slow_start_every_byte=True,
+    tail_loss_probe=True,
+    quickack=True,
+    delay_ack_of_fin=True,
+    fin_rides_ack_in_closing=False,
+    queue_syn_data=False,
+    drop_syn_in_time_wait=False,
+    reset_data_after_close=True,
+    reset_unread_after_shutdown=True,
+    paws_window=1,
+    paws_disordered_ack=True,
+    paws_ack_for_bare_ack=True,
+    ack_of_old_duplicate=False,
+    ack_too_old_check=True,
+    wscale_buffer=_rmem_max,
+)
+
+FREEBSD = OsRules(
+    name="freebsd",
+    syn_options=freebsd_options,
+    initial_window_clamp=False,
+    acceptability_window="space",
+    syncache_window_cap=True,
+    oow_ack_limit=(5, 1.0),
+    round_buffers_to_mss=True,
+    tso=False,
+    slow_start_every_byte=False,
+    tail_loss_probe=False,
+    quickack=False,
+    delay_ack_of_fin=False,
+    fin_rides_ack_in_closing=True,
+    queue_syn_data=True,
+    drop_syn_in_time_wait=True,
+    reset_data_after_close=True,
+    reset_unread_after_shutdown=False,
+    paws_window=0,
+    paws_disordered_ack=False,
+    paws_ack_for_bare_ack=False,
+    ack_of_old_duplicate=True,
+    ack_too_old_check=True,
+    wscale_buffer=_freebsd_sb_max,
+)
+
+RFC9293 = OsRules(
+    name="rfc9293",
+    syn_options=linux_options,
+    initial_window_clamp=False,
+    acceptability_window="space",
+    syncache_window_cap=False,
+    oow_ack_limit=(5, 1.0),
+    round_buffers_to_mss=False,
+    tso=False,
+    slow_start_every_byte=False,
+    tail_loss_probe=False,
+    quickack=False,
+    delay_ack_of_fin=False,
+    fin_rides_ack_in_closing=False,
+    queue_syn_data=False,
+    drop_syn_in_time_wait=False,
+    reset_data_after_close=False,
+    reset_unread_after_shutdown=False,
+    paws_window=0,
+    paws_disordered_ack=False,
+    paws_ack_for_bare_ack=True,
+    ack_of_old_duplicate=False,
+    ack_too_old_check=False,
+    wscale_buffer=_rmem_max,
+)
+
+_BY_NAME = {r.name: r for r in (LINUX, FREEBSD, RFC9293)}
+
+
+def rules_for(os_name: str) -> OsRules:
+    """The rules of ``linux``, ``freebsd`` or ``rfc9293``.
+
+    >>> rules_for("freebsd").drop_syn_in_time_wait
+    True
+    >>> rules_for("windows")
+    Traceback (most recent call last):
+    ...
+    tcpkit.engine.errors.ParameterError: parameter os = 'windows' is not allowed: expected one of linux, freebsd, ...
+    """
+    try:
+        return _BY_NAME[os_name]
+    except KeyError:
+        raise ParameterError("os", os_name, "one of " + ", ".join(_BY_NAME)) from None
