@@ -15,8 +15,8 @@ from tcpkit.engine.trace import CounterChanged, QueueChanged
 
 
 def server(link: Link, backlog: int) -> int:
-    lfd = link.b.socket()
-    link.b.bind(lfd, 80)
+    lfd = link.b.socket(link.now)
+    link.b.bind(link.now, lfd, 80)
     link.b.listen(link.now, lfd, backlog)
     return lfd
 
@@ -24,7 +24,7 @@ def server(link: Link, backlog: int) -> int:
 def dial(link: Link, n: int) -> list[int]:
     fds = []
     for _ in range(n):
-        fd = link.a.socket()
+        fd = link.a.socket(link.now)
         assert errno_of(lambda fd=fd: link.a.connect(link.now, fd, SERVER_ADDR, 80)) == "EINPROGRESS"
         fds.append(fd)
     return fds
@@ -217,8 +217,8 @@ def test_queue_records_follow_lengths() -> None:
 
 def test_backlog_capped_by_somaxconn() -> None:
     st = Stack(profile=get_profile("linux", somaxconn=3))
-    fd = st.socket()
-    st.bind(fd, 80)
+    fd = st.socket(0.0)
+    st.bind(0.0, fd, 80)
     st.listen(0.0, fd, backlog=1000)
     lst = st.fds[fd].listener
     assert lst is not None and lst.backlog == 3
@@ -226,8 +226,8 @@ def test_backlog_capped_by_somaxconn() -> None:
 
 def test_freebsd_syncache_entry_visible_and_syn_data_dropped() -> None:
     st = Stack(name="srv", addr=SERVER_ADDR, profile="freebsd")
-    fd = st.socket()
-    st.bind(fd, 8080)
+    fd = st.socket(0.0)
+    st.bind(0.0, fd, 8080)
     st.listen(0.0, fd, 1)
     syn = parse_segment("S 17:20(3) win 32767 <mss 1460,sackOK,eol,eol>").replace(src_port=5000, dst_port=8080)
     st.segment_arrives(0.0, CLIENT_ADDR, SERVER_ADDR, syn)
@@ -262,8 +262,8 @@ def test_accept_on_empty_queue_is_eagain() -> None:
 def _request_lifetimes(backlog: int, n: int) -> list[float]:
     """``n`` spoofed SYNs (nobody answers the SYN-ACKs) at t = 0; when each request dies."""
     st = Stack(name="server", addr=SERVER_ADDR, profile=get_profile("linux", tcp_syncookies=0), seed=2)
-    lfd = st.socket()
-    st.bind(lfd, 80)
+    lfd = st.socket(0.0)
+    st.bind(0.0, lfd, 80)
     st.listen(0.0, lfd, backlog)
     for i in range(n):
         st.segment_arrives(
@@ -294,6 +294,7 @@ def test_freebsd_syncache_is_not_pruned() -> None:
 
     p = get_profile("freebsd").params
     lst = Listener(
+        0.0,
         p,
         local=(SERVER_ADDR, 80),
         backlog=8,

@@ -68,10 +68,10 @@ def pure_ack(d: Datagram, _t: float) -> bool:
 def simultaneous_open(profile: str = "linux", **knobs: object) -> tuple[Link, int, int]:
     """Both hosts connect to each other at once; their SYNs cross (RFC 9293 Figure 8)."""
     link = make_pair(profile, **knobs)
-    fa = link.a.socket()
-    link.a.bind(fa, 1000)
-    fb = link.b.socket()
-    link.b.bind(fb, 2000)
+    fa = link.a.socket(link.now)
+    link.a.bind(link.now, fa, 1000)
+    fb = link.b.socket(link.now)
+    link.b.bind(link.now, fb, 2000)
     errno_of(lambda: link.a.connect(0.0, fa, SERVER_ADDR, 2000))
     errno_of(lambda: link.b.connect(0.0, fb, CLIENT_ADDR, 1000))
     link.run(link.delay)  # both SYNs arrive: both sides in SYN_RECEIVED
@@ -157,7 +157,7 @@ def d_simopen() -> Link:
 @drive(S.SYN_SENT, E.CLOSE)
 def d_syn_sent_close() -> Link:
     link = make_pair(drop=from_client)
-    fd = link.a.socket()
+    fd = link.a.socket(link.now)
     errno_of(lambda: link.a.connect(0.0, fd, SERVER_ADDR, 80))
     link.a.close(0.5, fd)
     return link
@@ -250,12 +250,12 @@ for _st in (S.FIN_WAIT_1, S.FIN_WAIT_2):
 @drive(S.SYN_RECEIVED, E.RCV_ACK, ACCEPT_OVERFLOW)
 def d_accept_overflow_abort() -> Link:
     link = make_pair(tcp_syncookies=0, tcp_abort_on_overflow=1)
-    lfd = link.b.socket()
-    link.b.bind(lfd, 80)
+    lfd = link.b.socket(link.now)
+    link.b.bind(link.now, lfd, 80)
     link.b.listen(0.0, lfd, 2)  # the accept queue holds three
     fds: list[int] = []
     for _ in range(2):  # two connect at once, then two more (admitted while there is room)
-        more = [link.a.socket() for _ in range(2)]
+        more = [link.a.socket(link.now) for _ in range(2)]
         for fd in more:
             errno_of(lambda fd=fd: link.a.connect(link.now, fd, SERVER_ADDR, 80))
         fds += more
@@ -303,10 +303,10 @@ def d_fin_wait_2_timeout() -> Link:
 @drive(S.SYN_RECEIVED, E.RCV_FIN)
 def d_syn_rcvd_fin() -> Link:
     link = make_pair(drop=lambda d, t: d.src == CLIENT_ADDR and pure_ack(d, t))
-    lfd = link.b.socket()
-    link.b.bind(lfd, 80)
+    lfd = link.b.socket(link.now)
+    link.b.bind(link.now, lfd, 80)
     link.b.listen(0.0, lfd)
-    fd = link.a.socket()
+    fd = link.a.socket(link.now)
     errno_of(lambda: link.a.connect(0.0, fd, SERVER_ADDR, 80))
     link.settle()  # the client's handshake ACK is lost
     link.a.close(link.now, fd)  # its FIN carries the ACK
@@ -317,7 +317,7 @@ def d_syn_rcvd_fin() -> Link:
 @drive(S.SYN_SENT, E.RCV_RST)
 def d_refused() -> Link:
     link = make_pair()
-    fd = link.a.socket()
+    fd = link.a.socket(link.now)
     errno_of(lambda: link.a.connect(0.0, fd, SERVER_ADDR, 9))
     link.settle()
     assert link.a.getsockopt(fd, "SO_ERROR") == "ECONNREFUSED"
@@ -327,10 +327,10 @@ def d_refused() -> Link:
 @drive(S.SYN_RECEIVED, E.RCV_RST, "passive open")
 def d_syn_rcvd_rst_passive() -> Link:
     link = make_pair(drop=lambda d, t: d.src == CLIENT_ADDR and pure_ack(d, t))
-    lfd = link.b.socket()
-    link.b.bind(lfd, 80)
+    lfd = link.b.socket(link.now)
+    link.b.bind(link.now, lfd, 80)
     link.b.listen(0.0, lfd)
-    fd = link.a.socket()
+    fd = link.a.socket(link.now)
     errno_of(lambda: link.a.connect(0.0, fd, SERVER_ADDR, 80))
     link.settle()
     child = next(c for c in link.b.conns.values() if c.state is S.SYN_RECEIVED)
@@ -438,7 +438,7 @@ def _abort_in(state: State) -> Callable[[], Link]:
             return link
         if state is S.SYN_SENT:
             link = make_pair(drop=from_client)
-            fd = link.a.socket()
+            fd = link.a.socket(link.now)
             errno_of(lambda: link.a.connect(0.0, fd, SERVER_ADDR, 80))
             link.a.abort(0.1, fd)
             return link
@@ -480,17 +480,17 @@ def _retries_in(state: State) -> Callable[[], Link]:
     def run() -> Link:
         if state is S.SYN_SENT:
             link = make_pair(drop=from_client)
-            fd = link.a.socket()
+            fd = link.a.socket(link.now)
             errno_of(lambda: link.a.connect(0.0, fd, SERVER_ADDR, 80))
             link.run(200)
             assert link.a.getsockopt(fd, "SO_ERROR") == "ETIMEDOUT"
             return link
         if state is S.SYN_RECEIVED:
             link = make_pair(drop=from_server)
-            lfd = link.b.socket()
-            link.b.bind(lfd, 80)
+            lfd = link.b.socket(link.now)
+            link.b.bind(link.now, lfd, 80)
             link.b.listen(0.0, lfd)
-            fd = link.a.socket()
+            fd = link.a.socket(link.now)
             errno_of(lambda: link.a.connect(0.0, fd, SERVER_ADDR, 80))
             link.run(70)
             return link

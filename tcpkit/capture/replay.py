@@ -348,7 +348,7 @@ class _Replayer:
         if b.role == "listen":
             t = self.pk[0].time - self.t0
             b.lfd = b.stack.socket(t)
-            b.stack.bind(b.lfd, b.port, b.addr, now=t)
+            b.stack.bind(t, b.lfd, b.port, b.addr)
             b.stack.listen(t, b.lfd, backlog=b.stack.params.somaxconn)
 
     # -- the two phases of one captured segment -------------------------------------------
@@ -358,7 +358,7 @@ class _Replayer:
         st = s.stack
         if seg.syn and not seg.has_ack and not seg.rst and s.fd is None and s.role == "connect" and not s.fin_called:
             fd = st.socket(t)
-            st.bind(fd, s.port, s.addr, now=t)
+            st.bind(t, fd, s.port, s.addr)
             s.fd = fd
             self._call(s, t, f"connect({peer.addr}:{peer.port})", st.connect, t, fd, peer.addr, peer.port)
             return

@@ -508,7 +508,7 @@ class _Runner:
         due = (step.end if step.time.kind == "absolute" else prev + step.end) if step.end is not None else self.now
         name = step.name
         if name == "socket":
-            fd = self.stack.socket()
+            fd = self.stack.socket(self.now)
             if step.result is not None and step.result >= 0:
                 self.fds[step.result] = fd
                 self.last_fd = step.result
@@ -531,7 +531,7 @@ class _Runner:
     def _immediate(self, step: SyscallStep, sfd: int, efd: int) -> tuple[int, str | None]:
         st, now, name, a = self.stack, self.now, step.name, step.args
         if name == "bind":
-            v, err = self._call(lambda: st.bind(efd, SCRIPT_PORT))
+            v, err = self._call(lambda: st.bind(now, efd, SCRIPT_PORT))
             if err is None:
                 self.local_port, self.remote_port = SCRIPT_PORT, REMOTE_PORT
             return 0, err

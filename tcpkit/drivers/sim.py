@@ -304,7 +304,7 @@ class Socket:
         return self.host.stack.getsockopt(self.fd, name)
 
     def bind(self, port: int, addr: str | None = None) -> None:
-        self.host.stack.bind(self.fd, port, addr, now=self.host.net.now)
+        self.host.stack.bind(self.host.net.now, self.fd, port, addr)
 
     def listen(self, backlog: int = 128) -> None:
         self.host.stack.listen(self.host.net.now, self.fd, backlog=backlog)

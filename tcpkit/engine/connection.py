@@ -66,7 +66,7 @@ from .events import (
     TraceRecord,
 )
 from .options import freebsd_options, linux_options, wscale_for
-from .profiles import Params, get_profile
+from .profiles import Params, Profile, get_profile
 from .segment import Flags, Segment
 from .sender import Sender
 from .seqnum import MASK, seq_add, seq_diff, seq_ge, seq_gt, seq_in_window, seq_le, seq_lt
@@ -444,7 +444,7 @@ class Connection:
 
         Examples
         --------
-        >>> a, b = handshake_pair()
+        >>> a, b = handshake_pair(0.0)
         >>> a.send(1.0, b"lost"); _ = a.take_outgoing()     # the segment is lost
         4
         >>> a.handle_timer(a.next_deadline()); a.take_outgoing()[0].notation(relative_to=a.seq_base)
@@ -492,7 +492,7 @@ class Connection:
     def take_outgoing(self) -> list[Segment]:
         """Segments queued for sending since the last call.
 
-        >>> a, b = handshake_pair()
+        >>> a, b = handshake_pair(0.0)
         >>> a.close(1.0); [s.notation(relative_to=a.seq_base) for s in a.take_outgoing()]
         ['F. 1:1(0) ack 1 win 65535']
         >>> a.take_outgoing()
@@ -586,7 +586,7 @@ class Connection:
 
         Examples
         --------
-        >>> a, b = handshake_pair()
+        >>> a, b = handshake_pair(0.0)
         >>> a.send(1.0, b"hello")
         5
         >>> b.segment_arrives(1.1, a.take_outgoing()[0]); b.recv(1.1, 100)
@@ -629,7 +629,7 @@ class Connection:
 
         Examples
         --------
-        >>> a, b = handshake_pair()
+        >>> a, b = handshake_pair(0.0)
         >>> b.recv(1.0, 10)
         Traceback (most recent call last):
         ...
@@ -667,7 +667,7 @@ class Connection:
     def take_error(self) -> str | None:
         """Read and clear the pending socket error (``SO_ERROR``).
 
-        >>> a, b = handshake_pair()
+        >>> a, b = handshake_pair(0.0)
         >>> a.abort(1.0); b.segment_arrives(1.1, a.take_outgoing()[0])
         >>> b.take_error(), b.take_error()
         ('ECONNRESET', None)
@@ -683,7 +683,7 @@ class Connection:
 
         Examples
         --------
-        >>> a, b = handshake_pair()
+        >>> a, b = handshake_pair(0.0)
         >>> a.close(1.0); a.state
         <State.FIN_WAIT_1: 'FIN_WAIT_1'>
         >>> b.segment_arrives(1.1, a.take_outgoing()[0]); b.state
@@ -719,7 +719,7 @@ class Connection:
 
         Examples
         --------
-        >>> a, b = handshake_pair()
+        >>> a, b = handshake_pair(0.0)
         >>> a.shutdown(1.0, "SHUT_WR"); a.send(1.0, b"more")
         Traceback (most recent call last):
         ...
@@ -750,7 +750,7 @@ class Connection:
 
         Examples
         --------
-        >>> a, b = handshake_pair()
+        >>> a, b = handshake_pair(0.0)
         >>> a.abort(1.0); a.state, a.take_outgoing()[0].notation(relative_to=a.seq_base)
         (<State.CLOSED: 'CLOSED'>, 'R. 1:1(0) ack 1 win 0')
         """
@@ -768,7 +768,7 @@ class Connection:
 
         Examples
         --------
-        >>> a, b = handshake_pair()
+        >>> a, b = handshake_pair(0.0)
         >>> a.keepidle = 30.0; a.set_keepalive(1.0, True); a.next_deadline()
         31.0
         """
@@ -779,7 +779,7 @@ class Connection:
 
         Examples
         --------
-        >>> a, b = handshake_pair()
+        >>> a, b = handshake_pair(0.0)
         >>> st = a.status(); st["state"], st["tcpi_state"], st["snd_nxt"] - st["iss"]
         (<State.ESTABLISHED: 'ESTABLISHED'>, 1, 1)
         """
@@ -819,7 +819,7 @@ class Connection:
 
         Examples
         --------
-        >>> a, b = handshake_pair()
+        >>> a, b = handshake_pair(0.0)
         >>> sorted(a.poll()), sorted(b.poll())
         (['out'], ['out'])
         """
@@ -856,7 +856,7 @@ class Connection:
         A blind RST with a sequence number inside the window but not exactly RCV.NXT
         earns a challenge ACK (RFC 5961 §3.2) instead of a reset:
 
-        >>> a, b = handshake_pair()
+        >>> a, b = handshake_pair(0.0)
         >>> rst = Segment(src_port=80, dst_port=40000, seq=(a.rcv_nxt + 100) % 2**32, flags=Flags.RST)
         >>> a.segment_arrives(1.0, rst); a.state, a.take_outgoing()[0].flags
         (<State.ESTABLISHED: 'ESTABLISHED'>, <Flags.ACK: 16>)
@@ -1329,7 +1329,7 @@ class Connection:
         Examples
         --------
         >>> from tcpkit.engine.segment import Timestamp
-        >>> c, s = handshake_pair("linux")
+        >>> c, s = handshake_pair(0.0, "linux")
         >>> s.ts_recent, s.state
         (20, <State.ESTABLISHED: 'ESTABLISHED'>)
         >>> old = Segment(src_port=40000, dst_port=80, seq=s.rcv_nxt, ack=s.snd_nxt, flags=Flags.ACK, window=100,
@@ -1370,15 +1370,15 @@ class Connection:
         return True
 
 
-def handshake_pair(profile: str = "rfc9293", *, now: float = 0.0) -> tuple[Connection, Connection]:
-    """Two connections, client and server, with the three-way handshake already done by hand.
+def handshake_pair(now: float, profile: str | Profile = "rfc9293") -> tuple[Connection, Connection]:
+    """Two connections, client and server, with the three-way handshake done by hand from ``now``.
 
     Handy for examples and experiments: ``client`` is ``10.0.0.1:40000``, ``server``
-    ``10.0.0.2:80``; the ISNs are 1000 and 5000 and the handshake took 30 ms.
+    ``10.0.0.2:80``; the ISNs are 1000 and 5000 and the handshake takes 30 ms.
 
     Examples
     --------
-    >>> c, s = handshake_pair("linux")
+    >>> c, s = handshake_pair(0.0, "linux")
     >>> c.state, s.state, c.smss
     (<State.ESTABLISHED: 'ESTABLISHED'>, <State.ESTABLISHED: 'ESTABLISHED'>, 1448)
     """

@@ -18,7 +18,7 @@ Examples
 >>> sent = []
 >>> def child(now, remote):
 ...     return Connection(get_profile("linux").params, local=("10.0.0.1", 80), remote=remote, iss=7000, passive=True)
->>> lst = Listener(get_profile("linux").params, local=("10.0.0.1", 80), backlog=1, make_child=child)
+>>> lst = Listener(0.0, get_profile("linux").params, local=("10.0.0.1", 80), backlog=1, make_child=child)
 >>> syn = parse_segment("S 0:0(0) win 65535 <mss 1460>").replace(src_port=5000, dst_port=80)
 >>> c = lst.segment_arrives(0.0, "10.0.0.2", syn, send=sent.append)
 >>> c.state, lst.queue_lengths()
@@ -26,7 +26,7 @@ Examples
 >>> ack = parse_segment(". 1:1(0) ack 7001 win 500").replace(src_port=5000, dst_port=80)
 >>> lst.child_segment(0.1, c, ack, send=sent.append); lst.queue_lengths()
 (0, 1)
->>> lst.accept() is c
+>>> lst.accept(0.1) is c
 True
 
 Notes
@@ -51,7 +51,7 @@ from tcpkit.engine import syncookies
 from .connection import Connection
 from .events import ConnId, CounterChanged, QueueChanged, SegmentDropped, SegmentSent, StateChanged, Tracer, TraceRecord
 from .profiles import Params
-from .segment import Flags, Segment
+from .segment import MSS, Flags, Segment
 from .states import ACCEPT_OVERFLOW, Event, State, lookup
 
 __all__ = ["Listener", "COUNTERS"]
@@ -78,6 +78,8 @@ class Listener:
 
     Parameters
     ----------
+    now : float
+        When ``listen()`` was called.
     params : Params
     local : (addr, port)
     backlog : int
@@ -94,6 +96,7 @@ class Listener:
 
     def __init__(
         self,
+        now: float,
         params: Params,
         *,
         local: tuple[str, int],
@@ -103,7 +106,6 @@ class Listener:
         tracer: Tracer | None = None,
         counters: dict[str, int] | None = None,
         cookie_seed: int = 0,
-        now: float = 0.0,
     ) -> None:
         self.params = params
         self.local = local
@@ -170,7 +172,7 @@ class Listener:
         """``(SYN queue, accept queue)`` limits as :meth:`syn_queue_full` and :meth:`accept_queue_full` use them.
 
         >>> from tcpkit.engine.profiles import get_profile
-        >>> Listener(get_profile("linux").params, local=("a", 80), backlog=8, make_child=print).queue_limits()
+        >>> Listener(0.0, get_profile("linux").params, local=("a", 80), backlog=8, make_child=print).queue_limits()
         (8, 8)
         """
         syn = self.params.max_syn_backlog if self.params.os == "freebsd" else self.backlog
@@ -187,7 +189,7 @@ class Listener:
         Examples
         --------
         >>> from tcpkit.engine.profiles import get_profile
-        >>> lst = Listener(get_profile("linux").params, local=("a", 80), backlog=0, make_child=print)
+        >>> lst = Listener(0.0, get_profile("linux").params, local=("a", 80), backlog=0, make_child=print)
         >>> lst.syn_queue_full(), lst.accept_queue_full()
         (True, False)
         """
@@ -218,7 +220,7 @@ class Listener:
         >>> p = get_profile("linux").params
         >>> def child(now, remote):
         ...     return Connection(p, local=("10.0.0.1", 80), remote=remote, iss=7, passive=True)
-        >>> lst = Listener(p, local=("10.0.0.1", 80), backlog=8, make_child=child)
+        >>> lst = Listener(0.0, p, local=("10.0.0.1", 80), backlog=8, make_child=child)
         >>> for port in range(5000, 5005):
         ...     syn = parse_segment("S 0:0(0) win 65535").replace(src_port=port, dst_port=80)
         ...     _ = lst.segment_arrives(0.0, "10.0.0.2", syn, send=lambda s: None)
@@ -252,7 +254,7 @@ class Listener:
         Examples
         --------
         >>> from tcpkit.engine.profiles import get_profile
-        >>> lst = Listener(get_profile("linux").params, local=("a", 80), backlog=1, make_child=print)
+        >>> lst = Listener(0.0, get_profile("linux").params, local=("a", 80), backlog=1, make_child=print)
         >>> lst.accept_queue.extend(["c1", "c2"]); lst.accept_queue_full()    # backlog 1 holds two
         True
         """
@@ -369,7 +371,7 @@ class Listener:
         Examples
         --------
         >>> from tcpkit.engine.profiles import get_profile
-        >>> lst = Listener(get_profile("linux").params, local=("a", 80), backlog=1, make_child=print)
+        >>> lst = Listener(0.0, get_profile("linux").params, local=("a", 80), backlog=1, make_child=print)
         >>> lst.no_recent_overflow(5.0)
         True
         >>> lst._note_overflow(5.0); lst.no_recent_overflow(100.0), lst.no_recent_overflow(126.0)
@@ -401,8 +403,6 @@ class Listener:
             return True, None
         child = self.make_child(now, (src_addr, seg.src_port))
         child.listener = self
-        from .segment import MSS
-
         syn = Segment(
             src_port=seg.src_port,
             dst_port=seg.dst_port,
@@ -474,7 +474,7 @@ class Listener:
         if self.syn_queue.pop(child.conn_id, None) is not None:
             self._emit_queue(now)
 
-    def accept(self, now: float = 0.0) -> Connection | None:
+    def accept(self, now: float) -> Connection | None:
         """The oldest child of the accept queue, or ``None``."""
         while self.accept_queue:
             c = self.accept_queue.popleft()
@@ -497,7 +497,7 @@ class Listener:
         Examples
         --------
         >>> from tcpkit.engine.profiles import get_profile
-        >>> lst = Listener(get_profile("linux").params, local=("a", 80), backlog=4, make_child=print)
+        >>> lst = Listener(0.0, get_profile("linux").params, local=("a", 80), backlog=4, make_child=print)
         >>> lst.close(1.0), lst.state
         ([], <State.CLOSED: 'CLOSED'>)
         """

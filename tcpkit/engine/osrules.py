@@ -104,6 +104,23 @@ class OsRules:
         RFC 5961 knobs are off (both kernels always check).
     wscale_buffer : callable ``(params) -> int``
         The buffer size the offered window scale is chosen for.
+    ts_offset_per_connection : bool
+        Each connection's timestamp clock gets its own offset (Linux >= 4.10, ``tcp_timestamps = 1``,
+        RFC 7323 §5.4).
+    isn_algorithm : str
+        The ISN generator a Stack uses by default (:func:`tcpkit.engine.isn.make_isn`).
+    ephemeral_parity : bool
+        connect() tries ports of one parity, bind() the other (Linux >= 4.6 ``__inet_hash_connect()``).
+    sockbuf_doubling : bool
+        ``SO_RCVBUF``/``SO_SNDBUF`` are doubled for bookkeeping overhead (Linux ``sock_setsockopt()``).
+    o_nonblock : int
+        The OS's ``O_NONBLOCK`` bit, also accepted by ``fcntl(F_SETFL)`` (FreeBSD 4, Linux 0o4000).
+    tw_reopen_by_timestamp : bool
+        A SYN whose timestamp is newer than TIME_WAIT's TS.Recent may reopen the 4-tuple even with
+        a lower sequence number (Linux ``tcp_timewait_state_process()``; RFC 6191).
+    tw_isn_above_old : bool
+        A connection that takes over a TIME_WAIT 4-tuple starts its ISN above the old SND.NXT
+        (Linux ``tcp_twsk_unique()``/``tcp_conn_request()``: ``tw_snd_nxt + 65535 + 2``).
     """
 
     name: str
@@ -129,6 +146,13 @@ class OsRules:
     ack_of_old_duplicate: bool
     ack_too_old_check: bool
     wscale_buffer: Callable[[Any], int]  # takes the profile's Params (not imported: profiles imports this module)
+    ts_offset_per_connection: bool
+    isn_algorithm: str
+    ephemeral_parity: bool
+    sockbuf_doubling: bool
+    o_nonblock: int
+    tw_reopen_by_timestamp: bool
+    tw_isn_above_old: bool
 
 
 #: FreeBSD's ``kern.ipc.maxsockbuf`` default, from which it derives the window scale it offers.
@@ -169,6 +193,13 @@ LINUX = OsRules(
     ack_of_old_duplicate=False,
     ack_too_old_check=True,
     wscale_buffer=_rmem_max,
+    ts_offset_per_connection=True,
+    isn_algorithm="linux",
+    ephemeral_parity=True,
+    sockbuf_doubling=True,
+    o_nonblock=0o4000,
+    tw_reopen_by_timestamp=True,
+    tw_isn_above_old=True,
 )
 
 FREEBSD = OsRules(
@@ -195,6 +226,13 @@ FREEBSD = OsRules(
     ack_of_old_duplicate=True,
     ack_too_old_check=True,
     wscale_buffer=_freebsd_sb_max,
+    ts_offset_per_connection=False,
+    isn_algorithm="rfc6528",
+    ephemeral_parity=False,
+    sockbuf_doubling=False,
+    o_nonblock=4,
+    tw_reopen_by_timestamp=False,
+    tw_isn_above_old=False,
 )
 
 RFC9293 = OsRules(
@@ -221,6 +259,13 @@ RFC9293 = OsRules(
     ack_of_old_duplicate=False,
     ack_too_old_check=False,
     wscale_buffer=_rmem_max,
+    ts_offset_per_connection=False,
+    isn_algorithm="rfc6528",
+    ephemeral_parity=False,
+    sockbuf_doubling=False,
+    o_nonblock=0o4000,
+    tw_reopen_by_timestamp=False,
+    tw_isn_above_old=False,
 )
 
 _BY_NAME = {r.name: r for r in (LINUX, FREEBSD, RFC9293)}

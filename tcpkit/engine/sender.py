@@ -11,7 +11,7 @@ acknowledge (§3.8.6.3).  Its timer handlers are named ``on_<timer>``.
 Examples
 --------
 >>> from tcpkit.engine.connection import handshake_pair
->>> a, b = handshake_pair()
+>>> a, b = handshake_pair(0.0)
 >>> a.send(1.0, b"lost"); _ = a.take_outgoing()         # the segment is lost
 4
 >>> a.timers                                          # RFC 6298: one RTO (1 s, no RTT sample yet)
