@@ -31,12 +31,13 @@ from tcpkit.engine.states import (
     ACCEPT_OVERFLOW,
     DATA_AFTER_CLOSE,
     TRANSITIONS,
+    TW_OVERFLOW,
     UNREAD_DATA,
     Event,
     State,
     lookup,
 )
-from tcpkit.engine.trace import StateChanged
+from tcpkit.engine.trace import StateChanged, TimerSet
 
 S = State
 E = Event
@@ -272,9 +273,8 @@ def d_simclose() -> Link:
     return link
 
 
-@drive(S.FIN_WAIT_1, E.RCV_FIN_ACK)
-def d_fin_ack_together() -> Link:
-    link, c, _lfd, s = est()
+def fin_ack_together(profile: str = "linux") -> Link:
+    link, c, _lfd, s = est(profile)
     link.drop = pure_ack  # the server's separate ACK of the FIN is lost
     link.a.close(link.now, c)
     link.settle()
@@ -282,6 +282,43 @@ def d_fin_ack_together() -> Link:
     link.b.close(link.now, s)  # its FIN acknowledges ours too
     link.settle()
     return link
+
+
+@pytest.mark.parametrize("profile", ["linux", "freebsd", "rfc9293"])
+def test_a_fin_that_acknowledges_our_fin_takes_two_rows(profile: str) -> None:
+    # RFC 9293 §3.10.7.4: the fifth check moves FIN-WAIT-1 to FIN-WAIT-2 ("and continue processing
+    # in that state"), the eighth takes the FIN there: Linux tcp_rcv_state_process() then tcp_fin()
+    link = fin_ack_together(profile)
+    rows = [(r.time, r.src, r.event, r.dst) for r in link.records if isinstance(r, StateChanged) and r.host == "client"]
+    i = next(k for k, r in enumerate(rows) if r[1] is S.FIN_WAIT_1)
+    (t1, _, e1, d1), (t2, s2, e2, d2) = rows[i], rows[i + 1]
+    assert (e1, d1, s2, e2, d2) == (E.RCV_ACK_OF_FIN, S.FIN_WAIT_2, S.FIN_WAIT_2, E.RCV_FIN, S.TIME_WAIT)
+    assert t1 == t2  # one segment
+    assert not any(isinstance(r, TimerSet) and r.timer == "fin_wait_2" for r in link.records)
+
+
+@drive(S.FIN_WAIT_2, E.RCV_FIN, TW_OVERFLOW)
+def d_tw_overflow_fin_wait_2() -> Link:
+    link = make_pair("linux", tcp_max_tw_buckets=0)
+    c, _lfd, s = connect_pair(link)
+    link.a.close(link.now, c)
+    link.settle()
+    link.b.close(link.now, s)
+    link.settle()
+    assert link.a.counters["TCPTimeWaitOverflow"] == 1 and not link.a.sockets()
+    return link
+
+
+@drive(S.CLOSING, E.RCV_ACK_OF_FIN, TW_OVERFLOW)
+def d_tw_overflow_closing() -> Link:
+    link, _c, _s = simultaneous_close(tcp_max_tw_buckets=1)
+    link.settle()
+    # one of the two hosts' sockets... each host has its own buckets: both get the one TIME_WAIT slot
+    assert link.a.counters["TCPTimeWaitOverflow"] == 0
+    link2, _c2, _s2 = simultaneous_close(tcp_max_tw_buckets=0)
+    link2.settle()
+    assert link2.a.counters["TCPTimeWaitOverflow"] == 1
+    return link2
 
 
 @drive(S.TIME_WAIT, E.RCV_FIN)

@@ -715,11 +715,9 @@ class _Observer:
             if st is State.SYN_RECEIVED and r.iss is not None and seq_ge(seg.ack, seq_add(r.iss, 1)):
                 self._move(r, t, Event.RCV_ACK)
             elif st is State.FIN_WAIT_1 and acks_fin:
-                if new_fin:
-                    self._move(r, t, Event.RCV_FIN_ACK)
-                    fin_done = True
-                else:
-                    self._move(r, t, Event.RCV_ACK_OF_FIN)
+                # FIN_WAIT_1 -> FIN_WAIT_2 first, even when the FIN rides on this ACK (the FIN
+                # below then moves FIN_WAIT_2 -> TIME_WAIT): RFC 9293 §3.10.7.4, as kernels report it
+                self._move(r, t, Event.RCV_ACK_OF_FIN)
             elif st in (State.CLOSING, State.LAST_ACK) and acks_fin:
                 self._move(r, t, Event.RCV_ACK_OF_FIN)
         if seg.fin and not fin_done:

@@ -70,7 +70,7 @@ from .profiles import Params, Profile, get_profile
 from .segment import Flags, Segment
 from .sender import Sender
 from .seqnum import MASK, seq_add, seq_diff, seq_ge, seq_gt, seq_in_window, seq_le, seq_lt
-from .states import DATA_AFTER_CLOSE, SYNCHRONIZED, UNREAD_DATA, Event, State, lookup
+from .states import ACCEPT_OVERFLOW, DATA_AFTER_CLOSE, SYNCHRONIZED, TW_OVERFLOW, UNREAD_DATA, Event, State, lookup
 from .tcb import (
     AckState,
     Clocks,
@@ -82,6 +82,7 @@ from .tcb import (
     Retransmission,
     SendQueue,
     SendSequence,
+    TimeWaitBuckets,
 )
 from .timers import RttEstimator, Timers, syn_timeout, synack_timeout
 
@@ -133,7 +134,11 @@ class Connection:
         Buffer sizes in bytes (default: the profile's).
     counters : dict, optional
         Shared nstat-like counters (the Stack passes its own); the connection adds
-        ``PAWSEstab``, ``TCPAbortOnData`` and ``TCPAbortOnClose`` to them.
+        ``PAWSEstab``, ``TCPAbortOnData``, ``TCPAbortOnClose``, ``EstabResets``,
+        ``AttemptFails``, ``EmbryonicRsts``, ``TCPSynRetrans``, ``TCPLossProbes`` and
+        ``TCPTimeWaitOverflow`` to them.
+    tw_buckets : TimeWaitBuckets, optional
+        The host's count of TIME_WAIT sockets (for ``tcp_max_tw_buckets``).
 
     Attributes
     ----------
@@ -178,8 +183,10 @@ class Connection:
         rcvbuf: int | None = None,
         sndbuf: int | None = None,
         counters: dict[str, int] | None = None,
+        tw_buckets: TimeWaitBuckets | None = None,
     ) -> None:
         self.params = params
+        self.tw_buckets = tw_buckets if tw_buckets is not None else TimeWaitBuckets()
         self.counters = counters if counters is not None else {}
         self.local = local
         self.remote = remote
@@ -207,6 +214,7 @@ class Connection:
         self.orphan = False  # the application has closed the socket
         self.error: str | None = None  # pending SO_ERROR
         self.ever_connected = False
+        self.counted_open = False  # PassiveOpens counted for this child (by the Stack)
         self.peer_syn: Segment | None = None  # the SYN our SYN-ACK answers
         #: the Listener that owns this child while it is in SYN_RECEIVED (set by the listener)
         self.listener: Any = None
@@ -400,13 +408,44 @@ class Connection:
     def _transition(self, now: float, event: Event, condition: str = "") -> None:
         row = lookup(self.state, event, condition)
         src = self.state
-        self.state = row.dst
+        dst = row.dst
+        self.state = dst
         self.transitions.append((src, event, condition))
         self._emit(StateChanged(time=now, host=self.host, conn=self.conn_id, row=row))
-        if row.dst is State.CLOSED:
+        if dst is State.TIME_WAIT and src is not State.TIME_WAIT:
+            self.tw_buckets.used += 1
+        elif src is State.TIME_WAIT and dst is not State.TIME_WAIT:
+            self.tw_buckets.used -= 1
+        if dst is State.CLOSED:
             self.timer.cancel_all(now)
-        elif row.dst is State.ESTABLISHED:
+        elif dst is State.ESTABLISHED:
             self.ever_connected = True
+        self._count_transition(now, src, event, dst, condition)
+
+    def _count_transition(self, now: float, src: State, event: Event, dst: State, condition: str) -> None:
+        """The MIB counters a state change moves (Linux names, as ``nstat`` shows them).
+
+        ``EstabResets``: ESTABLISHED or CLOSE_WAIT straight to CLOSED (``tcp_set_state()``).
+        ``AttemptFails``: a connection attempt dies by RST or timeout (``tcp_done()`` in
+        SYN_SENT/SYN_RECV), or a request is reset (``tcp_check_req()``: RST or SYN).
+        ``EmbryonicRsts``: a request (SYN_RECEIVED child of a listener) is reset
+        (``tcp_check_req()`` ``embryonic_reset``, also on accept-queue overflow with
+        ``tcp_abort_on_overflow``).
+        """
+        if dst is State.CLOSED and src in (State.ESTABLISHED, State.CLOSE_WAIT):
+            self._count(now, "EstabResets")
+        elif src is State.SYN_RECEIVED and self.passive:
+            if event is Event.RCV_RST:
+                self._count(now, "AttemptFails")
+                self._count(now, "EmbryonicRsts")
+            elif condition == ACCEPT_OVERFLOW:
+                self._count(now, "EmbryonicRsts")
+        elif (
+            src in (State.SYN_SENT, State.SYN_RECEIVED)
+            and dst is State.CLOSED
+            and event in (Event.RCV_RST, Event.TIMEOUT_RETRIES, Event.TIMEOUT_USER)
+        ):
+            self._count(now, "AttemptFails")
 
     def _count(self, now: float, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
@@ -477,6 +516,23 @@ class Connection:
     def _arm_fin_wait_2(self, now: float) -> None:
         if self.orphan and self.state is State.FIN_WAIT_2 and "fin_wait_2" not in self.timer:
             self.timer.set(now, "fin_wait_2", now + self.params.fin_timeout)
+
+    def _to_time_wait(self, now: float, event: Event, *, ack: bool = False) -> None:
+        """Take the row into TIME_WAIT (with the ACK of the peer's FIN when ``ack``) -- or, when
+        the host already holds ``tcp_max_tw_buckets`` TIME_WAIT sockets, the row that closes at
+        once (Linux ``tcp_time_wait()`` when ``inet_twsk_alloc()`` fails: ``TCPTimeWaitOverflow``,
+        ``tcp_done()``; ``tcp_fin()`` has sent the ACK already)."""
+        limit = self.params.max_tw_buckets
+        if limit is not None and self.tw_buckets.used >= limit:
+            if ack:
+                self.sender.send_ack(now)
+            self._transition(now, event, TW_OVERFLOW)
+            self._count(now, "TCPTimeWaitOverflow")
+            return
+        self._transition(now, event)
+        if ack:
+            self.sender.send_ack(now)
+        self._enter_time_wait(now)
 
     def _enter_time_wait(self, now: float) -> None:
         for name in ("rexmt", "fin_wait_2", "keepalive", "delack"):
@@ -961,7 +1017,15 @@ class Connection:
     # -- SYN-RECEIVED and the synchronized states (RFC 9293 §3.10.7.4 "Otherwise")
     def _otherwise(self, now: float, seg: Segment) -> None:
         """§3.10.7.4: PAWS, then the eight checks in the RFC's order."""
-        seg = self._simultaneous_open_synack(seg)
+        peer_synack = self._simultaneous_open_synack(seg)
+        if peer_synack is not seg:
+            self._otherwise(now, peer_synack)
+            if self.state in SYNCHRONIZED:
+                # its SYN is an old sequence number, which is acknowledged at once (". 1:1(0) ack 1"):
+                # Linux tcp_data_queue() (out_of_window: quick ACK), FreeBSD tcp_do_segment()
+                # (todrop: TF_ACKNOW), RFC 9293 §3.10.7.4 first check (unacceptable -> ACK)
+                self.sender.send_ack(now)
+            return
         if self._paws(now, seg):
             return
         checked = self._first_check_sequence_number(now, seg)
@@ -1028,8 +1092,10 @@ class Connection:
             self._drop(now, seg, "RST outside the window")
             return None
         if st is State.SYN_RECEIVED and seg.syn and seg.seq == self.rcv.irs:
-            # a retransmitted SYN: answer with the SYN-ACK again (Linux tcp_check_req)
+            # a retransmitted SYN: answer with the SYN-ACK again (Linux tcp_check_req ->
+            # inet_rtx_syn_ack -> tcp_rtx_synack, which counts TCPSynRetrans)
             self.sender.send_synack(now)
+            self._count(now, "TCPSynRetrans")
             return None
         zero_window_edge = seg.seq == self.rcv.nxt and self._recv_window() == 0
         old_duplicate = self.params.rules.ack_of_old_duplicate and seq_le(seg.end_seq, self.rcv.nxt)
@@ -1086,6 +1152,7 @@ class Connection:
         if st is State.SYN_RECEIVED:
             if seg.seq == self.rcv.irs:
                 self.sender.send_synack(now)
+                self._count(now, "TCPSynRetrans")
             else:
                 self.sender.send_ack(now)
             return
@@ -1131,6 +1198,7 @@ class Connection:
             self.sender.send_oow_ack(now)
             return None
         self.clocks.last_recv_time = now
+        self.rexmit.persist_probes = 0  # the peer is there: unanswered probes start over (Linux tcp_ack())
         self.sender.arm_keepalive(now)
         fin_acked_before = self._fin_acked()
         self.sender.on_ack(now, seg)
@@ -1143,12 +1211,15 @@ class Connection:
         st = self.state
         in_order_fin = seg.fin and seq_add(seg.seq, seg.length) == self.rcv.nxt and not self.recvq.fin_rcvd
         if fin_acked:
-            if st is State.FIN_WAIT_1 and not in_order_fin:
+            if st is State.FIN_WAIT_1:
+                # "if the FIN segment is now acknowledged, then enter FIN-WAIT-2 and continue
+                # processing in that state" -- also when this segment carries the peer's FIN,
+                # which the eighth check then takes from FIN_WAIT_2 to TIME_WAIT
                 self._transition(now, Event.RCV_ACK_OF_FIN)
-                self._arm_fin_wait_2(now)
+                if not in_order_fin:
+                    self._arm_fin_wait_2(now)
             elif st is State.CLOSING:
-                self._transition(now, Event.RCV_ACK_OF_FIN)
-                self._enter_time_wait(now)
+                self._to_time_wait(now, Event.RCV_ACK_OF_FIN)
                 return None
             elif st is State.LAST_ACK:
                 self._transition(now, Event.RCV_ACK_OF_FIN)
@@ -1275,22 +1346,17 @@ class Connection:
             else:
                 self.sender.send_ack(now)
         elif st is State.FIN_WAIT_1:
-            if self._fin_acked():
-                self._transition(now, Event.RCV_FIN_ACK)
-                self.sender.send_ack(now)
-                self._enter_time_wait(now)
-            else:
-                self._transition(now, Event.RCV_FIN)
-                if rules.fin_rides_ack_in_closing and self.sendq.fin_seq is not None:
-                    # FreeBSD's tcp_output() sends the still unacknowledged FIN again with
-                    # this ACK (seen in the state-event scripts: "F. 1:1(0) ack 2" in CLOSING)
-                    self.sender.segment(now, Flags.FIN, self.sendq.fin_seq)
-                else:
-                    self.sender.send_ack(now)
-        elif st is State.FIN_WAIT_2:
+            # our FIN is not acknowledged yet (else the fifth check moved us to FIN_WAIT_2)
             self._transition(now, Event.RCV_FIN)
-            self.sender.send_ack(now)
-            self._enter_time_wait(now)
+            if rules.fin_rides_ack_in_closing and self.sendq.fin_seq is not None:
+                # FreeBSD's tcp_output() sends the still unacknowledged FIN again with
+                # this ACK (seen in the state-event scripts: "F. 1:1(0) ack 2" in CLOSING)
+                self.sender.segment(now, Flags.FIN, self.sendq.fin_seq)
+            else:
+                self.sender.send_ack(now)
+        elif st is State.FIN_WAIT_2:
+            # tcp_fin(): the ACK goes out, then tcp_time_wait()
+            self._to_time_wait(now, Event.RCV_FIN, ack=True)
 
     # -- acceptability (RFC 9293 §3.10.7.4 Table 5) and PAWS (RFC 7323 §5)
     def _acceptable(self, seg: Segment) -> bool:

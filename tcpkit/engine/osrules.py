@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ParameterError
-from .options import freebsd_options, linux_options
+from .options import freebsd_options, linux_options, wscale_for
 from .segment import Option
 
 __all__ = ["OsRules", "LINUX", "FREEBSD", "RFC9293", "rules_for", "OptionLayout"]
@@ -102,11 +102,22 @@ class OsRules:
     ack_too_old_check : bool
         Drop an ACK older than SND.UNA - MAX.SND.WND (RFC 5961 §5.2) even when the
         RFC 5961 knobs are off (both kernels always check).
-    wscale_buffer : callable ``(params) -> int``
-        The buffer size the offered window scale is chosen for.
+    window_scale : callable ``(params, rcvbuf, locked) -> int``
+        The window-scale shift offered for a socket whose receive buffer is ``rcvbuf``
+        (``locked``: set by ``SO_RCVBUF``).
+    syn_window : callable ``(params, rcvbuf, mss) -> int``
+        The (unscaled) window field of our SYN or SYN-ACK.
+    time_based_limits : bool
+        Retransmission limits are times (Linux ``retransmits_timed_out()``: ``tcp_syn_retries``,
+        ``tcp_retries2``, ``tcp_orphan_retries`` turned into seconds, or ``TCP_USER_TIMEOUT``);
+        otherwise counts.
+    keepalive_waits_for_idle_queue : bool
+        No keepalive probe while data is in flight or queued (Linux ``tcp_keepalive_timer()``:
+        ``packets_out || !tcp_write_queue_empty()`` reschedules).
     ts_offset_per_connection : bool
-        Each connection's timestamp clock gets its own offset (Linux >= 4.10, ``tcp_timestamps = 1``,
-        RFC 7323 §5.4).
+        Each connection's timestamp clock gets its own offset (RFC 7323 §5.4): Linux >= 4.10
+        (``tcp_timestamps = 1``), FreeBSD >= 12 (``tcp_new_ts_offset()`` in ``tcp_connect()``,
+        ``net.inet.tcp.ts_offset_per_conn = 1``).
     isn_algorithm : str
         The ISN generator a Stack uses by default (:func:`tcpkit.engine.isn.make_isn`).
     ephemeral_parity : bool
@@ -145,7 +156,10 @@ class OsRules:
     paws_ack_for_bare_ack: bool
     ack_of_old_duplicate: bool
     ack_too_old_check: bool
-    wscale_buffer: Callable[[Any], int]  # takes the profile's Params (not imported: profiles imports this module)
+    window_scale: Callable[[Any, int, bool], int]  # takes the profile's Params (profiles imports this module)
+    syn_window: Callable[[Any, int, int], int]
+    time_based_limits: bool
+    keepalive_waits_for_idle_queue: bool
     ts_offset_per_connection: bool
     isn_algorithm: str
     ephemeral_parity: bool
@@ -159,14 +173,70 @@ class OsRules:
 FREEBSD_SB_MAX = 2097152
 
 
-def _rmem_max(params: Any) -> int:
-    """Linux ``tcp_select_initial_window()``: the scale that lets the largest receive buffer be advertised."""
-    return int(params.rmem_max)
+#: Linux ``net.core.rmem_max`` default (``SK_RMEM_MAX``, 212992): also a floor of the space the scale is chosen for.
+LINUX_CORE_RMEM_MAX = 212992
 
 
-def _freebsd_sb_max(params: Any) -> int:
-    """FreeBSD ``tcp_connect()``/syncache: ``while (wscale < TCP_MAX_WINSHIFT && (TCP_MAXWIN << wscale) < sb_max)``."""
-    return int(params.extra.get("maxsockbuf", FREEBSD_SB_MAX))
+def linux_window_scale(params: Any, rcvbuf: int, locked: bool) -> int:
+    """Linux ``tcp_select_initial_window()``: ``clamp(ilog2(space) - 15, 0, 14)``.
+
+    ``space`` is the largest of the socket's space, ``tcp_rmem[2]`` and ``net.core.rmem_max``,
+    capped by the window clamp, which ``SO_RCVBUF`` sets to the socket's full space (about half
+    the doubled buffer, ``tcp_full_space()``; ``tcp_connect_init()``).
+
+    >>> from tcpkit.engine.profiles import get_profile
+    >>> p = get_profile("linux").params
+    >>> linux_window_scale(p, 131072, False), linux_window_scale(p, 2 * 65536, True)
+    (10, 1)
+    >>> linux_window_scale(get_profile("linux", tcp_rmem_max=6291456).params, 131072, False)
+    7
+    """
+    space = max(rcvbuf // 2, int(params.rmem_max), LINUX_CORE_RMEM_MAX)
+    if locked:
+        space = min(space, rcvbuf // 2)
+    return max(0, min(14, space.bit_length() - 1 - 15))
+
+
+def bsd_window_scale(params: Any, rcvbuf: int, locked: bool) -> int:
+    """FreeBSD ``tcp_connect()``/``syncache_add()``: ``while (TCP_MAXWIN << wscale) < sb_max: wscale++`` (max 14).
+
+    ``sb_max`` is ``kern.ipc.maxsockbuf``, not the socket's own buffer.
+
+    >>> from tcpkit.engine.profiles import get_profile
+    >>> sizes = (73728, 2097152, 2**32 - 1)
+    >>> [bsd_window_scale(get_profile("freebsd", maxsockbuf=m).params, 65536, False) for m in sizes]
+    [1, 6, 14]
+    """
+    return wscale_for(int(params.extra.get("maxsockbuf", FREEBSD_SB_MAX)))
+
+
+def rfc_window_scale(params: Any, rcvbuf: int, locked: bool) -> int:
+    """The smallest shift that lets the receive buffer be advertised (RFC 7323 §2.3)."""
+    return wscale_for(max(rcvbuf, int(params.rmem_max)))
+
+
+def linux_syn_window(params: Any, rcvbuf: int, mss: int) -> int:
+    """Linux ``tcp_select_initial_window()``: the full space (half the buffer), rounded down to a multiple
+    of the MSS, at most 65535.
+
+    ``mss`` is the MSS we advertise, less the 12 bytes of timestamps on a SYN-ACK that carries them
+    (``tcp_openreq_init_rwin()``).  On Ethernet that makes 64240 (SYN) and 65160 (SYN-ACK); on
+    loopback 65495 and 65483.
+
+    >>> from tcpkit.engine.profiles import get_profile
+    >>> p = get_profile("linux").params
+    >>> linux_syn_window(p, 131072, 1460), linux_syn_window(p, 131072, 1448), linux_syn_window(p, 131072, 65495)
+    (64240, 65160, 65495)
+    """
+    space = min(rcvbuf // 2, 65535)
+    if space > mss:
+        space -= space % mss
+    return space
+
+
+def bsd_syn_window(params: Any, rcvbuf: int, mss: int) -> int:
+    """FreeBSD: ``imin(sbspace(&so->so_rcv), TCP_MAXWIN)`` (``tcp_output()``, ``syncache_add()``)."""
+    return min(max(rcvbuf, 0), int(params.syn_window), 0xFFFF)
 
 
 LINUX = OsRules(
@@ -192,7 +262,10 @@ LINUX = OsRules(
     paws_ack_for_bare_ack=True,
     ack_of_old_duplicate=False,
     ack_too_old_check=True,
-    wscale_buffer=_rmem_max,
+    window_scale=linux_window_scale,
+    syn_window=linux_syn_window,
+    time_based_limits=True,
+    keepalive_waits_for_idle_queue=True,
     ts_offset_per_connection=True,
     isn_algorithm="linux",
     ephemeral_parity=True,
@@ -225,8 +298,11 @@ FREEBSD = OsRules(
     paws_ack_for_bare_ack=False,
     ack_of_old_duplicate=True,
     ack_too_old_check=True,
-    wscale_buffer=_freebsd_sb_max,
-    ts_offset_per_connection=False,
+    window_scale=bsd_window_scale,
+    syn_window=bsd_syn_window,
+    time_based_limits=False,
+    keepalive_waits_for_idle_queue=False,
+    ts_offset_per_connection=True,
     isn_algorithm="rfc6528",
     ephemeral_parity=False,
     sockbuf_doubling=False,
@@ -258,7 +334,10 @@ RFC9293 = OsRules(
     paws_ack_for_bare_ack=True,
     ack_of_old_duplicate=False,
     ack_too_old_check=False,
-    wscale_buffer=_rmem_max,
+    window_scale=rfc_window_scale,
+    syn_window=bsd_syn_window,
+    time_based_limits=False,
+    keepalive_waits_for_idle_queue=False,
     ts_offset_per_connection=False,
     isn_algorithm="rfc6528",
     ephemeral_parity=False,

@@ -35,7 +35,6 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from .events import ConnId, Note, SegmentSent, TraceRecord
-from .options import wscale_for
 from .profiles import Params
 from .segment import Flags, Nop, Option, Segment, Timestamp
 from .seqnum import MASK, seq_add, seq_diff, seq_ge, seq_gt, seq_le, seq_lt
@@ -52,7 +51,15 @@ from .tcb import (
     SendQueue,
     SendSequence,
 )
-from .timers import RttEstimator, Timers, syn_give_up_time, syn_timeout, synack_timeout
+from .timers import (
+    RttEstimator,
+    Timers,
+    orphan_retries,
+    retries_timed_out,
+    syn_expired,
+    syn_timeout,
+    synack_timeout,
+)
 
 __all__ = ["Sender", "Owner", "TSO_MAX", "SEND_STATES", "TLP_STATES"]
 
@@ -105,6 +112,8 @@ class Owner(Protocol):
 
     def _fail(self, now: float, event: Event, err: str | None) -> None: ...
 
+    def _count(self, now: float, name: str) -> None: ...
+
 
 class Sender:
     """Output and the send-side timers of one connection.
@@ -130,8 +139,8 @@ class Sender:
         c = self.conn
         space = max(0, c.rcv_space())
         if c.params.rules.initial_window_clamp and not c.recvq.any_data:
-            # Linux starts with a window clamp of about 64 KB (tcp_select_initial_window)
-            space = min(space, c.params.syn_window)
+            # Linux starts with the window of its SYN (about 64 KB, tcp_select_initial_window)
+            space = min(space, c.recvq.initial_window)
         return min(space >> c.opts.rcv_wscale, 0xFFFF)
 
     def segment(
@@ -173,9 +182,9 @@ class Sender:
         return seg
 
     def our_wscale(self) -> int:
-        """The window-scale shift we offer (RFC 7323 §2.3)."""
-        p = self.conn.params
-        return wscale_for(p.rules.wscale_buffer(p))
+        """The window-scale shift we offer (RFC 7323 §2.3; ``rules.window_scale``)."""
+        c = self.conn
+        return c.params.rules.window_scale(c.params, c.recvq.size, c.recvq.locked)
 
     def syn_options(self, now: float, *, synack: bool, peer: Segment | None) -> tuple[Option, ...]:
         """Options of our SYN or SYN-ACK; a SYN-ACK offers only what the peer's SYN offered (RFC 7323 §2.2, §3.2)."""
@@ -187,19 +196,37 @@ class Sender:
             ws = p.window_scaling and peer.wscale is not None
         else:
             sack, use_ts, ws = p.sack, p.timestamps, p.window_scaling
+        if not synack and p.syn_drop_options_after is not None and c.rexmit.retransmits >= p.syn_drop_options_after:
+            # FreeBSD net.inet.tcp.rexmit_drop_options: tcp_timer_rexmt() clears TF_REQ_SCALE,
+            # TF_REQ_TSTMP and TF_SACK_PERMIT before the 4th SYN (the MSS stays)
+            sack, use_ts, ws = False, False, False
         ts = (self.tsval(now), c.opts.ts_recent if synack else 0) if use_ts else None
         shift = self.our_wscale() if ws else None
         return p.rules.syn_options(mss=p.mss, sack=sack, ts=ts, wscale=shift)
 
     def send_syn(self, now: float) -> None:
+        """Our SYN (RFC 9293 §3.10.1), with ECN asked for when the profile says so (RFC 3168 §6.1.1)."""
         c = self.conn
+        p = c.params
         opts = self.syn_options(now, synack=False, peer=None)
-        self.segment(now, Flags.SYN, c.snd.iss, ack=False, window=min(c.params.syn_window, 0xFFFF), options=opts)
+        window = p.rules.syn_window(p, c.recvq.size, p.mss)
+        c.recvq.initial_window = window
+        flags = Flags.SYN
+        if p.ecn_syn_retries is not None and c.rexmit.retransmits <= p.ecn_syn_retries:
+            # FreeBSD tcp_ecn_output_syn_sent(): net.inet.tcp.ecn.enable = 1 sets ECE and CWR on the SYN
+            # and on its first net.inet.tcp.ecn.maxretries retransmissions
+            flags |= Flags.ECE | Flags.CWR
+        self.segment(now, flags, c.snd.iss, ack=False, window=window, options=opts)
 
     def send_synack(self, now: float, peer: Segment | None = None) -> None:
         c = self.conn
-        opts = self.syn_options(now, synack=True, peer=peer if peer is not None else c.peer_syn)
-        self.segment(now, Flags.SYN, c.snd.iss, window=min(c.params.syn_window, 0xFFFF), options=opts)
+        p = c.params
+        syn = peer if peer is not None else c.peer_syn
+        opts = self.syn_options(now, synack=True, peer=syn)
+        ts_on = p.timestamps and syn is not None and syn.timestamp is not None
+        window = p.rules.syn_window(p, c.recvq.size, p.mss - (12 if ts_on else 0))
+        c.recvq.initial_window = window
+        self.segment(now, Flags.SYN, c.snd.iss, window=window, options=opts)
 
     def send_ack(self, now: float) -> None:
         self.segment(now, Flags(0), self.conn.snd.nxt)
@@ -309,7 +336,7 @@ class Sender:
             self.segment(now, flags, seq, payload=payload)
             sent_any = True
             if not seq_lt(seq, snd.max):
-                sendq.in_flight.append((seq, seq_add(seq, n + (1 if fin else 0)), fin))
+                sendq.in_flight.append((seq, seq_add(seq, n + (1 if fin else 0)), fin, now))
             snd.nxt = seq_add(snd.nxt, n + (1 if fin else 0))
             if fin:
                 sendq.fin_sent = True
@@ -322,7 +349,7 @@ class Sender:
                 break
         if sent_any and "rexmt" not in timer:
             nxt = now + self.rto()
-            if c.clocks.user_timeout:
+            if c.clocks.user_timeout and not c.params.rules.time_based_limits:
                 nxt = min(nxt, c.clocks.unacked_since + c.clocks.user_timeout)
             timer.set(now, "rexmt", nxt)
         if sent_any:
@@ -364,6 +391,8 @@ class Sender:
         in_flight = sendq.in_flight
         while in_flight and seq_le(in_flight[0][1], ack):
             in_flight.pop(0)
+        # the oldest unacknowledged byte now: when was it first sent? (Linux retrans_stamp)
+        c.clocks.unacked_since = in_flight[0][3] if in_flight else now
         rx = c.rexmit
         if rx.tlp_high is not None and seq_ge(ack, rx.tlp_high):
             rx.tlp_high = None
@@ -412,7 +441,6 @@ class Sender:
         elif advanced:
             cc.dupacks = 0
             c.rexmit.retransmits = 0
-            c.clocks.unacked_since = now
             # slow start / congestion avoidance (RFC 5681 §3.1)
             if not acked:
                 pass
@@ -470,33 +498,63 @@ class Sender:
 
     # ------------------------------------------------------------------ persist (zero-window probes)
     def check_persist(self, now: float) -> None:
-        """Arm or stop the persist timer (zero-window probing, RFC 9293 §3.8.6.1)."""
+        """Arm or stop the persist timer (zero-window probing, RFC 9293 §3.8.6.1).
+
+        The interval is the RTO doubled once per probe (``persist_backoff``), at most
+        ``rto_max`` (Linux ``tcp_probe0_when()``).  When the window opens the backoff and
+        the probe count start over (``tcp_ack_probe()``).
+        """
         # nothing in flight but data waiting: either the window is closed or too small to
         # be worth a segment; the persist timer probes (or forces a small segment)
         c = self.conn
-        snd, timer = c.snd, c.timer
+        snd, timer, rx = c.snd, c.timer, c.rexmit
         waiting = snd.nxt == snd.una and seq_gt(self.data_end, snd.nxt) and c.state in SEND_STATES
         if waiting and "persist" not in timer:
-            timer.set(now, "persist", now + min(c.rtt.rto * 2**c.rexmit.persist_probes, c.params.rto_max))
+            timer.set(now, "persist", now + min(c.rtt.rto * 2**rx.persist_backoff, c.params.rto_max))
         elif not waiting and "persist" in timer:
-            c.rexmit.persist_probes = 0
+            rx.persist_probes = rx.persist_backoff = 0
+            rx.probes_since = None
             timer.cancel(now, "persist")
 
     def on_persist(self, now: float) -> None:
+        """The persist timer (Linux ``tcp_probe_timer()``): probe the closed window, or give up.
+
+        A peer that answers the probes keeps the connection open for as long as it likes
+        (RFC 1122 §4.2.2.17): every ACK resets the probe count.  What ends it is
+        ``tcp_retries2`` unanswered probes, ``TCP_USER_TIMEOUT`` of probing, or, for an
+        orphaned socket (say FIN_WAIT_1 stuck behind a zero window after close()),
+        ``tcp_orphan_retries`` once the backed-off interval has reached ``rto_max``.
+        """
         c = self.conn
         if c.state not in SEND_STATES:
             return
+        p = c.params
         rx = c.rexmit
-        limit = c.params.orphan_retries if c.orphan else c.params.data_retries
+        user_timeout = c.clocks.user_timeout
+        if rx.probes_since is None:
+            rx.probes_since = now
+        elif user_timeout and now - rx.probes_since >= user_timeout - 1e-9:
+            c._fail(now, Event.TIMEOUT_USER, "ETIMEDOUT")
+            return
+        limit = p.data_retries
+        if c.orphan:
+            alive = c.rtt.rto * 2**rx.persist_backoff < p.rto_max
+            limit = orphan_retries(p, alive)
+            if p.rules.time_based_limits and not alive and rx.persist_backoff >= limit:
+                c._fail(now, Event.TIMEOUT_RETRIES, "ETIMEDOUT")
+                return
         if rx.persist_probes >= limit:
             c._fail(now, Event.TIMEOUT_RETRIES, "ETIMEDOUT")
             return
         rx.persist_probes += 1
+        if rx.persist_backoff < p.data_retries:
+            rx.persist_backoff += 1
         if c.snd.wnd > 0:
             # the window is open but small: send what fits (RFC 1122 §4.2.3.4 override)
             self.output(now, force=True)
             if c.snd.nxt != c.snd.una:
-                rx.persist_probes = 0
+                rx.persist_probes = rx.persist_backoff = 0
+                rx.probes_since = None
                 return
         # Linux tcp_xmit_probe_skb(): a bare ACK one below SND.UNA makes the peer state its window
         self.segment(now, Flags(0), (c.snd.una - 1) & MASK)
@@ -516,11 +574,14 @@ class Sender:
         if rx.retransmits or c.snd.una == c.snd.max or c.state not in TLP_STATES:
             return
         pto = 2 * c.rtt.srtt + (c.params.rto_min if len(c.sendq.in_flight) == 1 else 0.002)
+        deadline = now + pto
         rto_at = c.timer.get("rexmt")
-        if rto_at is not None and now + pto >= rto_at:
-            return
+        if rto_at is not None:
+            # "if the RTO formula yields an earlier time, then use that time": the probe then
+            # goes out instead of the RTO retransmission, without backing the RTO off
+            deadline = min(deadline, rto_at)
         c.timer.forget("tlp")
-        c.timer.set(now, "tlp", now + pto)
+        c.timer.set(now, "tlp", deadline)
 
     def on_tlp(self, now: float) -> None:
         c = self.conn
@@ -536,15 +597,18 @@ class Sender:
             off = seq_diff(snd.nxt, data_base)
             seq = snd.nxt
             self.segment(now, Flags(0), seq, payload=bytes(sendq.data[off : off + n]))
-            sendq.in_flight.append((seq, seq_add(seq, n), False))
+            sendq.in_flight.append((seq, seq_add(seq, n), False, now))
             snd.nxt = snd.max = seq_add(seq, n)
+            c._count(now, "TCPLossProbes")
         elif sendq.in_flight:
-            seq, end, fin = sendq.in_flight[-1]
+            # else the last segment sent goes again (for a lone FIN: the FIN)
+            seq, end, fin, _sent = sendq.in_flight[-1]
             n = seq_diff(end, seq) - (1 if fin else 0)
             off = seq_diff(seq, data_base)
             flags = (Flags.PSH if n else Flags(0)) | (Flags.FIN if fin else Flags(0))
             self.segment(now, flags, seq, payload=bytes(sendq.data[off : off + n]) if n > 0 else b"")
             c.rexmit.rtt_seq = None
+            c._count(now, "TCPLossProbes")
         c.timer.forget("rexmt")
         c.timer.set(now, "rexmt", now + self.rto())
 
@@ -556,17 +620,21 @@ class Sender:
         st = c.state
         rx = c.rexmit
         timer = c.timer
+        clocks = c.clocks
         if st is State.SYN_SENT:
-            too_many = rx.retransmits >= p.syn_retries + p.syn_linear_timeouts
-            if too_many or now - c.clocks.open_time >= syn_give_up_time(p) - 1e-9:
+            if syn_expired(p, rx.retransmits, now - clocks.open_time, user_timeout=clocks.user_timeout):
                 c._fail(now, Event.TIMEOUT_RETRIES, "ETIMEDOUT")
                 return
             rx.retransmits += 1
             rx.rtt_seq = None
             self.send_syn(now)
+            c._count(now, "TCPSynRetrans")
             nxt = now + syn_timeout(p, rx.retransmits)
             if p.connect_timeout is not None:
-                nxt = min(nxt, c.clocks.open_time + p.connect_timeout)
+                nxt = min(nxt, clocks.open_time + p.connect_timeout)
+            if clocks.user_timeout:
+                # tcp_clamp_rto_to_user_timeout()
+                nxt = min(nxt, max(now, clocks.open_time + clocks.user_timeout))
             timer.set(now, "rexmt", nxt)
             return
         if st is State.SYN_RECEIVED:
@@ -580,18 +648,14 @@ class Sender:
             rx.retransmits += 1
             rx.rtt_seq = None
             self.send_synack(now)
+            c._count(now, "TCPSynRetrans")
             timer.set(now, "rexmt", now + synack_timeout(p, rx.retransmits))
             return
         snd = c.snd
         if snd.una == snd.max:
             return
-        clocks = c.clocks
-        if clocks.user_timeout and now - clocks.unacked_since >= clocks.user_timeout - 1e-6:
-            c._fail(now, Event.TIMEOUT_USER, "ETIMEDOUT")
-            return
-        limit = p.orphan_retries if c.orphan else p.data_retries
-        if rx.retransmits >= limit:
-            c._fail(now, Event.TIMEOUT_RETRIES, "ETIMEDOUT")
+        if self._gives_up(now):
+            c._fail(now, Event.TIMEOUT_USER if clocks.user_timeout else Event.TIMEOUT_RETRIES, "ETIMEDOUT")
             return
         rx.retransmits += 1
         rx.rtt_seq = None
@@ -623,6 +687,34 @@ class Sender:
             nxt = min(nxt, clocks.unacked_since + clocks.user_timeout)
         timer.set(now, "rexmt", nxt)
 
+    def _gives_up(self, now: float) -> bool:
+        """Has the oldest unacknowledged segment been retransmitted for too long (RFC 9293 §3.8.3 R2)?
+
+        Linux ``tcp_write_timeout()``: by time (``retransmits_timed_out()``) from the first
+        transmission of that segment: ``TCP_USER_TIMEOUT`` when set, else ``tcp_retries2``
+        (or ``tcp_orphan_retries`` for a closed socket) retransmissions' worth of time from
+        ``TCP_RTO_MIN`` -- 924.6 s for 15.  Otherwise by count (FreeBSD ``V_tcp_retries``),
+        or after ``TCP_USER_TIMEOUT``.
+        """
+        c = self.conn
+        p = c.params
+        rx, clocks = c.rexmit, c.clocks
+        elapsed = now - clocks.unacked_since
+        if p.rules.time_based_limits:
+            if c.snd.wnd == 0 and not c.orphan:
+                # the peer shrank its window over data in flight: these retransmissions are window
+                # probes, ended only by 2 x TCP_RTO_MAX without a word from the peer
+                # (tcp_retransmit_timer(), tcp_rtx_probe0_timed_out())
+                quiet = now - clocks.last_recv_time
+                return quiet > 2 * p.rto_max and elapsed > 2 * p.rto_max
+            if rx.retransmits == 0:
+                return False
+            retries = orphan_retries(p, self.rto() < p.rto_max) if c.orphan else p.data_retries
+            return retries_timed_out(p, retries, elapsed, user_timeout=clocks.user_timeout)
+        if clocks.user_timeout and elapsed >= clocks.user_timeout - 1e-6:
+            return True
+        return rx.retransmits >= (p.orphan_retries if c.orphan else p.data_retries)
+
     def arm_synack(self, now: float) -> None:
         """Start the SYN-ACK retransmission timer (``retransmits`` SYN-ACKs already resent)."""
         c = self.conn
@@ -635,12 +727,22 @@ class Sender:
         keep = c.keep
         if c.state not in (State.ESTABLISHED, State.CLOSE_WAIT) or not keep.on:
             return
+        if c.params.rules.keepalive_waits_for_idle_queue and (
+            c.snd.una != c.snd.max or seq_gt(self.data_end, c.snd.nxt)
+        ):
+            # Linux tcp_keepalive_timer(): data in flight or queued -> no probe, look again later
+            c.timer.set(now, "keepalive", now + keep.idle)
+            return
         last = c.clocks.last_recv_time
         idle = now - last
         if keep.probes == 0 and idle < keep.idle - 1e-9:
             c.timer.set(now, "keepalive", last + keep.idle)
             return
-        if keep.probes >= keep.cnt:
+        user_timeout = c.clocks.user_timeout
+        if (user_timeout and keep.probes > 0 and idle >= user_timeout - 1e-9) or (
+            not user_timeout and keep.probes >= keep.cnt
+        ):
+            # with TCP_USER_TIMEOUT set, it (not TCP_KEEPCNT) decides when probing ends
             self.send_rst_ack(now)
             c._fail(now, Event.TIMEOUT_KEEPALIVE, "ETIMEDOUT")
             return

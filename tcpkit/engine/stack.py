@@ -65,6 +65,7 @@ from .profiles import Profile, get_profile
 from .segment import Flags, Segment
 from .seqnum import MASK, seq_add, seq_gt
 from .states import Event, State, lookup
+from .tcb import TimeWaitBuckets
 
 __all__ = ["Stack", "Datagram", "SocketInfo", "O_NONBLOCK", "SOCKOPTS"]
 
@@ -120,6 +121,7 @@ class _Socket:
     nonblocking: bool = False
     explicit: bool = False  # bound by bind(), not by connect()
     opts: dict[str, Any] = field(default_factory=dict)
+    connecting: bool = False  # connect() started and its outcome not yet reported (Linux SS_CONNECTING)
 
 
 #: ``tcp_tw_reuse_delay`` (ip-sysctl.rst, Linux 6.13+; before: "more than 1 s" in whole seconds), seconds.
@@ -212,8 +214,14 @@ class Stack:
                 "TCPAbortOnClose": 0,
                 "PAWSEstab": 0,
                 "TWRecycled": 0,
+                "EmbryonicRsts": 0,
+                "TCPLossProbes": 0,
+                "TCPSynRetrans": 0,
+                "TCPTimeWaitOverflow": 0,
             }
         )
+        #: the host's TIME_WAIT sockets, counted against ``tcp_max_tw_buckets``
+        self.tw_buckets = TimeWaitBuckets()
         self._out: list[Datagram] = []
         self._port_counter = 0
         self._isn_override: dict[ConnId, int] = {}
@@ -288,6 +296,7 @@ class Stack:
             tracer=self.tracer,
             passive=passive,
             counters=self.counters,
+            tw_buckets=self.tw_buckets,
         )
         if opts:
             self._apply_opts(now, conn, opts)
@@ -475,7 +484,6 @@ class Stack:
         ns.local = conn.local
         ns.conn = conn
         ns.opts = dict(s.opts)
-        self._count(now, "PassiveOpens")
         self._call(now, text, str(nfd))
         return nfd
 
@@ -507,7 +515,14 @@ class Stack:
                 raise self._fail(now, text, TcpError("EISCONN", f"fd {fd} is connected ({st.value})"))
             pending = s.conn.take_error()
             if pending:
+                # __inet_stream_connect(): the failed attempt is reported (sock_error) and the
+                # socket is unconnected again: the next connect() sends a new SYN
+                s.connecting = False
                 raise self._fail(now, text, TcpError(pending, "the earlier connect failed"))
+            if s.connecting and s.nonblocking:
+                # ... and when SO_ERROR has already taken the error: -ECONNABORTED
+                s.connecting = False
+                raise self._fail(now, text, TcpError("ECONNABORTED", "the earlier connect failed"))
             if s.conn.ever_connected:
                 raise self._fail(now, text, TcpError("EISCONN", "the connection has closed"))
         remote = (addr, port)
@@ -532,6 +547,7 @@ class Stack:
                 raise self._fail(now, text, TcpError("EADDRNOTAVAIL", f"4-tuple {cid} is in use ({old.state.value})"))
         conn = self._make_conn(now, local, remote, passive=False, opts=s.opts)
         s.conn = conn
+        s.connecting = True
         self.conns[cid] = conn
         conn.open_active(now)
         self._count(now, "ActiveOpens")
@@ -733,6 +749,7 @@ class Stack:
         for name, value in opts.items():
             if name == "SO_RCVBUF":
                 conn.rcvbuf = value
+                conn.recvq.locked = True  # SOCK_RCVBUF_LOCK: the window scale follows this buffer (Linux)
             elif name == "SO_SNDBUF":
                 conn.sndbuf = value
             elif name == "TCP_KEEPIDLE":
@@ -755,7 +772,10 @@ class Stack:
         if name == "SO_ERROR":
             if c is None:
                 return 0
-            return c.take_error() or 0
+            err = c.take_error()
+            if err and not s.nonblocking:
+                s.connecting = False  # a blocking connect() would have returned this error itself
+            return err or 0
         if name == "SO_TYPE":
             return "SOCK_STREAM"
         if name == "TCP_INFO":
@@ -927,21 +947,32 @@ class Stack:
             owner = conn.listener
             if isinstance(owner, Listener) and conn.state is State.SYN_RECEIVED:
                 owner.child_segment(now, conn, seg, send=self._listener_send(now, dst, src))
+                self._passive_open(now, conn)
             else:
                 conn.segment_arrives(now, seg)
                 self._collect(now, conn)
-            if conn.error == "ECONNRESET" and conn.state is State.CLOSED:
-                self._count(now, "EstabResets")
             self._cleanup(now, conn)
             return
         if lst is not None:
             child = lst.segment_arrives(now, src, seg, send=self._listener_send(now, dst, src))
             if child is not None:
                 self._collect(now, child)
+                self._passive_open(now, child)  # a valid SYN cookie completes at once
                 if child.state is not State.CLOSED:
                     self.conns[child.conn_id] = child
             return
         self._closed_port(now, src, dst, seg, cid)
+
+    def _passive_open(self, now: float, child: Connection) -> None:
+        """Count ``PassiveOpens`` when a request's handshake completes, not at accept().
+
+        Linux ``tcp_create_openreq_child()`` counts it when the final ACK (or a valid SYN
+        cookie) turns the request into a full socket -- after the accept-queue check, so a
+        final ACK dropped on overflow does not count.
+        """
+        if child.passive and child.ever_connected and not child.counted_open:
+            child.counted_open = True
+            self._count(now, "PassiveOpens")
 
     def _listener_send(self, now: float, src: str, dst: str) -> Callable[[Segment], None]:
         """Where a listener (or its request) puts its replies; resets count as ``OutRsts``."""

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from .seqnum import MASK
 
 __all__ = [
+    "TimeWaitBuckets",
     "SendSequence",
     "ReceiveSequence",
     "SendQueue",
@@ -74,7 +75,8 @@ class SendQueue:
     """Bytes the application wrote and our FIN.
 
     ``data`` starts at the connection's data base (the first unacknowledged byte);
-    ``in_flight`` lists ``(seq, end, fin)`` of segments sent and not yet acknowledged.
+    ``in_flight`` lists ``(seq, end, fin, sent_at)`` of segments sent and not yet
+    acknowledged (``sent_at``: their first transmission).
     """
 
     size: int
@@ -82,7 +84,7 @@ class SendQueue:
     fin_queued: bool = False
     fin_sent: bool = False
     fin_seq: int | None = None
-    in_flight: list[tuple[int, int, bool]] = field(default_factory=list)
+    in_flight: list[tuple[int, int, bool, float]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -96,6 +98,8 @@ class ReceiveQueue:
     fin_rcvd: bool = False
     rd_shut: bool = False
     any_data: bool = False  # data has arrived on this connection
+    locked: bool = False  # the size was set by SO_RCVBUF (Linux SOCK_RCVBUF_LOCK)
+    initial_window: int = 0xFFFF  # the window of our SYN or SYN-ACK
 
 
 @dataclass(slots=True)
@@ -131,13 +135,21 @@ class Congestion:
 
 @dataclass(slots=True)
 class Retransmission:
-    """Retransmission bookkeeping: the count, Karn's RTT sample, the tail loss probe, persist probes."""
+    """Retransmission bookkeeping: the count, Karn's RTT sample, the tail loss probe, persist probes.
+
+    ``persist_probes`` counts zero-window probes since the last ACK (Linux ``icsk_probes_out``:
+    any ACK resets it); ``persist_backoff`` doubles the probe interval and is reset only when
+    the window opens (``icsk_backoff``); ``probes_since`` is when probing began
+    (``icsk_probes_tstamp``).
+    """
 
     retransmits: int = 0
     rtt_seq: int | None = None  # the sequence number whose ACK gives an RTT sample
     rtt_time: float = 0.0
     tlp_high: int | None = None  # SND.MAX when the last tail loss probe went out
     persist_probes: int = 0
+    persist_backoff: int = 0
+    probes_since: float | None = None
 
 
 @dataclass(slots=True)
@@ -173,3 +185,18 @@ class Clocks:
     last_recv_time: float = 0.0
     unacked_since: float = 0.0
     user_timeout: float = 0.0
+
+
+@dataclass(slots=True)
+class TimeWaitBuckets:
+    """How many TIME_WAIT sockets a host holds (shared by all its connections).
+
+    Linux keeps at most ``tcp_max_tw_buckets`` of them; a connection that would enter
+    TIME_WAIT beyond that closes at once and counts ``TCPTimeWaitOverflow``
+    (net/ipv4/inet_timewait_sock.c ``inet_twsk_alloc()``, tcp_minisocks.c ``tcp_time_wait()``).
+
+    >>> b = TimeWaitBuckets(); b.used
+    0
+    """
+
+    used: int = 0
