@@ -6,9 +6,12 @@ tcp_input.c, tcp_minisocks.c, tcp.c) and from the real Linux 6.18 loopback runs 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from engine_helpers import CLIENT_ADDR, SERVER_ADDR, Link, conn_of, connect_pair, errno_of, make_pair
 
+from tcpkit.drivers.packetdrill import run_file
 from tcpkit.engine.errors import TcpError
 from tcpkit.engine.events import CallMade, SegmentSent, StateChanged, TimerFired
 from tcpkit.engine.segment import Flags
@@ -341,3 +344,14 @@ def test_errors_name_their_argument_not_a_traceback() -> None:
     link = make_pair("linux")
     with pytest.raises(TcpError):
         link.a.close(0.0, 99)
+
+
+# ---------------------------------------------------------------------- the same facts as packetdrill scripts
+
+LINUX_SCRIPTS = sorted((Path(__file__).resolve().parent / "data" / "linux-issue12").glob("*.pkt"))
+
+
+@pytest.mark.parametrize("path", LINUX_SCRIPTS, ids=lambda p: p.name)
+def test_linux_issue12_script(path: Path) -> None:
+    r = run_file(path, profile="linux")
+    assert r.passed and not r.skipped, r.summary()

@@ -115,7 +115,7 @@ _O_FLAGS = {"linux": (0x2, 0x800), "freebsd": (0x2, 0x4), "rfc9293": (0x2, 0x800
 _USEC_FIELDS = frozenset({"tcpi_rto", "tcpi_ato", "tcpi_rtt", "tcpi_rttvar", "tcpi_min_rtt"})
 
 #: Header options (``--name=value``) the runner uses; the others are reported as ignored.
-_USED_OPTIONS = frozenset({"tolerance_usecs"})
+_USED_OPTIONS = frozenset({"tolerance_usecs", "mtu"})
 
 #: Errno spellings that name the same error.
 _ERRNO_ALIAS = {"EWOULDBLOCK": "EAGAIN"}
@@ -315,6 +315,9 @@ class _Runner:
         for name, value in self.script.options.items():
             if name not in _USED_OPTIONS:
                 self.res.ignored.append(f"header option --{name}{'=' + value if value else ''}")
+        if "mtu" in self.script.options:
+            # --mtu: the tun device's MTU, which the engine models as the profile's interface MTU
+            self.profile = self.profile.set(mtu=self.script.options["mtu"])
         prev = 0.0
         for step in steps:
             self.current = step
