@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from engine_helpers import CLIENT_ADDR, SERVER_ADDR, Link, conn_of, connect_pair, errno_of, make_pair
+from engine_helpers import CLIENT_ADDR, SERVER_ADDR, Link, conn_of, connect_pair, errno_of, inject, make_pair
 
 from tcpkit.drivers.packetdrill import run_file
 from tcpkit.engine.errors import TcpError
-from tcpkit.engine.events import CallMade, SegmentSent, StateChanged, TimerFired
+from tcpkit.engine.events import CallMade, Note, SegmentSent, StateChanged, TimerFired
 from tcpkit.engine.segment import Flags
 from tcpkit.engine.states import Event, State
 from tcpkit.engine.timers import model_timeout
@@ -355,3 +355,73 @@ LINUX_SCRIPTS = sorted((Path(__file__).resolve().parent / "data" / "linux-issue1
 def test_linux_issue12_script(path: Path) -> None:
     r = run_file(path, profile="linux")
     assert r.passed and not r.skipped, r.summary()
+
+
+# ---------------------------------------------------------------------- issue 16 topics 1-2: what the engine shows
+
+
+def _cookie_pair(**knobs: object) -> tuple[Link, int, int]:
+    link = make_pair("linux", tcp_syncookies=2, **knobs)  # 2: every SYN is answered with a cookie
+    c, _lfd, s = connect_pair(link)
+    return link, c, s
+
+
+def test_a_syn_cookie_keeps_window_scale_and_sack_only_with_timestamps() -> None:
+    # net/ipv4/syncookies.c: cookie_init_timestamp() puts the client's wscale and SACK in the low 6 bits of the
+    # SYN-ACK's TSval; cookie_timestamp_decode() reads them back from the ACK's TSecr
+    link, _c, s = _cookie_pair()
+    child = conn_of(link, "b", s)
+    assert link.b.counters["SyncookiesSent"] == 1 and link.b.counters["SyncookiesRecv"] == 1
+    assert child.ws_ok and child.sack_ok and child.ts_ok and child.snd_wscale == 10
+    notes = [r.text for r in link.records if isinstance(r, Note) and r.host == "server"]
+    assert any(n.startswith("request rebuilt from a SYN cookie: kept MSS 1460") and "timestamps" in n for n in notes)
+
+    link, _c, s = _cookie_pair(tcp_timestamps=0)
+    child = conn_of(link, "b", s)
+    assert not child.ws_ok and not child.sack_ok and child.snd_wscale == 0
+    notes = [r.text for r in link.records if isinstance(r, Note) and r.host == "server"]
+    assert any("lost: window scale and SACK" in n for n in notes)
+
+
+def test_the_handshake_says_what_it_negotiated() -> None:
+    link = make_pair("linux", server_profile="rfc9293")  # a Linux client, a peer without options but the MSS
+    c, _lfd, _s = connect_pair(link)
+    (note,) = [r.text for r in link.records if isinstance(r, Note) and r.host == "client" and "negotiated" in r.text]
+    assert note == (
+        "negotiated: MSS ours 1460, peer's 1460 -> segments of 1460 bytes; no window scale; SACK off; timestamps off"
+    )
+    link = make_pair("linux")
+    connect_pair(link)
+    (note,) = [r.text for r in link.records if isinstance(r, Note) and r.host == "client" and "negotiated" in r.text]
+    assert "segments of 1448 bytes (12 for timestamps)" in note and "we shift by 10, the peer by 10" in note
+
+
+def test_rst_generation_follows_rfc9293_3_5_2() -> None:
+    # group 1: no connection -> RST (<SEQ=SEG.ACK> or <SEQ=0><ACK=SEG.SEQ+SEG.LEN>)
+    link = make_pair("linux")
+    fd = link.a.socket(0.0)
+    errno_of(lambda: link.a.connect(0.0, fd, SERVER_ADDR, 9))
+    link.settle()
+    server_sent = [r.segment for r in link.records if isinstance(r, SegmentSent) and r.host == "server"]
+    assert [s.flags for s in server_sent] == [Flags.RST | Flags.ACK] and server_sent[0].seq == 0
+    # group 2: a non-synchronized state and an ACK of something not yet sent -> <SEQ=SEG.ACK><CTL=RST>
+    link = make_pair("linux", drop=lambda d, t: True)
+    fd = link.a.socket(0.0)
+    errno_of(lambda: link.a.connect(0.0, fd, SERVER_ADDR, 80))
+    conn = conn_of(link, "a", fd)
+    bogus = conn.snd_nxt + 1000
+    link.drop = None
+    inject(link, "a", fd, "S.", seq=5, ack=bogus)
+    out = [d.segment for _t, _n, d in link.in_flight if d.src == CLIENT_ADDR]
+    assert out[-1].flags == Flags.RST and out[-1].seq == bogus & 0xFFFFFFFF
+    assert link.a.state(fd) is S.SYN_SENT
+    # group 3: synchronized, unacceptable segment -> an empty ACK, never an RST (and RFC 5961 challenge ACKs)
+    link = make_pair("linux")
+    c, _lfd, _s = connect_pair(link)
+    cc = conn_of(link, "a", c)
+    inject(link, "a", c, ".", seq=cc.rcv_nxt + 10_000_000)  # far outside the window
+    inject(link, "a", c, "R", seq=cc.rcv_nxt + 1)  # in the window, not RCV.NXT: challenge ACK (RFC 5961 §3.2)
+    link.run_for(1.0)
+    inject(link, "a", c, "S", seq=cc.rcv_nxt + 5)  # SYN in a synchronized state: challenge ACK (RFC 5961 §4)
+    sent = [r.segment for r in link.records if isinstance(r, SegmentSent) and r.host == "client" and r.time > 0.1]
+    assert sent and all(s.flags == Flags.ACK for s in sent) and link.a.state(c) is S.ESTABLISHED

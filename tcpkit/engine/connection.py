@@ -57,6 +57,7 @@ from .errors import ParameterError, TcpError
 from .events import (
     ConnId,
     CounterChanged,
+    Note,
     SegmentDropped,
     StateChanged,
     TimerCancelled,
@@ -215,6 +216,7 @@ class Connection:
         self.error: str | None = None  # pending SO_ERROR
         self.ever_connected = False
         self.counted_open = False  # PassiveOpens counted for this child (by the Stack)
+        self.syn_cookie = False  # our SYN-ACK is a SYN cookie (the listener keeps no request)
         self.peer_syn: Segment | None = None  # the SYN our SYN-ACK answers
         #: the Listener that owns this child while it is in SYN_RECEIVED (set by the listener)
         self.listener: Any = None
@@ -418,8 +420,9 @@ class Connection:
             self.tw_buckets.used -= 1
         if dst is State.CLOSED:
             self.timer.cancel_all(now)
-        elif dst is State.ESTABLISHED:
+        elif dst is State.ESTABLISHED and not self.ever_connected:
             self.ever_connected = True
+            self._emit(Note(time=now, host=self.host, conn=self.conn_id, text=self._negotiated_note()))
         self._count_transition(now, src, event, dst, condition)
 
     def _count_transition(self, now: float, src: State, event: Event, dst: State, condition: str) -> None:
@@ -580,25 +583,55 @@ class Connection:
         self.timer.set(now, "rexmt", now + syn_timeout(self.params, 0))
         self.rexmit.rtt_seq, self.rexmit.rtt_time = self.snd.iss, now
 
-    def accept_syn(self, now: float, seg: Segment, *, reply: bool = True) -> None:
+    def accept_syn(self, now: float, seg: Segment, *, reply: bool = True, cookie: bool = False) -> None:
         """A listener's child takes the peer's SYN: LISTEN -> SYN_RECEIVED, send SYN-ACK.
 
         RFC 9293 §3.10.7.2 (LISTEN, third check).  The connection must have been
         made with ``passive=True`` (it starts in LISTEN, a copy of its listener).
-        ``reply=False`` rebuilds a request from a SYN cookie without sending anything.
+        ``cookie=True``: the SYN-ACK is a SYN cookie (its timestamp carries the peer's
+        window scale and SACK); ``reply=False`` rebuilds a request from a SYN cookie's
+        ACK without sending anything.
         """
         if self.state is not State.LISTEN:
             raise TcpError("EINVAL", f"accept_syn needs a passive connection in LISTEN, not {self.state.value}")
         self.clocks.open_time = now
+        self.syn_cookie = cookie or not reply
         self._take_syn(now, seg)
         self._transition(now, Event.RCV_SYN)
         self.snd.nxt = self.snd.max = seq_add(self.snd.iss, 1)
         self.rexmit.retransmits = 0
         self.clocks.last_recv_time = now
+        if not reply:
+            self._emit(Note(time=now, host=self.host, conn=self.conn_id, text=self._cookie_note(seg)))
         if reply:
             self.sender.send_synack(now, seg)
             self.timer.set(now, "rexmt", now + synack_timeout(self.params, 0))
             self.rexmit.rtt_seq, self.rexmit.rtt_time = self.snd.iss, now
+
+    def _cookie_note(self, syn: Segment) -> str:
+        """What a connection rebuilt from a SYN cookie kept of the client's SYN options, in words."""
+        kept = [f"MSS {syn.mss} (one of the cookie's four values: 536, 1300, 1440, 1460)"]
+        if syn.timestamp is not None:
+            kept.append(
+                "window scale "
+                + (f"{syn.wscale}" if syn.wscale is not None else "none")
+                + (", SACK" if syn.sack_permitted else "")
+                + " and timestamps (the window scale and SACK rode in the SYN-ACK's TSval)"
+            )
+            lost = ""
+        else:
+            lost = "; lost: window scale and SACK (no timestamps to carry them)"
+        return "request rebuilt from a SYN cookie: kept " + ", ".join(kept) + lost
+
+    def _negotiated_note(self) -> str:
+        """The handshake's outcome, in words: what each option negotiated (RFC 9293 §3.7.1, RFC 7323, RFC 2018)."""
+        o = self.opts
+        ws = f"window scale: we shift by {o.rcv_wscale}, the peer by {o.snd_wscale}" if o.ws_ok else "no window scale"
+        return (
+            f"negotiated: MSS ours {o.our_mss}, peer's {o.peer_mss} -> segments of {o.smss} bytes"
+            f"{' (12 for timestamps)' if o.ts_ok else ''}; {ws}; "
+            f"SACK {'on' if o.sack_ok else 'off'}; timestamps {'on' if o.ts_ok else 'off'}"
+        )
 
     def _take_syn(self, now: float, seg: Segment) -> None:
         """Record the peer's SYN: IRS, RCV.NXT and the options it offers (RFC 9293 §3.10.7.2-3; RFC 7323)."""

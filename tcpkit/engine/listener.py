@@ -334,7 +334,7 @@ class Listener:
                 seed=self.cookie_seed,
             )
             child.iss = child.snd_una = child.snd_nxt = child.snd_max = c.cookie
-            child.accept_syn(now, seg)
+            child.accept_syn(now, seg, cookie=True)
             for out in child.take_outgoing():
                 send(out)
             self._count(now, "SyncookiesSent")
@@ -409,7 +409,7 @@ class Listener:
             seq=(seg.seq - 1) & 0xFFFFFFFF,
             flags=Flags.SYN,
             window=seg.window,
-            options=(MSS(mss),),
+            options=(MSS(mss), *syncookies.options_from_ack(seg)),
         )
         cookie = (seg.ack - 1) & 0xFFFFFFFF
         child.iss = child.snd_una = child.snd_nxt = child.snd_max = cookie

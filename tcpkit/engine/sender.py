@@ -39,6 +39,7 @@ from .profiles import Params
 from .segment import Flags, Nop, Option, Segment, Timestamp
 from .seqnum import MASK, seq_add, seq_diff, seq_ge, seq_gt, seq_le, seq_lt
 from .states import SYNCHRONIZED, Event, State
+from .syncookies import encode_timestamp
 from .tcb import (
     AckState,
     Clocks,
@@ -85,6 +86,7 @@ class Owner(Protocol):
     listener: Any
     tracer: Callable[[TraceRecord], None] | None
     ts_offset: int
+    syn_cookie: bool
     peer_syn: Segment | None
     outbox: list[Segment]
     snd: SendSequence
@@ -201,6 +203,11 @@ class Sender:
             # TF_REQ_TSTMP and TF_SACK_PERMIT before the 4th SYN (the MSS stays)
             sack, use_ts, ws = False, False, False
         ts = (self.tsval(now), c.opts.ts_recent if synack else 0) if use_ts else None
+        if ts is not None and synack and c.syn_cookie and peer is not None:
+            # a SYN cookie keeps no state: the peer's window scale and SACK ride in the low 6 bits of
+            # our TSval, which its ACK echoes (net/ipv4/syncookies.c cookie_init_timestamp())
+            tsval = encode_timestamp(ts[0], wscale=peer.wscale if ws else None, sack=sack)
+            ts = (tsval, ts[1])
         shift = self.our_wscale() if ws else None
         return p.rules.syn_options(mss=p.mss, sack=sack, ts=ts, wscale=shift)
 
