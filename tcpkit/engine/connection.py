@@ -51,6 +51,7 @@ RFC 7323 (window scale, timestamps, PAWS), RFC 2018 (SACK permitted), RFC 5681
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .errors import ParameterError, TcpError
@@ -109,6 +110,9 @@ _SHUT = (SHUT_RD, SHUT_WR, SHUT_RDWR)
 
 #: Linux's quick-ACK budget at the start of a connection (``TCP_MAX_QUICKACKS``, include/net/tcp.h).
 MAX_QUICKACKS = 16
+_ESTABLISHED_STATES = frozenset({State.ESTABLISHED, State.CLOSE_WAIT})
+_OPENING_STATES = frozenset({State.SYN_SENT, State.SYN_RECEIVED})
+_ATTEMPT_FAILURES = frozenset({Event.RCV_RST, Event.TIMEOUT_RETRIES, Event.TIMEOUT_USER})
 #: ``TCP_PAWS_24DAYS`` / FreeBSD ``TCP_PAWS_IDLE``: after this long TS.Recent is no longer valid (RFC 7323 §5.5).
 PAWS_IDLE = 24 * 24 * 3600.0
 
@@ -210,6 +214,16 @@ class Connection:
         self.clocks = Clocks()
         self.timer = Timers(self._timer_changed)
         self.sender = Sender(self)
+        #: timer name -> what handles it (RFC 9293 §3.10.8)
+        self._handlers: dict[str, Callable[[float], None]] = {
+            "rexmt": self.sender.on_rexmt,
+            "tlp": self.sender.on_tlp,
+            "persist": self.sender.on_persist,
+            "delack": self.sender.on_delack,
+            "keepalive": self.sender.on_keepalive,
+            "fin_wait_2": self._on_fin_wait_2,
+            "time_wait": self._on_time_wait,
+        }
         self.outbox: list[Segment] = []
         self.transitions: list[tuple[State, Event, str]] = []
         self.orphan = False  # the application has closed the socket
@@ -435,20 +449,17 @@ class Connection:
         (``tcp_check_req()`` ``embryonic_reset``, also on accept-queue overflow with
         ``tcp_abort_on_overflow``).
         """
-        if dst is State.CLOSED and src in (State.ESTABLISHED, State.CLOSE_WAIT):
-            self._count(now, "EstabResets")
-        elif src is State.SYN_RECEIVED and self.passive:
+        if dst is State.CLOSED:
+            if src in _ESTABLISHED_STATES:
+                self._count(now, "EstabResets")
+            elif src in _OPENING_STATES and not self.passive and event in _ATTEMPT_FAILURES:
+                self._count(now, "AttemptFails")
+        if src is State.SYN_RECEIVED and self.passive:
             if event is Event.RCV_RST:
                 self._count(now, "AttemptFails")
                 self._count(now, "EmbryonicRsts")
             elif condition == ACCEPT_OVERFLOW:
                 self._count(now, "EmbryonicRsts")
-        elif (
-            src in (State.SYN_SENT, State.SYN_RECEIVED)
-            and dst is State.CLOSED
-            and event in (Event.RCV_RST, Event.TIMEOUT_RETRIES, Event.TIMEOUT_USER)
-        ):
-            self._count(now, "AttemptFails")
 
     def _count(self, now: float, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
@@ -479,7 +490,8 @@ class Connection:
         >>> c.open_active(5.0); c.next_deadline()
         6.0
         """
-        return self.timer.next_deadline()
+        deadlines = self.timer.deadlines
+        return min(deadlines.values()) if deadlines else None
 
     def handle_timer(self, now: float) -> None:
         """Fire every timer due at or before ``now`` (RFC 9293 §3.10.8).
@@ -492,15 +504,7 @@ class Connection:
         >>> a.handle_timer(a.next_deadline()); a.take_outgoing()[0].notation(relative_to=a.seq_base)
         'P. 1:5(4) ack 1 win 65535'
         """
-        handlers = {
-            "rexmt": self.sender.on_rexmt,
-            "tlp": self.sender.on_tlp,
-            "persist": self.sender.on_persist,
-            "delack": self.sender.on_delack,
-            "keepalive": self.sender.on_keepalive,
-            "fin_wait_2": self._on_fin_wait_2,
-            "time_wait": self._on_time_wait,
-        }
+        handlers = self._handlers
         for _ in range(64):
             due = self.timer.pop_due(now)
             if due is None:
