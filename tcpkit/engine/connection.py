@@ -110,11 +110,31 @@ _SHUT = (SHUT_RD, SHUT_WR, SHUT_RDWR)
 
 #: Linux's quick-ACK budget at the start of a connection (``TCP_MAX_QUICKACKS``, include/net/tcp.h).
 MAX_QUICKACKS = 16
+#: Timers the Sender handles (``Sender.on_<name>``); the others are the connection's own.
+_SENDER_TIMERS = frozenset({"rexmt", "tlp", "persist", "delack", "keepalive"})
 _ESTABLISHED_STATES = frozenset({State.ESTABLISHED, State.CLOSE_WAIT})
 _OPENING_STATES = frozenset({State.SYN_SENT, State.SYN_RECEIVED})
 _ATTEMPT_FAILURES = frozenset({Event.RCV_RST, Event.TIMEOUT_RETRIES, Event.TIMEOUT_USER})
 #: ``TCP_PAWS_24DAYS`` / FreeBSD ``TCP_PAWS_IDLE``: after this long TS.Recent is no longer valid (RFC 7323 §5.5).
 PAWS_IDLE = 24 * 24 * 3600.0
+
+
+def _timer_reporter(tracer: Tracer | None, host: str, conn: ConnId) -> Callable[[float, str, float | None], None]:
+    """What a connection's :class:`Timers` reports its changes to: ``TimerSet``/``TimerCancelled``."""
+    if tracer is None:
+        return _ignore_timer
+
+    def report(now: float, name: str, deadline: float | None) -> None:
+        if deadline is None:
+            tracer(TimerCancelled(time=now, host=host, conn=conn, timer=name))
+        else:
+            tracer(TimerSet(time=now, host=host, conn=conn, timer=name, deadline=deadline))
+
+    return report
+
+
+def _ignore_timer(now: float, name: str, deadline: float | None) -> None:
+    return None
 
 
 class Connection:
@@ -212,18 +232,9 @@ class Connection:
         self.ack = AckState(quickacks=MAX_QUICKACKS)
         self.keep = Keepalive(idle=params.keepalive_time, intvl=params.keepalive_intvl, cnt=params.keepalive_probes)
         self.clocks = Clocks()
-        self.timer = Timers(self._timer_changed)
-        self.sender = Sender(self)
-        #: timer name -> what handles it (RFC 9293 §3.10.8)
-        self._handlers: dict[str, Callable[[float], None]] = {
-            "rexmt": self.sender.on_rexmt,
-            "tlp": self.sender.on_tlp,
-            "persist": self.sender.on_persist,
-            "delack": self.sender.on_delack,
-            "keepalive": self.sender.on_keepalive,
-            "fin_wait_2": self._on_fin_wait_2,
-            "time_wait": self._on_time_wait,
-        }
+        # neither the timer table nor the sender keeps a reference back to the connection, so a
+        # finished connection is freed at once rather than by the cycle collector
+        self.timer = Timers(_timer_reporter(tracer, host, self.conn_id))
         self.outbox: list[Segment] = []
         self.transitions: list[tuple[State, Event, str]] = []
         self.orphan = False  # the application has closed the socket
@@ -234,6 +245,11 @@ class Connection:
         self.peer_syn: Segment | None = None  # the SYN our SYN-ACK answers
         #: the Listener that owns this child while it is in SYN_RECEIVED (set by the listener)
         self.listener: Any = None
+
+    @property
+    def sender(self) -> Sender:
+        """Output and the send-side timers of this connection (a view over its TCB)."""
+        return Sender(self)
 
     # ------------------------------------------------------------------ identity
     @property
@@ -413,14 +429,6 @@ class Connection:
         if self.tracer is not None:
             self.tracer(event)
 
-    def _timer_changed(self, now: float, name: str, deadline: float | None) -> None:
-        if self.tracer is None:
-            return
-        if deadline is None:
-            self.tracer(TimerCancelled(time=now, host=self.host, conn=self.conn_id, timer=name))
-        else:
-            self.tracer(TimerSet(time=now, host=self.host, conn=self.conn_id, timer=name, deadline=deadline))
-
     def _transition(self, now: float, event: Event, condition: str = "") -> None:
         row = lookup(self.state, event, condition)
         src = self.state
@@ -504,19 +512,21 @@ class Connection:
         >>> a.handle_timer(a.next_deadline()); a.take_outgoing()[0].notation(relative_to=a.seq_base)
         'P. 1:5(4) ack 1 win 65535'
         """
-        handlers = self._handlers
         for _ in range(64):
             due = self.timer.pop_due(now)
             if due is None:
                 return
             deadline, name = due
             self._emit(TimerFired(time=now, host=self.host, conn=self.conn_id, timer=name, deadline=deadline))
-            handlers[name](now)
+            owner = self.sender if name in _SENDER_TIMERS else self
+            getattr(owner, "on_" + name)(now)
 
-    def _on_time_wait(self, now: float) -> None:
+    def on_time_wait(self, now: float) -> None:
+        """The 2MSL timer (RFC 9293 §3.10.8): TIME_WAIT ends."""
         self._transition(now, Event.TIMEOUT_2MSL)
 
-    def _on_fin_wait_2(self, now: float) -> None:
+    def on_fin_wait_2(self, now: float) -> None:
+        """An orphaned FIN_WAIT_2 gives up (Linux tcp_fin_timeout)."""
         if self.state is State.FIN_WAIT_2:
             self._transition(now, Event.TIMEOUT_FIN_WAIT_2, "orphaned")
 
