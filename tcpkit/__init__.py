@@ -21,6 +21,7 @@ from .drivers.scenarios import SCENARIOS, Scenario, list_scenarios, run_scenario
 from .drivers.sim import Host, Network, Simulator, Socket
 from .engine.connection import Connection, handshake_pair
 from .engine.errors import (
+    BudgetError,
     IllegalTransition,
     KnobError,
     ParameterError,
@@ -143,6 +144,7 @@ __all__ = [
     "TcpkitError",
     "Trace",
     "TraceFormatError",
+    "BudgetError",
     "TraceRecord",
     "Transition",
     "TRANSITIONS",

@@ -445,11 +445,14 @@ def test_cli_export_and_import(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.pcap"
     bad.write_text("hello world", encoding="utf-8")
-    assert main(["import", str(bad)]) == 1
+    assert main(["import", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("tcpkit pcap: error:") and "not a pcap" in err and "Traceback" not in err
-    assert main(["export", str(bad), str(tmp_path / "x.pcap")]) == 1
-    assert "not JSON" in capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert main(["export", str(bad), str(tmp_path / "x.pcap")]) == 2
+    err = capsys.readouterr().err
+    assert "not JSON" in err and str(bad) in err and err.count("\n") == 1
+    assert not (tmp_path / "x.pcap").exists()
 
 
 def test_segments_survive_in_the_annotated_trace() -> None:

@@ -129,6 +129,19 @@ def encode_options(options: tuple[Option, ...] | None) -> bytes:
     TraceFormatError
         If the options need more than the 40 bytes a TCP header can hold.
     """
+    try:
+        out = _pack_options(options)
+    except (struct.error, TypeError, OverflowError) as exc:
+        raise WireFormatError("bad option", "options", 20, f"an option value does not fit its field: {exc}") from None
+    out += b"\x00" * (-len(out) % 4)
+    if len(out) > 40:
+        raise WireFormatError(
+            "bad option", "options", 20, f"options take {len(out)} bytes; a TCP header holds at most 40"
+        )
+    return bytes(out)
+
+
+def _pack_options(options: tuple[Option, ...] | None) -> bytearray:
     out = bytearray()
     for opt in options or ():
         if isinstance(opt, MSS):
@@ -149,12 +162,7 @@ def encode_options(options: tuple[Option, ...] | None) -> bytes:
             out += b"\x00"
         elif isinstance(opt, FastOpen):
             out += struct.pack("!BB", 34, 2 + len(opt.cookie)) + opt.cookie
-    out += b"\x00" * (-len(out) % 4)
-    if len(out) > 40:
-        raise WireFormatError(
-            "bad option", "options", 20, f"options take {len(out)} bytes; a TCP header holds at most 40"
-        )
-    return bytes(out)
+    return out
 
 
 def decode_options(data: bytes, *, base: int = 0) -> tuple[tuple[Option, ...], tuple[int, ...]]:
@@ -277,6 +285,15 @@ def encode_tcp(segment: Segment, src: str, dst: str) -> bytes:
     s, d = _packed("src", src), _packed("dst", dst)
     if len(s) != len(d):
         raise WireFormatError("bad header", "dst", 0, f"src {src!r} and dst {dst!r} are of different IP versions")
+    for field, value, top in (
+        ("source port", segment.src_port, 0xFFFF),
+        ("destination port", segment.dst_port, 0xFFFF),
+        ("window", segment.window or 0, 0xFFFF),
+        ("urgent pointer", segment.urg, 0xFFFF),
+        ("payload length", segment.length, 0xFFFF - 20),
+    ):
+        if not 0 <= value <= top:
+            raise WireFormatError("bad header", field, 0, f"{field} {value} does not fit a TCP header (0 to {top})")
     opts = encode_options(segment.options)
     payload = segment.payload if segment.payload is not None else bytes(segment.length)
     offset = (20 + len(opts)) // 4

@@ -52,6 +52,7 @@ def states_markdown() -> str:
 #: from its own).  ``tests/test_architecture.py`` enforces this; the architecture page draws it.
 LAYERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("engine", ("engine",), "the sans-IO TCP engine: imports nothing outside itself"),
+    ("files", ("files",), "writing files safely: never over an input, through a temporary file and a rename"),
     ("drivers and capture", ("drivers", "capture", "i18n"), "what runs the engine, and packets on the wire"),
     ("pictures and labs", ("viz", "lessons", "live"), "read traces; the live lab also reads the kernel"),
     ("widgets and homework", ("widgets", "course"), "interactive faces and graded homework"),

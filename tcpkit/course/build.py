@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +70,7 @@ def build(
     *,
     only: list[str] | None = None,
     run_tests: bool = True,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> BuildResult:
     """Run ``otter assign`` on every master and write ``OUT/release`` and ``OUT/grading``.
 
@@ -82,6 +84,8 @@ def build(
         Build only these assignments.
     run_tests : bool
         Let otter run every test against the solutions first (slower, catches broken masters).
+    progress : callable, optional
+        Called as ``progress(done, total, name)`` after each assignment (and once with 0 at the start).
 
     Raises
     ------
@@ -116,7 +120,9 @@ def build(
         if d.exists():
             shutil.rmtree(d)
         d.mkdir(parents=True)
-    for master in todo:
+    if progress is not None:
+        progress(0, len(todo), "")
+    for done, master in enumerate(todo, start=1):
         name = master.stem
         with tempfile.TemporaryDirectory(prefix="tcpkit-assign-") as tmp:
             # otter assign resolves paths relative to the master's folder: work on a copy, output inside it
@@ -137,6 +143,8 @@ def build(
                 raise ParameterError("master notebook", str(master), "one that yields exactly one autograder zip")
             shutil.copyfile(zips[0], grading / f"{name}.zip")
             shutil.copyfile(dist / "autograder" / f"{name}.ipynb", grading / f"{name}-solutions.ipynb")
+        if progress is not None:
+            progress(done, len(todo), name)
     check_release(release, grading, src)
     return BuildResult(release, grading, tuple(m.stem for m in todo))
 

@@ -51,9 +51,9 @@ def answered(value: Any) -> bool:
     >>> answered({"a": 1, "b": [2, 3]}), answered({"a": ...}), answered(...)
     (True, False, False)
     """
-    from .codec import Unsendable
+    from .codec import TooLarge, Unsendable
 
-    if value is ... or isinstance(value, Unsendable):
+    if value is ... or isinstance(value, Unsendable | TooLarge):
         return False
     if type(value) in (list, tuple):
         return all(answered(v) for v in value)

@@ -33,7 +33,7 @@ from typing import Any
 from tcpkit.engine.segment import Flags
 from tcpkit.engine.states import Event, State
 
-__all__ = ["Unsendable", "encode", "decode", "dumps", "loads", "MAX_DEPTH"]
+__all__ = ["Unsendable", "TooLarge", "encode", "decode", "dumps", "loads", "MAX_DEPTH", "describe"]
 
 #: Deeper nesting than this is sent as :class:`Unsendable` (guards against self-referencing lists).
 MAX_DEPTH = 32
@@ -49,6 +49,32 @@ class Unsendable:
 
     def __repr__(self) -> str:
         return f"Unsendable({self.text!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class TooLarge:
+    """Stands in for an answer whose data was larger than the grader accepts (``size`` bytes as JSON)."""
+
+    size: int
+    limit: int
+
+    def __repr__(self) -> str:
+        return f"TooLarge({self.size} bytes > {self.limit})"
+
+
+def describe(value: Any) -> str:
+    """A short phrase for why an answer cannot count, or ``""`` when it is an answer.
+
+    >>> describe(...), describe(Unsendable("<object>")), describe(TooLarge(50_000_000, 16_777_216)), describe(3)
+    ('is still ...', 'is not plain data: <object>', 'is 47.7 MB as data (the limit is 16 MB)', '')
+    """
+    if value is ...:
+        return "is still ..."
+    if isinstance(value, TooLarge):
+        return f"is {value.size / 2**20:.1f} MB as data (the limit is {value.limit / 2**20:g} MB)"
+    if isinstance(value, Unsendable):
+        return f"is not plain data: {value.text[:80]}"
+    return ""
 
 
 def _short_repr(value: Any) -> str:
@@ -70,6 +96,8 @@ def encode(value: Any, _depth: int = 0) -> Any:
     t = type(value)  # exact types only: a subclass could lie in __eq__ or __str__
     if value is None or t in (bool, str):
         return value
+    if value is ...:
+        return {"__ellipsis__": True}
     if t is int:
         return value
     if t is float:
@@ -111,6 +139,13 @@ def decode(data: Any) -> Any:
         try:
             return cls(data["value"]) if cls is not None else Unsendable(str(data)[:200])
         except ValueError:
+            return Unsendable(str(data)[:200])
+    if "__ellipsis__" in data:
+        return ...
+    if "__too_large__" in data:
+        try:
+            return TooLarge(int(data["__too_large__"]), int(data.get("limit", 0)))
+        except (TypeError, ValueError):
             return Unsendable(str(data)[:200])
     if "__unsendable__" in data:
         return Unsendable(str(data["__unsendable__"]))

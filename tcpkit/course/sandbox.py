@@ -1,28 +1,38 @@
-"""Run one untrusted Python program with a time limit, a memory limit and (where Linux allows) a jail.
+"""Where untrusted code runs: the sealed jail of one submission, and limited helper processes.
 
-Two levels of isolation, picked once per machine by :func:`isolation`:
+Two modes, picked once per machine by :func:`isolation` (or forced with the
+``TCPKIT_JAIL`` environment variable or the ``isolation`` parameter):
 
 ``namespace``
-    ``unshare`` puts the child in fresh user, mount, PID and network
-    namespaces: the whole file system is read-only, the working directory is
-    a private ``tmpfs`` (size-capped), the folders given in ``hide`` (the
-    grading bundle, the other submissions, the output) are covered by empty
-    ``tmpfs`` mounts, there is no network, and the child cannot see or signal
-    any process outside its own tree.  When the child's init dies, the kernel
-    kills everything it started.
-``rlimit``
-    where user namespaces are off (many containers): the child still gets its
-    own session, a scrubbed environment, ``python -I`` (no current directory
-    on ``sys.path``), a private temporary working directory and the resource
-    limits below, but it runs with the grader's user and can read or write
-    what that user can.
+    ``unshare`` puts the jail's supervisor (:mod:`tcpkit.course._jail`) in
+    fresh user, mount, PID, network, IPC and UTS namespaces.  There it makes
+    every mount read-only (recursively: ``/``, ``/dev``, ``/dev/shm``,
+    ``/run``, ``/sys/fs/cgroup``, a separately mounted home, ...), gives the
+    student a private size- and inode-limited ``tmpfs`` as ``/tmp`` and
+    working folder (the only writable place: this caps the number and the
+    total size of files), a private ``/dev`` with only ``null``, ``zero`` and
+    ``urandom``, covers the folders in ``hide`` and the grader's home folder
+    with empty read-only mounts (binding back only what Python and tcpkit need),
+    and starts the student's process with no capabilities left, no network
+    (an empty network namespace), no view of or signal to any process
+    outside the jail, and ``RLIMIT_NPROC``, ``RLIMIT_AS``, ``RLIMIT_CPU``,
+    ``RLIMIT_FSIZE``.  When the supervisor (PID 1 of the jail) exits, the
+    kernel kills every process left in the jail.
+``fallback``
+    where user namespaces are off (many containers).  Said loudly: the CSV's
+    ``isolation`` column reads ``FALLBACK`` and the log warns.  The student's
+    process runs as the grader's user, with the same limits, in a session of
+    its own, in a private temporary folder, with capabilities dropped; the
+    supervisor is a child subreaper, so even detached grandchildren are
+    re-parented to it, and it kills every descendant at the end.  Nothing
+    stops the student's code from reading or writing what the grader's user
+    can, or from signalling the grader's processes; ``RLIMIT_NPROC`` counts
+    every process of that user (and does not bind root), and the number of
+    files is not capped.
 
-Both levels set ``RLIMIT_AS`` (memory), ``RLIMIT_CPU``, ``RLIMIT_FSIZE`` and
-``RLIMIT_CORE`` = 0 on the child (with ``prlimit(1)`` when it exists, else
-``resource.setrlimit`` between ``fork`` and ``exec``), never above the
-grader's own hard limits, and
-the parent kills the whole process group when the wall-clock time runs out.
-Only the first ``output_cap`` bytes of the child's standard output are kept.
+Both modes stop a submission when the wall-clock time of all its cells and
+calls, or the CPU time or resident memory of all its processes together,
+pass the limits (:class:`tcpkit.course.grade.Limits`).
 
 Examples
 --------
@@ -37,14 +47,17 @@ tcpkit.engine.errors.ParameterError: parameter timeout = 0 is not allowed: expec
 
 Notes
 -----
-``setrlimit(2)``, ``unshare(1)``, ``user_namespaces(7)``,
-``mount_namespaces(7)``, ``pid_namespaces(7)`` (Linux man-pages).
+``user_namespaces(7)``, ``mount_namespaces(7)`` (locked mounts),
+``pid_namespaces(7)``, ``mount_setattr(2)``, ``capabilities(7)``,
+``setrlimit(2)``, ``prctl(2)`` (``PR_SET_CHILD_SUBREAPER``), ``unshare(1)``
+(Linux man-pages).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import resource
 import shutil
@@ -56,14 +69,43 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from tcpkit.engine.errors import ParameterError
 
-__all__ = ["RunResult", "run_limited", "limited_process", "isolation", "child_env"]
+from .channel import MB, Reader, Writer
 
-#: Bytes of the child's standard output kept by default.
-OUTPUT_CAP = 4 * 1024 * 1024
+__all__ = [
+    "RunResult",
+    "Jail",
+    "run_limited",
+    "limited_process",
+    "isolation",
+    "describe_isolation",
+    "kept_under_tmp",
+    "hideable",
+    "hide_plan",
+    "MODES",
+]
+
+#: Bytes of a helper's standard output kept by :func:`run_limited` by default.
+OUTPUT_CAP = 4 * MB
+
+#: The isolation modes, and ``auto`` (namespace where it works, else fallback).
+MODES = ("auto", "namespace", "fallback")
+
+_UNSHARE_FLAGS = [
+    "--user",
+    "--map-root-user",
+    "--mount",
+    "--net",
+    "--pid",
+    "--ipc",
+    "--uts",
+    "--fork",
+    "--mount-proc",
+    "--kill-child=SIGKILL",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,92 +119,6 @@ class RunResult:
     truncated: bool
 
 
-def child_env(workdir: str | os.PathLike[str]) -> dict[str, str]:
-    """The whole environment a child gets: nothing of the grader's, only what Python needs.
-
-    >>> sorted(child_env("/tmp/x"))
-    ['HOME', 'LANG', 'MPLBACKEND', 'PATH', 'PYTHONDONTWRITEBYTECODE', 'PYTHONHASHSEED', 'TMPDIR']
-    """
-    return {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(workdir),
-        "TMPDIR": str(workdir),
-        "LANG": "C.UTF-8",
-        "PYTHONHASHSEED": "0",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "MPLBACKEND": "Agg",
-    }
-
-
-@functools.lru_cache(maxsize=1)
-def isolation() -> str:
-    """``"namespace"`` when ``unshare`` can build the jail on this machine, else ``"rlimit"``.
-
-    >>> isolation() in ("namespace", "rlimit")
-    True
-    """
-    if sys.platform != "linux" or shutil.which("unshare") is None:
-        return "rlimit"
-    with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "in").mkdir()
-        Path(tmp, "run").mkdir()
-        try:
-            r = subprocess.run(
-                ["unshare", *_UNSHARE_FLAGS, "sh", "-c", _JAIL, "jail", tmp, "", "", "true"],
-                capture_output=True,
-                timeout=20,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return "rlimit"
-    return "namespace" if r.returncode == 0 else "rlimit"
-
-
-_UNSHARE_FLAGS = [
-    "--user",
-    "--map-root-user",
-    "--mount",
-    "--net",
-    "--pid",
-    "--fork",
-    "--mount-proc",
-    "--kill-child=SIGKILL",
-]
-
-# $1 = private work dir, $2 = tmpfs size ("" for default), $3 = ":"-separated folders under /tmp that
-# must stay visible (Python or tcpkit in a checkout under /tmp), $4... = folders to hide, then "--" and
-# the command.
-_JAIL = r"""
-set -e
-work="$1"; size="$2"; keep="$3"; shift 3
-hide=""
-while [ "$#" -gt 0 ] && [ "$1" != "--" ] && [ "$1" != "true" ]; do hide="$hide
-$1"; shift; done
-[ "$1" = "--" ] && shift
-mount -t tmpfs -o "size=${size:-64m},mode=700" none "$work/run"
-cp "$work/in/"* "$work/run/" 2>/dev/null || true
-mount --rbind / /
-mount -o remount,bind,ro /
-mount -o remount,bind,ro /dev/shm 2>/dev/null || true
-# the private folder becomes /tmp; folders Python itself needs from the old /tmp come back read-only
-old_ifs="$IFS"; IFS=:
-for k in $keep; do
-  rel="${k#/tmp/}"; mkdir -p "$work/run/$rel"
-  mount --bind "$k" "$work/run/$rel"; mount -o remount,bind,ro "$work/run/$rel"
-done
-IFS="$old_ifs"
-mount --rbind "$work/run" /tmp
-home=/tmp
-printf '%s\n' "$hide" | while IFS= read -r d; do
-  if [ -n "$d" ] && [ -d "$d" ]; then mount -t tmpfs -o size=64k,ro none "$d"; fi
-done
-ip link set lo up 2>/dev/null || true
-cd "$home"
-# a session of its own: kill(0, ...) from the student reaches no process outside the jail
-if command -v setsid >/dev/null 2>&1; then exec setsid "$@"; fi
-exec "$@"
-"""
-
-
 def _needed() -> list[Path]:
     return [
         Path(__file__).resolve().parents[1],  # the tcpkit package
@@ -173,7 +129,7 @@ def _needed() -> list[Path]:
 
 
 def kept_under_tmp() -> list[str]:
-    """Folders under ``/tmp`` the jailed child still needs (Python or tcpkit in a checkout there).
+    """Folders under ``/tmp`` the jailed process still needs (Python or tcpkit in a checkout there).
 
     The jail puts a private folder over ``/tmp`` and mounts these back read-only at the same paths.
 
@@ -188,21 +144,234 @@ def kept_under_tmp() -> list[str]:
     return out
 
 
-def hideable(folders: Sequence[str | os.PathLike[str]]) -> list[str]:
-    """The folders that can be covered without hiding tcpkit or Python itself (their parents are skipped).
+def hide_plan(folders: Sequence[str | os.PathLike[str]]) -> list[dict[str, Any]]:
+    """How to hide each folder: an empty read-only mount over it, with what Python and tcpkit need bound back.
+
+    A folder that holds Python or tcpkit (a home folder with a virtual environment, a checkout)
+    is hidden all the same; only those paths come back, read-only.  A folder *inside* what
+    Python needs cannot be hidden and is left out.  Folders under ``/tmp`` need no plan: the
+    jail's private ``/tmp`` covers all of it.
 
     >>> import tcpkit, pathlib
-    >>> hideable([pathlib.Path(tcpkit.__file__).parents[1], "/nonexistent/x"])
-    ['/nonexistent/x']
+    >>> repo = pathlib.Path(tcpkit.__file__).resolve().parents[1]
+    >>> plan = hide_plan([repo, "/nonexistent/x"])
+    >>> plan[-1]
+    {'path': '/nonexistent/x', 'keep': []}
+    >>> str(repo / "tcpkit") in plan[0]["keep"] or str(repo).startswith("/tmp/")
+    True
     """
     needed = _needed()
-    kept = []
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
     for f in folders:
         p = Path(f).resolve()
-        if any(n == p or p in n.parents for n in needed):
+        if str(p) in seen or p == Path("/") or Path("/tmp") in (p, *p.parents):
             continue
-        kept.append(str(p))
-    return kept
+        if any(n == p or n in p.parents for n in needed):
+            continue  # inside what Python needs
+        seen.add(str(p))
+        keep = sorted({str(n) for n in needed if p in n.parents})
+        out.append({"path": str(p), "keep": [k for k in keep if not any(Path(o) in Path(k).parents for o in keep)]})
+    return out
+
+
+def hideable(folders: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """The folders :func:`hide_plan` would hide (resolved), in order.
+
+    >>> hideable(["/nonexistent/x", "/"])
+    ['/nonexistent/x']
+    """
+    return [h["path"] for h in hide_plan(folders)]
+
+
+def _homes() -> list[Path]:
+    """This user's home folder, from the password database and from ``$HOME`` (which a caller may have changed)."""
+    out = [Path.home()]
+    with contextlib.suppress(KeyError, ImportError):
+        import pwd
+
+        out.append(Path(pwd.getpwuid(os.getuid()).pw_dir))
+    return out
+
+
+def _jail_argv(setup: dict[str, Any]) -> list[str]:
+    return [sys.executable, "-I", "-m", "tcpkit.course._jail", json.dumps(setup)]
+
+
+@functools.lru_cache(maxsize=1)
+def _namespace_works() -> tuple[bool, str]:
+    if sys.platform != "linux" or shutil.which("unshare") is None:
+        return False, "not Linux or no unshare(1)"
+    with tempfile.TemporaryDirectory(prefix="tcpkit-probe-") as tmp:
+        setup = {
+            "mode": "namespace",
+            "probe": True,
+            "work": tmp,
+            "scratch_mb": 1,
+            "files": 16,
+            "hide": [],
+            "keep": kept_under_tmp(),
+        }
+        try:
+            r = subprocess.run(["unshare", *_UNSHARE_FLAGS, *_jail_argv(setup)], capture_output=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return False, str(exc)
+    if r.returncode != 0:
+        return False, (r.stderr.decode("utf-8", "replace").strip().splitlines() or ["unshare failed"])[-1]
+    return True, ""
+
+
+def isolation(requested: str | None = None) -> str:
+    """The mode a jail gets: ``"namespace"`` or ``"fallback"``.
+
+    ``requested`` (else the ``TCPKIT_JAIL`` environment variable, else
+    ``"auto"``) may force ``"fallback"``; ``"namespace"`` raises when this
+    machine cannot build the jail.
+
+    >>> isolation() in ("namespace", "fallback"), isolation("fallback")
+    (True, 'fallback')
+    >>> isolation("docker")
+    Traceback (most recent call last):
+    ...
+    tcpkit.engine.errors.ParameterError: parameter isolation = 'docker' is not allowed: expected one of auto, ...
+    """
+    want = requested or os.environ.get("TCPKIT_JAIL") or "auto"
+    if want not in MODES:
+        raise ParameterError("isolation", want, "one of " + ", ".join(MODES))
+    if sys.platform != "linux":
+        raise ParameterError("platform", sys.platform, "Linux: grading uses its namespaces, /proc and prctl(2)")
+    if want == "fallback":
+        return "fallback"
+    ok, why = _namespace_works()
+    if want == "namespace" and not ok:
+        raise ParameterError("isolation", want, f"a machine with user namespaces (here: {why})")
+    return "namespace" if ok else "fallback"
+
+
+def describe_isolation(mode: str) -> str:
+    """One line for the log and the grade command's output.
+
+    >>> describe_isolation("fallback").startswith("WARNING")
+    True
+    """
+    if mode == "namespace":
+        return (
+            "isolation: namespace jail (every mount read-only, private /tmp and /dev, no network, own PID "
+            "namespace, no capabilities, limits on processes, files, memory, CPU and wall time)"
+        )
+    return (
+        "WARNING: isolation: FALLBACK (user namespaces unavailable): student code runs as this user and can read, "
+        "write and signal what this user can; only limits, a session of its own and killing every descendant "
+        "apply. Grade on a throwaway machine or container."
+    )
+
+
+class Jail:
+    """One submission's jail: the supervisor process and the authenticated channel to it.
+
+    Use as a context manager; leaving it kills the jail and removes its folder.
+
+    Parameters
+    ----------
+    mode : str
+        ``"namespace"`` or ``"fallback"`` (see :func:`isolation`).
+    key : bytes
+        The submission's channel key (:func:`tcpkit.course.channel.new_key`).
+    hide : list of paths
+        Folders the student must not see (namespace mode).
+    scratch_mb, files : int
+        Size and number of files of the private ``/tmp``.
+    reply_mb : int
+        Largest message accepted from the jail.
+    """
+
+    def __init__(
+        self,
+        mode: str,
+        key: bytes,
+        *,
+        hide: Sequence[str | os.PathLike[str]] = (),
+        scratch_mb: int = 64,
+        files: int = 1000,
+        reply_mb: int = 64,
+        processes: int = 64,
+    ) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="tcpkit-jail-")
+        work = Path(self._tmp.name)
+        (work / "run").mkdir()
+        # the folders to hide, the grader's home folder (keys, tokens, other courses) and the other jails' folders
+        hidden = hide_plan([*hide, *_homes(), work.parent])
+        setup = {
+            "mode": mode,
+            "work": str(work),
+            "scratch_mb": scratch_mb,
+            "files": files,
+            "processes": processes,
+            "hide": hidden,
+            "keep": kept_under_tmp(),
+        }
+        argv = _jail_argv(setup)
+        if mode == "namespace":
+            argv = ["unshare", *_UNSHARE_FLAGS, *argv]
+        else:
+            os.chmod(work, 0o711)
+        self.mode = mode
+        self.stderr: list[bytes] = []
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            close_fds=True,
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None and self.proc.stderr is not None
+        self._err = threading.Thread(target=_drain, args=(self.proc.stderr, 64 * 1024, self.stderr, [False]))
+        self._err.daemon = True
+        # the scoring process times test cases with SIGALRM: it must reach the main thread, never this one
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        try:
+            self._err.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        self.proc.stdin.write(key.hex().encode() + b"\n")
+        self.proc.stdin.flush()
+        self._out = Writer(self.proc.stdin.fileno(), key, b"checker>jail")
+        self._in = Reader(self.proc.stdout.fileno(), key, b"jail>checker", limit=reply_mb * MB)
+
+    def send(self, obj: Any) -> None:
+        """Send one authenticated message to the supervisor."""
+        self._out.send(obj)
+
+    def receive(self, timeout: float) -> Any:
+        """The next authenticated message from the supervisor (raises a ``ChannelError`` subclass)."""
+        return self._in.receive(timeout)
+
+    def close(self) -> None:
+        """Kill the jail (its whole process group) and remove its folder."""
+        with contextlib.suppress(OSError, ValueError):
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=3)
+        _kill_group(self.proc.pid)
+        self.proc.wait()
+        self._err.join(timeout=2)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        self._tmp.cleanup()
+
+    def diagnostics(self) -> str:
+        """The supervisor's standard error (for a grader-error note)."""
+        return b"".join(self.stderr).decode("utf-8", "replace")
+
+    def __enter__(self) -> Jail:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _clamp(kind: int, want: int) -> int:
@@ -212,18 +381,14 @@ def _clamp(kind: int, want: int) -> int:
 
 def _limit_values(memory_mb: int, cpu_s: int, fsize_mb: int) -> dict[str, int]:
     return {
-        "as": _clamp(resource.RLIMIT_AS, memory_mb * 1024 * 1024),
+        "as": _clamp(resource.RLIMIT_AS, memory_mb * MB),
         "cpu": _clamp(resource.RLIMIT_CPU, cpu_s),
-        "fsize": _clamp(resource.RLIMIT_FSIZE, fsize_mb * 1024 * 1024),
+        "fsize": _clamp(resource.RLIMIT_FSIZE, fsize_mb * MB),
         "core": 0,
     }
 
 
-def _prlimit_prefix(values: dict[str, int]) -> list[str]:
-    return ["prlimit", *(f"--{name}={value}" for name, value in values.items()), "--"]
-
-
-def _set_limits(values: dict[str, int]) -> None:  # pragma: no cover - runs in the child (fallback only)
+def _set_limits(values: dict[str, int]) -> None:  # pragma: no cover - runs in the child (no prlimit(1) only)
     names = {
         "as": resource.RLIMIT_AS,
         "cpu": resource.RLIMIT_CPU,
@@ -237,14 +402,16 @@ def _set_limits(values: dict[str, int]) -> None:  # pragma: no cover - runs in t
 def _drain(stream: IO[bytes], cap: int, out: list[bytes], flags: list[bool]) -> None:
     total = 0
     while True:
-        chunk = stream.read(65536)
+        try:
+            chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
+        except (OSError, ValueError):
+            break
         if not chunk:
             break
         if total < cap:
             out.append(chunk[: cap - total])
         total += len(chunk)
     flags[0] = total > cap
-    stream.close()
 
 
 def run_limited(
@@ -254,12 +421,12 @@ def run_limited(
     memory_mb: int,
     stdin: bytes = b"",
     files: dict[str, bytes] | None = None,
-    hide: Sequence[str | os.PathLike[str]] = (),
-    jail: bool = False,
     output_cap: int = OUTPUT_CAP,
     fsize_mb: int = 64,
 ) -> RunResult:
-    """Run ``cmd`` in a fresh temporary directory holding only ``files``.
+    """Run a helper ``cmd`` in a fresh temporary directory holding only ``files``, with limits.
+
+    Not a jail (see :class:`Jail`): for the grader's own helpers and for tests.
 
     Parameters
     ----------
@@ -273,12 +440,8 @@ def run_limited(
         Fed to the child's standard input.
     files : dict, optional
         ``name -> content`` written into the child's working directory.
-    hide : list of paths
-        Folders the child must not see (only with the ``namespace`` jail).
-    jail : bool
-        Use the namespace jail when :func:`isolation` says it works.
     output_cap : int
-        Bytes of standard output (and of standard error) kept.
+        Bytes of standard output (and of standard error) kept; ``truncated`` says when more came.
 
     Returns
     -------
@@ -296,9 +459,7 @@ def run_limited(
     out: list[bytes] = []
     err: list[bytes] = []
     tflags, eflags = [False], [False]
-    with limited_process(
-        cmd, memory_mb=memory_mb, cpu_s=int(timeout) + 2, files=files, hide=hide, jail=jail, fsize_mb=fsize_mb
-    ) as proc:
+    with limited_process(cmd, memory_mb=memory_mb, cpu_s=int(timeout) + 2, files=files, fsize_mb=fsize_mb) as proc:
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         threads = [
             threading.Thread(target=_drain, args=(proc.stdout, output_cap, out, tflags), daemon=True),
@@ -306,11 +467,8 @@ def run_limited(
         ]
         for t in threads:
             t.start()
-        try:
-            proc.stdin.write(stdin)
-            proc.stdin.close()
-        except OSError:
-            pass
+        feeder = threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True)
+        feeder.start()
         timed_out = False
         try:
             proc.wait(timeout=timeout)
@@ -323,6 +481,14 @@ def run_limited(
     return RunResult(proc.returncode, b"".join(out), b"".join(err), timed_out, tflags[0])
 
 
+def _feed(stream: IO[bytes], data: bytes) -> None:
+    try:
+        stream.write(data)
+        stream.close()
+    except (OSError, ValueError):
+        pass
+
+
 @contextlib.contextmanager
 def limited_process(
     cmd: Sequence[str],
@@ -330,8 +496,6 @@ def limited_process(
     memory_mb: int,
     cpu_s: int,
     files: dict[str, bytes] | None = None,
-    hide: Sequence[str | os.PathLike[str]] = (),
-    jail: bool = False,
     fsize_mb: int = 64,
     stderr: int = subprocess.PIPE,
 ) -> Iterator[subprocess.Popen[bytes]]:
@@ -345,44 +509,20 @@ def limited_process(
     b'cba\\n'
     """
     with tempfile.TemporaryDirectory(prefix="tcpkit-course-") as tmp:
-        inbox = Path(tmp, "in")
-        run = Path(tmp, "run")
-        inbox.mkdir()
-        run.mkdir()
         for name, content in (files or {}).items():
-            (inbox / name).write_bytes(content)
-            (run / name).write_bytes(content)
+            Path(tmp, name).write_bytes(content)
         argv = list(cmd)
-        env = child_env(run)
-        if jail and isolation() == "namespace":
-            hidden = hideable(hide)
-            if os.path.dirname(tmp) != "/tmp":
-                hidden.append(os.path.dirname(tmp))  # the other jobs' folders
-            keep = ":".join(kept_under_tmp())
-            argv = [
-                "unshare",
-                *_UNSHARE_FLAGS,
-                "sh",
-                "-c",
-                _JAIL,
-                "jail",
-                tmp,
-                f"{fsize_mb}m",
-                keep,
-                *hidden,
-                "--",
-                *argv,
-            ]
-            env = child_env("/tmp")
         values = _limit_values(memory_mb, cpu_s, fsize_mb)
         # prlimit(1) sets the limits between fork and exec without running Python code in the
         # forked child (preexec_fn is unsafe when the parent has threads, as grade_folder does)
         prlimit = shutil.which("prlimit")
         if prlimit is not None:
-            argv = [prlimit, *_prlimit_prefix(values)[1:], *argv]
+            argv = [prlimit, *(f"--{name}={value}" for name, value in values.items()), "--", *argv]
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TCPKIT_JAIL")}
+        env.update({"HOME": tmp, "TMPDIR": tmp, "PYTHONDONTWRITEBYTECODE": "1"})
         proc = subprocess.Popen(
             argv,
-            cwd=run,
+            cwd=tmp,
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -397,7 +537,8 @@ def limited_process(
             proc.wait()
             for stream in (proc.stdin, proc.stdout, proc.stderr):
                 if stream is not None:
-                    stream.close()
+                    with contextlib.suppress(OSError):
+                        stream.close()
 
 
 def _kill_group(pid: int) -> None:

@@ -3,7 +3,8 @@
 A driver owns the clock and the randomness and feeds the engine: the event-loop
 simulator (``sim``) with its links (``links``) and applications (``apps``),
 the named scenarios (``scenarios``), the SYN-flood fast path (``flood``), and
-the packetdrill runner (``pktscript`` parses, ``packetdrill`` runs).
+the packetdrill runner (``pktscript`` parses, ``pktcode`` reads the ``%{ }%``
+blocks, ``packetdrill`` runs).
 
 >>> from tcpkit.drivers import run_scenario
 >>> run_scenario("open_close_client_first", seed=1).final_state("client")

@@ -39,6 +39,7 @@ from typing import Any
 
 from tcpkit.engine.errors import ParameterError, TcpError
 
+from . import checks
 from .sim import Host, Socket
 
 __all__ = ["App", "Client", "Server", "CLIENT_CLOSE", "SERVER_ACCEPT", "SERVER_CLOSE"]
@@ -52,15 +53,33 @@ SERVER_CLOSE = ("on_eof", "after_send", "reply_on_eof", "never", "abort")
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise ParameterError(name, value, "one of " + ", ".join(allowed))
-    return value
+    return checks.choice(name, value, allowed)
 
 
 def _time(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0 or value == float("inf"):
         raise ParameterError(name, value, "a time >= 0 (seconds)")
     return float(value)
+
+
+def _host(value: Any) -> Host:
+    if not isinstance(value, Host):
+        raise ParameterError("host", value, "a Host (Network.add_host(...))")
+    return value
+
+
+def _sockopts(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ParameterError("sockopts", value, "a dict of option names to values, e.g. {'SO_KEEPALIVE': 1}")
+    return dict(value)
+
+
+def _payload(name: str, value: Any) -> bytes | int:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    return checks.integer(name, value, 0, 2**40)
 
 
 class App:
@@ -142,17 +161,15 @@ class Client(App):
         sockopts: dict[str, Any] | None = None,
         bind: int | None = None,
     ) -> None:
-        super().__init__(host)
-        self.addr = addr
-        self.port = port
+        super().__init__(_host(host))
+        self.addr = checks.address("addr", addr)
+        self.port = checks.port("port", port)
         self.at = _time("at", at)
-        if isinstance(data, bool) or not isinstance(data, bytes | int) or (isinstance(data, int) and data < 0):
-            raise ParameterError("data", data, "bytes or a byte count >= 0")
-        self.data = data
+        self.data = _payload("data", data)
         self.close_mode = _choice("close", close, CLOSE_MODES)
         self.close_at = None if close_at is None else _time("close_at", close_at)
-        self.sockopts = dict(sockopts or {})
-        self.bind = bind
+        self.sockopts = _sockopts(sockopts)
+        self.bind = None if bind is None else checks.port("bind", bind, zero=True)
         self.sock: Socket | None = None
         self.phase = "waiting"
         self.connected_at: float | None = None
@@ -282,19 +299,17 @@ class Server(App):
         reply: bytes | int = b"",
         sockopts: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(host)
-        self.port = port
-        if isinstance(backlog, bool) or not isinstance(backlog, int) or backlog < 0:
-            raise ParameterError("backlog", backlog, "an integer >= 0")
-        self.backlog = backlog
+        super().__init__(_host(host))
+        self.port = checks.port("port", port)
+        self.backlog = checks.integer("backlog", backlog, 0, 2**31 - 1)
         self.accept_mode = _choice("accept", accept, SERVER_ACCEPT)
         self.accept_every = _time("accept_every", accept_every)
         if self.accept_mode == "slow" and self.accept_every <= 0:
             raise ParameterError("accept_every", accept_every, "a time > 0 (seconds) for a slow server")
         self.accept_at = _time("accept_at", accept_at)
         self.close_mode = _choice("close", close, SERVER_CLOSE)
-        self.reply = reply
-        self.sockopts = dict(sockopts or {})
+        self.reply = _payload("reply", reply)
+        self.sockopts = _sockopts(sockopts)
         self.listener: Socket | None = None
         self.accepted: list[Socket] = []
         self._conns: list[dict[str, Any]] = []

@@ -33,6 +33,8 @@ simultaneous open, §3.10.7.1 closed port, §3.8.4 keepalive), RFC 6528, RFC
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -44,6 +46,7 @@ from tcpkit.engine.segment import Flags, Segment
 from tcpkit.engine.states import State
 from tcpkit.engine.trace import Note, SegmentDropped, SegmentReceived, SegmentSent, StateChanged, Trace
 
+from . import checks
 from .apps import Client, Server
 from .links import BlackHole, DropIf
 from .sim import Host, Network
@@ -77,11 +80,15 @@ class Param:
                 value = float(value) if isinstance(self.default, float) else int(value, 0)
             except ValueError:
                 raise ParameterError(name, value, self.allowed()) from None
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            value = int(value)  # numpy integers too
+        elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+            value = float(value)
         if self.choices:
-            if value not in self.choices:
+            if isinstance(value, bool) or not isinstance(value, str | int | float) or value not in self.choices:
                 raise ParameterError(name, value, self.allowed())
             return value
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise ParameterError(name, value, self.allowed())
         if isinstance(self.default, int) and not float(value).is_integer():
             raise ParameterError(name, value, self.allowed())
@@ -107,9 +114,8 @@ class Scenario:
 
     def run(self, seed: int = 0, profile: str = "linux", **params: Any) -> Trace:
         """Run it; see :func:`run_scenario`."""
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise ParameterError("seed", seed, "an integer")
-        if profile not in PROFILES:
+        seed = checks.integer("seed", seed)
+        if not isinstance(profile, str) or profile not in PROFILES:
             raise ParameterError("profile", profile, "one of " + ", ".join(PROFILES))
         values = {k: p.default for k, p in self.params.items()}
         for k, v in params.items():
@@ -174,7 +180,7 @@ def run_scenario(name: str, seed: int = 0, profile: str = "linux", **params: Any
     >>> t.meta["result"]["server_error"], t.meta["result"]["client_time_wait"]
     ('ECONNRESET', False)
     """
-    sc = SCENARIOS.get(name)
+    sc = SCENARIOS.get(name) if isinstance(name, str) else None
     if sc is None:
         raise ParameterError("scenario", name, "one of " + ", ".join(SCENARIOS))
     return sc.run(seed=seed, profile=profile, **params)

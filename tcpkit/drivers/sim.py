@@ -51,17 +51,31 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from tcpkit.engine.errors import ParameterError, TcpError
+from tcpkit.engine.errors import BudgetError, ParameterError, TcpError
 from tcpkit.engine.profiles import Profile, get_profile
 from tcpkit.engine.segment import Segment
 from tcpkit.engine.trace import Note, SegmentDropped, SegmentSent, Trace, TraceRecord
+
+from . import checks
 
 R = TypeVar("R", bound=TraceRecord)
 
 if TYPE_CHECKING:
     from .links import Link, Nat
 
-__all__ = ["Simulator", "Event", "Network", "Host", "Socket", "URGENT", "NORMAL", "LATE", "interface_mtu"]
+__all__ = [
+    "Simulator",
+    "Event",
+    "Network",
+    "Host",
+    "Socket",
+    "URGENT",
+    "NORMAL",
+    "LATE",
+    "MAX_EVENTS",
+    "MAX_HOSTS",
+    "interface_mtu",
+]
 
 #: The interface MTU hosts get when :meth:`Network.add_host` is not told one (None: the profile's).
 _DEFAULT_MTU: ContextVar[int | None] = ContextVar("tcpkit_default_mtu", default=None)
@@ -92,6 +106,12 @@ def interface_mtu(mtu: int | None) -> Iterator[None]:
 
 #: Priorities: lower runs first among events at the same time.
 URGENT, NORMAL, LATE = 0, 1, 2
+#: The event budget of one :meth:`Network.run` call: about a minute of work.  A run that needs more events
+#: (a timer that re-arms for ever, a million hosts chatting) stops with a :class:`~tcpkit.engine.errors.BudgetError`
+#: naming the budget; raise it with ``Network(max_events=...)`` or ``run(until, max_events=...)``.
+MAX_EVENTS = 2_000_000
+#: The most hosts one :class:`Network` holds (each is a full TCP stack); ``Network(max_hosts=...)`` changes it.
+MAX_HOSTS = 10_000
 
 
 class Event:
@@ -133,7 +153,7 @@ class Simulator:
     """
 
     def __init__(self, start: float = 0.0) -> None:
-        self._now = float(start)
+        self._now = checks.number("start", start, 0.0, unit="seconds")
         self._heap: list[tuple[float, int, int, Event]] = []
         self._seq = 0
         self.steps = 0  # events run so far
@@ -151,8 +171,10 @@ class Simulator:
         ParameterError
             If ``delay`` is negative or not a finite number.
         """
-        if not isinstance(delay, int | float) or not delay >= 0 or math.isinf(delay):
+        if isinstance(delay, bool) or not isinstance(delay, int | float) or not delay >= 0 or math.isinf(delay):
             raise ParameterError("delay", delay, "a number >= 0 (seconds)")
+        if not callable(fn):
+            raise ParameterError("fn", fn, "a function to call")
         return self._push(self._now + delay, priority, fn, args)
 
     def schedule_at(self, time: float, fn: Callable[..., Any], *args: Any, priority: int = NORMAL) -> Event:
@@ -163,8 +185,10 @@ class Simulator:
         ...
         tcpkit.engine.errors.ParameterError: parameter time = 2 is not allowed: expected a time >= now (3.0 s)
         """
-        if not isinstance(time, int | float) or not time >= self._now or math.isinf(time):
+        if isinstance(time, bool) or not isinstance(time, int | float) or not time >= self._now or math.isinf(time):
             raise ParameterError("time", time, f"a time >= now ({self._now} s)")
+        if not callable(fn):
+            raise ParameterError("fn", fn, "a function to call")
         return self._push(float(time), priority, fn, args)
 
     def _push(self, time: float, priority: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> Event:
@@ -194,23 +218,56 @@ class Simulator:
         ev.fn(*ev.args)
         return True
 
-    def run(self, until: float | None = None) -> None:
+    def run(self, until: float | None = None, *, max_events: int | None = None) -> None:
         """Run events in order; with ``until``, run those at times ``<= until``, then set ``now = until``.
+
+        Parameters
+        ----------
+        until : float, optional
+            A finite time ``>= now``; ``None`` runs until no event is left.
+        max_events : int, optional
+            The event budget of this call: stop with :class:`~tcpkit.engine.errors.BudgetError`
+            instead of running more events than this (``None``: no budget).
 
         Raises
         ------
         ParameterError
-            If ``until`` lies before ``now`` (time never goes back).
+            If ``until`` lies before ``now`` (time never goes back) or is not a finite number.
+        BudgetError
+            If the run needs more than ``max_events`` events; ``now`` is then the time reached.
+
+        Examples
+        --------
+        >>> sim = Simulator()
+        >>> def tick():
+        ...     _ = sim.schedule(1, tick)
+        >>> _ = sim.schedule(0, tick)
+        >>> sim.run(until=1e12, max_events=1000)
+        Traceback (most recent call last):
+        ...
+        tcpkit.engine.errors.BudgetError: the run stopped at t=999.0 s after 1000 events, its event budget ...
         """
-        if until is None:
-            while self.step():
-                pass
-            return
-        if not isinstance(until, int | float) or not until >= self._now:
-            raise ParameterError("until", until, f"a time >= now ({self._now} s)")
-        while self.peek() <= until:
+        if max_events is not None:
+            max_events = checks.integer("max_events", max_events, 1)
+        if until is not None:
+            if isinstance(until, bool) or not isinstance(until, int | float) or not until >= self._now:
+                raise ParameterError("until", until, f"a time >= now ({self._now} s)")
+            if math.isinf(until):
+                raise ParameterError("until", until, "a finite time (None runs until no event is left)")
+        budget = math.inf if max_events is None else max_events
+        done = 0
+        limit = math.inf if until is None else until
+        while (nxt := self.peek()) < math.inf and nxt <= limit:
+            if done >= budget:
+                raise BudgetError(
+                    f"the run stopped at t={self._now} s after {done} events, its event budget (max_events; "
+                    f"tcpkit.drivers.sim.MAX_EVENTS for a Network): run to an earlier time, or raise the budget "
+                    "if the run is meant to be that long"
+                )
             self.step()
-        self._now = float(until)
+            done += 1
+        if until is not None:
+            self._now = float(until)
 
 
 # --------------------------------------------------------------------------- hosts
@@ -325,21 +382,31 @@ class Socket:
 
     def setsockopt(self, name: str, value: Any) -> None:
         """``SO_LINGER`` (seconds or ``(on, seconds)``), ``SO_REUSEADDR``, ``TCP_KEEPIDLE`` ..."""
+        _option(name)
         self.host.stack.setsockopt(self.host.net.now, self.fd, name, value)
         self._done()
 
     def getsockopt(self, name: str) -> Any:
-        return self.host.stack.getsockopt(self.fd, name)
+        """The value of a socket option (``SO_ERROR`` returns and clears a pending error)."""
+        return self.host.stack.getsockopt(self.fd, _option(name))
 
     def bind(self, port: int, addr: str | None = None) -> None:
+        """Bind to ``port`` (0: an ephemeral port) on ``addr`` (default the host's address)."""
+        port = checks.port("port", port, zero=True)
+        if addr is not None:
+            addr = checks.address("addr", addr)
         self.host.stack.bind(self.host.net.now, self.fd, port, addr)
 
     def listen(self, backlog: int = 128) -> None:
+        """Listen with this ``backlog`` (capped by ``somaxconn``)."""
+        backlog = checks.integer("backlog", backlog, 0, 2**31 - 1)
         self.host.stack.listen(self.host.net.now, self.fd, backlog=backlog)
         self._done()
 
     def connect(self, addr: str, port: int) -> None:
         """Start the handshake (EINPROGRESS is swallowed; other errors are raised)."""
+        addr = checks.address("addr", addr)
+        port = checks.port("port", port)
         try:
             self.host.stack.connect(self.host.net.now, self.fd, addr, port)
         except TcpError as exc:
@@ -354,16 +421,25 @@ class Socket:
         return Socket(self.host, fd)
 
     def send(self, data: bytes | int) -> int:
+        """Queue ``data`` (bytes, or a byte count); returns how much the send buffer took."""
+        if isinstance(data, bytearray | memoryview):
+            data = bytes(data)
+        elif not isinstance(data, bytes):
+            data = checks.integer("data", data, 0, 2**40)
         n: int = self.host.stack.send(self.host.net.now, self.fd, data)
         self._done()
         return n
 
     def recv(self, n: int = 65536) -> bytes:
+        """Up to ``n`` received bytes (``b""`` at end of file)."""
+        n = checks.integer("n", n, 0, 2**31 - 1)
         data: bytes = self.host.stack.recv(self.host.net.now, self.fd, n)
         self._done()
         return data
 
     def shutdown(self, how: str = "SHUT_WR") -> None:
+        """``SHUT_RD``, ``SHUT_WR`` or ``SHUT_RDWR``."""
+        checks.choice("how", how, ("SHUT_RD", "SHUT_WR", "SHUT_RDWR"))
         self.host.stack.shutdown(self.host.net.now, self.fd, how)
         self._done()
 
@@ -386,6 +462,12 @@ class Socket:
 
     def __repr__(self) -> str:
         return f"<Socket {self.host.name} fd={self.fd}>"
+
+
+def _option(name: Any) -> str:
+    if not isinstance(name, str):
+        raise ParameterError("socket option", name, "an option name such as 'SO_LINGER' (a string)")
+    return name
 
 
 def _port_knobs(profile: str | Profile, port_range: Any) -> dict[str, int]:
@@ -417,9 +499,24 @@ class Network:
         the same trace.
     delay : float
         One-way delay of links made on demand (seconds).
+    meta : dict, optional
+        Added to the trace's ``meta``.
+    max_events : int
+        The event budget of each :meth:`run` call (default :data:`MAX_EVENTS`).
+    max_hosts : int
+        The most hosts :meth:`add_host` makes (default :data:`MAX_HOSTS`).
+
+    Raises
+    ------
+    ParameterError
+        A seed that is not an integer, a negative or infinite delay, and so on.
 
     Examples
     --------
+    >>> Network(seed="abc")
+    Traceback (most recent call last):
+    ...
+    tcpkit.engine.errors.ParameterError: parameter seed = 'abc' is not allowed: expected an integer
     >>> net = Network(seed=1)
     >>> a = net.add_host("client", "10.0.0.1")
     >>> b = net.add_host("server", "10.0.0.2")
@@ -430,9 +527,22 @@ class Network:
     ('ESTABLISHED', 0)
     """
 
-    def __init__(self, seed: int = 0, *, delay: float = 0.01, meta: dict[str, Any] | None = None) -> None:
-        if not isinstance(delay, int | float) or not 0 <= delay < math.inf:
+    def __init__(
+        self,
+        seed: int = 0,
+        *,
+        delay: float = 0.01,
+        meta: dict[str, Any] | None = None,
+        max_events: int = MAX_EVENTS,
+        max_hosts: int = MAX_HOSTS,
+    ) -> None:
+        seed = checks.integer("seed", seed)
+        if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay < math.inf:
             raise ParameterError("delay", delay, "a number >= 0 (seconds)")
+        if meta is not None and not isinstance(meta, dict):
+            raise ParameterError("meta", meta, "a dict (or None)")
+        self.max_events = checks.integer("max_events", max_events, 1)
+        self.max_hosts = checks.integer("max_hosts", max_hosts, 1)
         self.seed = seed
         self.sim = Simulator()
         self.records: list[TraceRecord] = []
@@ -482,7 +592,10 @@ class Network:
         Raises
         ------
         ParameterError
-            A name or address already used, or an impossible port range.
+            A name that is not a short printable string, an address that is not
+            IPv4 or IPv6, a name or address already used, an impossible port range.
+        BudgetError
+            More than ``max_hosts`` hosts.
 
         Examples
         --------
@@ -493,8 +606,21 @@ class Network:
         ...
         tcpkit.engine.errors.ParameterError: parameter port_range = (6000, 5000) is not allowed: expected (low, ...
         """
+        name = checks.name("host name", name)
+        addr = checks.address("addr", addr)
         if name in self.hosts:
             raise ParameterError("host name", name, "a name not used yet: " + ", ".join(self.hosts))
+        if len(self.hosts) >= self.max_hosts:
+            raise BudgetError(
+                f"this network already holds {len(self.hosts)} hosts, its limit (Network(max_hosts=...), "
+                f"default tcpkit.drivers.sim.MAX_HOSTS = {MAX_HOSTS}); each host is a full TCP stack"
+            )
+        if not (isinstance(profile, str | Profile)):
+            raise ParameterError("profile", profile, "a profile name (linux, freebsd, rfc9293) or a Profile")
+        if isn is not None and not isinstance(isn, str) and not callable(isn):
+            raise ParameterError("isn", isn, "an ISN kind (see tcpkit.engine.isn.make_isn) or a function (now, conn)")
+        if ts_offset is not None:
+            ts_offset = checks.integer("ts_offset", ts_offset, 0, 2**32 - 1)
         if addr in self._by_addr or addr in self._nats:
             raise ParameterError("addr", addr, "an address no other host or NAT uses")
         if port_range is not None:
@@ -532,7 +658,7 @@ class Network:
         """
         from .links import Link
 
-        if b not in self.hosts:
+        if not isinstance(a, str) or not isinstance(b, str) or b not in self.hosts:
             raise ParameterError("host", b, "one of " + ", ".join(self.hosts))
         params.setdefault("delay", self.delay)
         lk = Link(name=f"{a}->{b}", seed=self.rng("link", a, b).getrandbits(32), **params)
@@ -543,6 +669,9 @@ class Network:
         """Put the hosts named in ``inside`` behind one NAT box with address ``public_addr``."""
         from .links import Nat
 
+        public_addr = checks.address("public_addr", public_addr)
+        if isinstance(inside, str):
+            raise ParameterError("inside", inside, "a list of host names (not one string)")
         if public_addr in self._by_addr or public_addr in self._nats:
             raise ParameterError("public_addr", public_addr, "an address no host or NAT uses")
         nat = Nat(public_addr, **params)
@@ -629,6 +758,11 @@ class Network:
         It appears as a ``SEND`` record of host ``who`` and travels over the
         ``who -> receiver`` link like any other segment.
         """
+        src = checks.address("src", src)
+        dst = checks.address("dst", dst)
+        if not isinstance(segment, Segment):
+            raise ParameterError("segment", segment, "a Segment (tcpkit.parse_segment('S 0:0(0) win 1000'))")
+        who = checks.name("who", who)
 
         def go() -> None:
             self.records.append(
@@ -645,15 +779,44 @@ class Network:
 
     def note(self, host: str, text: str) -> None:
         """Add a ``NOTE`` record (a sentence for the reader) at the current time."""
+        if not isinstance(host, str) or not isinstance(text, str):
+            raise ParameterError("note", (host, text), "a host name and a text (strings)")
         self.records.append(Note(time=self.now, host=host, text=text))
 
     def at(self, time: float, fn: Callable[..., Any], *args: Any) -> Event:
         """Run ``fn(*args)`` at virtual ``time`` (e.g. a user calling ``close``)."""
         return self.sim.schedule_at(time, fn, *args)
 
-    def run(self, until: float) -> None:
-        """Run the simulation up to virtual time ``until`` (seconds)."""
-        self.sim.run(until=until)
+    def run(self, until: float, *, max_events: int | None = None) -> None:
+        """Run the simulation up to virtual time ``until`` (seconds).
+
+        Parameters
+        ----------
+        until : float
+            A finite time, not before ``now``.
+        max_events : int, optional
+            The event budget of this call (default: the network's ``max_events``,
+            :data:`MAX_EVENTS`).
+
+        Raises
+        ------
+        ParameterError
+            ``until`` before ``now``, or not a finite number.
+        BudgetError
+            The run needed more events than its budget (a timer that re-arms for
+            ever, a huge network): the message names the budget and the time reached.
+
+        Examples
+        --------
+        >>> net = Network()
+        >>> net.run(until=float("nan"))
+        Traceback (most recent call last):
+        ...
+        tcpkit.engine.errors.ParameterError: parameter until = nan is not allowed: expected a time >= now (0.0 s)
+        """
+        if until is None or isinstance(until, bool) or not isinstance(until, int | float):
+            raise ParameterError("until", until, "a finite time in seconds")
+        self.sim.run(until=until, max_events=self.max_events if max_events is None else max_events)
 
     def trace(self, **meta: Any) -> Trace:
         """Everything recorded so far, with ``meta`` (scenario name, params, seed)."""

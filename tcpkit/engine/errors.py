@@ -23,6 +23,7 @@ __all__ = [
     "ScriptSyntaxError",
     "IllegalTransition",
     "TraceFormatError",
+    "BudgetError",
 ]
 
 ERRNO_TEXT = {
@@ -135,3 +136,7 @@ class IllegalTransition(TcpkitError):
 
 class TraceFormatError(TcpkitError, ValueError):
     """A trace file (JSON) or capture could not be read."""
+
+
+class BudgetError(TcpkitError):
+    """A run needed more work than its documented budget allows (e.g. a simulator's event budget)."""

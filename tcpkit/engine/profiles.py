@@ -37,6 +37,7 @@ minutes), RFC 6298 (initial RTO 1 s, exponential backoff).
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,15 +98,31 @@ class Knob:
         return f"{what} from {lo} to {hi}{unit}"
 
     def check(self, value: Any, profile: str | None = None) -> Any:
-        """Validate (and normalise) a value, or raise :class:`KnobError`."""
+        """Validate (and normalise) a value, or raise :class:`KnobError`.
+
+        Any integral number (``numpy.int64`` too) is an integer; ``bool`` is
+        refused where a number is meant.
+
+        >>> k = get_profile("linux").knob("tcp_syn_retries")
+        >>> k.check("3"), k.check(3.0)
+        (3, 3)
+        >>> k.check(float("nan"))
+        Traceback (most recent call last):
+        ...
+        tcpkit.engine.errors.KnobError: tcp_syn_retries = nan is not allowed: expected an integer from 1 to 127 (count)
+        """
         if isinstance(value, str):
             value = self.parse(value, profile)
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            value = int(value)
+        elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+            value = float(value)
         if self.kind == "bool":
             if value in (0, 1, True, False):
                 return bool(value)
             raise KnobError(self.name, value, self.allowed(), profile)
         if self.kind == "choice":
-            if value in self.choices and not isinstance(value, bool):
+            if isinstance(value, int | float | str) and not isinstance(value, bool) and value in self.choices:
                 return value
             raise KnobError(self.name, value, self.allowed(), profile)
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -1224,14 +1241,14 @@ class Profile(Mapping[str, Any]):
     """
 
     def __init__(self, name: str, values: Mapping[str, Any] | None = None) -> None:
-        if name not in _SPECS:
+        if not isinstance(name, str) or name not in _SPECS:
             raise KnobError("profile", name, "one of " + ", ".join(PROFILES))
         self.name = name
         self.description, self.description_zh, self.knobs, self._derive = _SPECS[name]
         self._by_name = {k.name: k for k in self.knobs}
         self._values = {k.name: k.default for k in self.knobs}
         for key, value in (values or {}).items():
-            knob = self.knob(key)
+            knob = self.knob(key, value=value)
             self._values[knob.name] = knob.check(value, name)
         self._check_consistency()
         self.params: Params = self._derive(self._values)
@@ -1243,8 +1260,28 @@ class Profile(Mapping[str, Any]):
                     lo, self._values[lo], f"at most {hi} = {self._values[hi]} (the range would be empty)", self.name
                 )
 
-    def knob(self, name: str) -> Knob:
-        """Knob metadata by short name or full sysctl name."""
+    def knob(self, name: str, *, value: Any = None, sysctl: bool = False) -> Knob:
+        """Knob metadata by short name or full sysctl name.
+
+        Parameters
+        ----------
+        name : str
+        value : optional
+            The value being set, shown in the error when ``name`` is not a knob.
+        sysctl : bool
+            List the sysctl names (not the Python names) in that error.
+
+        Examples
+        --------
+        >>> get_profile("linux").knob("net.ipv4.tcp_fin_timeout").name
+        'tcp_fin_timeout'
+        >>> get_profile("linux").knob("tcp_fin_timout")
+        Traceback (most recent call last):
+        ...
+        tcpkit.engine.errors.KnobError: 'tcp_fin_timout' is not a knob of the linux profile; its knobs: ...
+        """
+        if not isinstance(name, str):
+            raise self._unknown(name, value, sysctl)
         if name in self._by_name:
             return self._by_name[name]
         for k in self.knobs:
@@ -1254,13 +1291,33 @@ class Profile(Mapping[str, Any]):
         short = name.rsplit(".", 1)[-1]
         if short in removed:
             raise RemovedKnobError(short, removed[short], self.name)
-        raise KnobError(name, "?", "a knob of the " + self.name + " profile: " + ", ".join(self._by_name), self.name)
+        raise self._unknown(name, value, sysctl)
+
+    def _unknown(self, name: Any, value: Any, sysctl: bool) -> KnobError:
+        """The error for a name that is no knob: the value as given (if any), and the names allowed."""
+        if sysctl:
+            names = [k.sysctl for k in self.knobs if k.sysctl]
+            what = "sysctls"
+        else:
+            names = list(self._by_name)
+            what = "knobs"
+        allowed = f"a knob of the {self.name} profile; its {what}: " + ", ".join(names)
+        err = KnobError(str(name), value, allowed, self.name)
+        shown = f"{name!r} = {value!r}" if value is not None else repr(name)
+        err.args = (f"{shown} is not a knob of the {self.name} profile; its {what}: " + ", ".join(names),)
+        return err
 
     def set(self, **changes: Any) -> Profile:
-        """A new profile with some knobs changed (validated)."""
+        """A new profile with some knobs changed (validated).
+
+        >>> get_profile("linux").set(tcp_syn_retry=3)
+        Traceback (most recent call last):
+        ...
+        tcpkit.engine.errors.KnobError: 'tcp_syn_retry' = 3 is not a knob of the linux profile; its knobs: ...
+        """
         values = dict(self._values)
         for key, value in changes.items():
-            knob = self.knob(key)
+            knob = self.knob(key, value=value)
             values[knob.name] = knob.check(value, self.name)
         return Profile(self.name, values)
 
@@ -1271,7 +1328,15 @@ class Profile(Mapping[str, Any]):
         15728640
         >>> get_profile("linux").set_sysctl("net.ipv4.ip_local_port_range", "1024 65000").params.port_low
         1024
+        >>> get_profile("linux").set_sysctl("net.ipv4.tcp_fin_timout", "5")
+        Traceback (most recent call last):
+        ...
+        tcpkit.engine.errors.KnobError: 'net.ipv4.tcp_fin_timout' = '5' is not a knob of the linux profile; its ...
         """
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            raise KnobError(str(sysctl), value, "a value written as text, as for sysctl -w", self.name)
         if sysctl == "net.ipv4.tcp_rmem":
             parts = value.strip().strip('"').split()
             if len(parts) != 3:
@@ -1282,10 +1347,12 @@ class Profile(Mapping[str, Any]):
             if len(parts) != 2:
                 raise KnobError("ip_local_port_range", value, "two integers: low high", self.name)
             return self.set(ip_local_port_low=parts[0], ip_local_port_high=parts[1])
-        knob = self.knob(sysctl)
+        knob = self.knob(sysctl, value=value, sysctl=True)
         return self.set(**{knob.name: value})
 
     def __getitem__(self, key: str) -> Any:
+        if not isinstance(key, str):
+            raise KeyError(key)
         return self._values[self.knob(key).name]
 
     def __iter__(self) -> Iterator[str]:

@@ -614,7 +614,10 @@ def _enum(cls: Any, v: Any, where: str) -> Any:
 def _values(d: dict[str, Any], where: str) -> dict[str, Any]:
     """Version 1 kept queue lengths and counters as ``values: [[name, int], ...]``."""
     out: dict[str, Any] = {}
-    for i, pair in enumerate(d.get("values", [])):
+    values = d.get("values", [])
+    if not isinstance(values, list):
+        raise _bad(f"{where}.values", "a list of [name, value] pairs", values)
+    for i, pair in enumerate(values):
         name, value = _list(pair, f"{where}.values[{i}]", 2)
         out[_str(name, f"{where}.values[{i}][0]", "a name")] = value
     return out
