@@ -47,3 +47,31 @@ def test_readme_binder_link_opens_the_start_notebook_in_lab() -> None:
     assert link, "README has no Binder link"
     assert "urlpath=lab/tree/notebooks/00_start_here.ipynb" in link.group(0)
     assert (ROOT / "notebooks" / "00_start_here.ipynb").exists()
+
+
+def test_jupyterlab_saves_widget_state_with_the_notebook_in_tasks_lab_and_on_binder() -> None:
+    import json
+
+    overrides = ROOT / "jupyter_config" / "lab" / "settings" / "overrides.json"
+    settings = json.loads(overrides.read_text())
+    assert settings["@jupyter-widgets/jupyterlab-manager:plugin"]["saveState"] is True
+    post = (ROOT / "binder" / "postBuild").read_text()
+    assert "jupyter_config/lab/settings/overrides.json" in post and "share/jupyter/lab/settings" in post
+    tasks = (ROOT / "tasks.py").read_text()
+    assert "--LabApp.app_settings_dir=" in tasks and "jupyter_config" in tasks
+
+
+def test_tasks_lab_installs_only_the_lab_extra_and_tests_add_dev() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("tasks", ROOT / "tasks.py")
+    assert spec is not None and spec.loader is not None
+    tasks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tasks)
+    assert tasks._extras_covered("dev", "lab") and tasks._extras_covered("lab,grading", "lab")
+    assert not tasks._extras_covered("lab", "dev") and not tasks._extras_covered("lab", "lab,grading")
+    lab_extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["lab"]
+    names = {_name(r) for r in lab_extra}
+    assert "jupyterlab" in names and not names & {"otter-grader", "pytest", "playwright", "mypy", "ruff", "hypothesis"}
+    args = ["--port", "9999", "--no-browser", "--ServerApp.ip=0.0.0.0"]
+    assert tasks._take_option(args, "port") == "9999" and args == ["--no-browser", "--ServerApp.ip=0.0.0.0"]

@@ -89,7 +89,11 @@ def test_isn_figure() -> None:
     clock = [d for d in fig.data if d.legendgroup == "clock"]
     keyed = [d for d in fig.data if d.legendgroup == "rfc6528"]
     assert len(clock) == len(keyed) == 2
-    assert list(clock[0].y) == list(clock[1].y)  # a clock ignores the 4-tuple
-    assert list(keyed[0].y) != list(keyed[1].y)  # a keyed hash does not
+    assert list(clock[0].customdata) == list(clock[1].customdata)  # a clock ignores the 4-tuple
+    assert list(keyed[0].customdata) != list(keyed[1].customdata)  # a keyed hash does not
+    # each panel plots the movement, so the clock's climb (250,000 per second) is what the axis shows
+    assert list(clock[0].y) == list(keyed[0].y) == list(keyed[1].y) == [0, 250_000, 500_000]
+    assert clock[0].xaxis != keyed[0].xaxis  # one panel per generator, each on its own scale
+    assert "apart" in fig.layout.annotations[1].text and "same ISN" in fig.layout.annotations[0].text
     again = isn_figure(["rfc6528"], seed=1, times=[0.0, 1.0, 2.0])
-    assert list(again.data[0].y) == list(keyed[0].y)  # same seed, same picture
+    assert list(again.data[0].customdata) == list(keyed[0].customdata)  # same seed, same picture

@@ -320,3 +320,362 @@ def test_a_failing_widget_does_not_stop_the_language_switch(monkeypatch) -> None
     with pytest.warns(RuntimeWarning, match="KnobPanel could not switch language: RuntimeError: boom"):
         i18n.set_language("zh")
     assert good.reset_button.description == "恢复默认值"
+
+
+# ---- labs ----------------------------------------------------------------------------------------
+import html as _html  # noqa: E402
+import json  # noqa: E402
+import re  # noqa: E402
+
+from tcpkit.drivers.flood import simulate_flood  # noqa: E402
+from tcpkit.engine.profiles import get_profile  # noqa: E402
+from tcpkit.widgets import (  # noqa: E402
+    ExitsLab,
+    FloodLab,
+    IsnAttackLab,
+    KernelLab,
+    Lab,
+    PortCeilingLab,
+    PortExhaustionLab,
+    SlowCloseLab,
+    SynRetryLab,
+)
+from tcpkit.widgets.flood_lab import BACKLOGS, RATES, phase_map, run_flood  # noqa: E402
+
+
+def _recorded(name: str):  # type: ignore[no-untyped-def]
+    from tcpkit.live import load_recorded
+
+    return load_recorded(name)
+
+
+#: Every lab of the seven notebooks, built as the notebooks build them (06 from recorded observations here).
+LABS = {
+    "00 exits": lambda: ExitsLab(state="ESTABLISHED"),
+    "01 SYN retries": SynRetryLab,
+    "02 attack": lambda: IsnAttackLab(kind="clock", wait=2.5),
+    "03 flood": lambda: FloodLab(flood_rate=2000, backlog=128, tcp_syncookies=0),
+    "04 slow close": lambda: SlowCloseLab(server_closes_at=30.0, tcp_fin_timeout=60),
+    "05 ceiling": lambda: PortCeilingLab("linux"),
+    "05 exhaustion": PortExhaustionLab,
+    "06 scenario": lambda: KernelLab(runner=_recorded),
+}
+_REPR = re.compile(r"\b[A-Z]\w*\(\w+=")  # a dataclass repr, e.g. FloodResult(attempts=...
+
+
+def _controls(lab: Lab) -> dict[str, W.ValueWidget]:
+    return lab.panel.controls if isinstance(lab, PortCeilingLab) else lab.inputs
+
+
+def _other_value(ctl: W.ValueWidget):  # type: ignore[no-untyped-def]
+    """A value the student could pick that differs from the current one."""
+    if hasattr(ctl, "options"):
+        values = [o[1] if isinstance(o, tuple) else o for o in ctl.options]
+        return next(v for v in values if v != ctl.value)
+    if hasattr(ctl, "max"):
+        return ctl.max if ctl.value != ctl.max else ctl.min
+    return ctl.value + 1
+
+
+def _picture(lab: Lab) -> str:
+    [out] = lab.picture.outputs
+    return json.dumps(out["data"]["application/vnd.plotly.v1+json"], sort_keys=True)
+
+
+@pytest.mark.parametrize("name", list(LABS))
+def test_a_lab_shows_one_picture_then_a_short_sentence_and_no_raw_result(name: str) -> None:
+    lab = LABS[name]()
+    assert lab.widget.children.index(lab.picture) < lab.widget.children.index(lab.sentence)  # picture first
+    [out] = lab.picture.outputs
+    assert out["output_type"] == "display_data" and "application/vnd.plotly.v1+json" in out["data"]
+    assert 20 < len(lab.sentence_text) < 400, lab.sentence_text
+    shown = lab.sentence_text + _html.unescape(lab.details.value)
+    assert not _REPR.search(shown), shown
+    bundle = lab._repr_mimebundle_()
+    assert {
+        "application/vnd.jupyter.widget-view+json",
+        "application/vnd.plotly.v1+json",
+        "text/html",
+        "text/plain",
+    } <= set(bundle)
+    assert not _REPR.search(bundle["text/plain"]) and len(bundle["text/plain"]) < 500
+    assert "plotly.min.js" not in bundle["text/html"]  # plotly.js comes from its CDN, not embedded
+
+
+@pytest.mark.parametrize("name", list(LABS))
+def test_moving_each_control_redraws_the_one_picture_once(name: str) -> None:
+    lab = LABS[name]()
+    for cname, ctl in _controls(lab).items():
+        before, n = (_picture(lab), lab.sentence_text), lab.updates
+        ctl.value = _other_value(ctl)  # what the browser does when the student moves it
+        assert lab.updates == n + 1, cname  # one redraw per change
+        assert len(lab.picture.outputs) == 1, cname  # replaced, nothing stale below
+        assert (_picture(lab), lab.sentence_text) != before, f"{name}: moving {cname} changed nothing"
+        assert lab.error is None, lab.error
+
+
+@pytest.mark.parametrize("name", list(LABS))
+def test_lab_labels_are_whole_and_tooltips_say_what_is_allowed(name: str) -> None:
+    lab = LABS[name]()
+    controls = _controls(lab)
+    labels = lab.panel.labels if isinstance(lab, PortCeilingLab) else lab.labels
+    linux = get_profile("linux")
+    for cname, ctl in controls.items():
+        label = _html.unescape(re.sub(r"<[^>]+>", "", labels[cname].value))
+        assert "…" not in label and label.strip()
+        assert not getattr(ctl, "description", ""), "the label is its own element, never a description cut short"
+        if isinstance(ctl, W.IntSlider | W.FloatSlider):
+            assert ctl.continuous_update is False  # a run per release, not per pixel of a drag
+        if cname in {k.name for k in linux.knobs}:
+            knob = linux.knob(cname)
+            assert label == cname  # the knob's own name, in full
+            if knob.sysctl:
+                assert knob.sysctl in ctl.tooltip
+            if knob.kind == "int":
+                assert f"{int(knob.lo)}–{int(knob.hi)}" in ctl.tooltip  # what the kernel allows
+        assert len(ctl.tooltip) > len(label)
+
+
+def test_lab_refuses_values_no_control_offers_and_names_them() -> None:
+    lab = SynRetryLab()
+    with pytest.raises(ParameterError, match="tcp_syn_retries = 50 .*from 1 to 10"):
+        lab.set(tcp_syn_retries=50)
+    with pytest.raises(ParameterError, match="bogus"):
+        lab.set(bogus=1)
+    with pytest.raises(ParameterError, match="state = 'NOPE'"):
+        ExitsLab(state="NOPE")
+    with pytest.raises(ParameterError, match="duration"):
+        FloodLab(duration=-1)
+    with pytest.raises(ParameterError, match="tcp_syncookies = 3"):
+        FloodLab(tcp_syncookies=3)
+    assert lab.values["tcp_syn_retries"] == 6  # nothing changed
+
+
+def test_flood_lab_adapter_matches_the_flood_model_and_the_map_is_cached() -> None:
+    kw = dict(flood_rate=3000, backlog=256, tcp_synack_retries=3, tcp_syncookies=0, duration=5.0, legit_rate=10.0)
+    run = run_flood(**kw)
+    ref = simulate_flood(
+        duration=5.0,
+        flood_rate=3000,
+        legit_rate=10.0,
+        backlog=256,
+        sample_interval=5.0 / 120,
+        tcp_synack_retries=3,
+        tcp_syncookies=0,
+    )
+    assert (run.attempts, run.connected, run.failed, run.pending) == (
+        ref.attempts,
+        ref.connected,
+        ref.failed,
+        ref.pending,
+    )
+    assert run.counters["TCPReqQFullDrop"] == ref.counters["TCPReqQFullDrop"] and run.syn_limit == 256
+    grid = phase_map([100, 10000], [16, 4096], tcp_synack_retries=5, tcp_syncookies=0, duration=5.0, legit_rate=10.0)
+    assert grid[0][1] < 0.05 < 0.95 < grid[1][0]  # a small queue falls, a large one against a small flood holds
+
+    lab = FloodLab(flood_rate=2000, backlog=128, tcp_syncookies=0)
+    assert len(lab.grid_success) == len(BACKLOGS) and all(len(r) == len(RATES) for r in lab.grid_success)
+    first = lab.grid_success
+    lab.set(flood_rate=5000, backlog=512)  # only the marker moves: the map is not recomputed
+    assert lab.grid_success is first
+    marker = [d for d in lab.figure.data if getattr(d, "xaxis", None) == "x4"][0]
+    assert RATES.index(3594) < marker.x[0] < RATES.index(5995)
+    assert BACKLOGS.index(348) < marker.y[0] < BACKLOGS.index(645)
+    lab.set(tcp_syncookies=1)
+    assert lab.grid_success is not first and min(min(r) for r in lab.grid_success) > 0.95  # cookies hold everywhere
+    # queues, clients, counters and the map are one figure: they always change together
+    assert {d.type for d in lab.figure.data} >= {"scatter", "bar", "table", "heatmap"}
+
+
+def test_labs_redraw_in_chinese_and_back() -> None:
+    lab = FloodLab()
+    set_language("zh")
+    assert "正常客户端" in lab.sentence_text + str(lab.figure.layout.annotations)
+    assert "洪泛速率" in lab.labels["flood_rate"].value
+    set_language("en")
+    assert "honest clients connected" in lab.sentence_text
+
+
+def test_every_widget_has_a_static_twin() -> None:
+    t = example_trace("lossy")
+    for w in (
+        TracePlayer(t),
+        KnobPanel("linux", knobs=["tcp_syn_retries"]),
+        ScenarioExplorer(runner=_example_runner()),
+    ):
+        bundle = w._repr_mimebundle_()
+        assert "application/vnd.jupyter.widget-view+json" in bundle and "text/html" in bundle, type(w).__name__
+        assert "text/plain" in bundle and "plotly.min.js" not in bundle["text/html"]
+    assert "application/vnd.plotly.v1+json" in TracePlayer(t)._repr_mimebundle_()
+
+
+def test_widget_arguments_are_checked_at_the_boundary() -> None:
+    from tcpkit.viz import ladder_figure
+
+    t = example_trace("lossy")
+    cases = [
+        (lambda: ladder_figure("str"), "trace = 'str'"),
+        (lambda: ScenarioExplorer(seed="x"), "seed = 'x'"),
+        (lambda: TracePlayer(t, start=10**6), r"start = 1000000 .*from 0 to"),
+        (lambda: TracePlayer(t, start=-3), r"start = -3"),
+        (lambda: KnobPanel(on_change=5), r"on_change = 'int' .*callable"),
+        (lambda: KnobPanel(knobs="tcp_syn_retries"), r"knobs = 'tcp_syn_retries' .*list of knob names"),
+        (lambda: TracePlayer(t, max_segments=0), "max_segments"),
+        (lambda: KernelLab(scenarios=["nope"]), "scenarios = 'nope'"),
+    ]
+    for make, message in cases:
+        with pytest.raises(ParameterError, match=message):
+            make()
+
+
+# ---- Chinese mode: no label mixes languages --------------------------------------------------------------
+
+#: English words that stay English in Chinese mode: protocol, tool and API names a student types or reads in
+#: kernel output (tcpdump notation, nstat names, calls, profiles, ISN generator names).
+ALLOWED_EN = {
+    *[
+        "TCP",
+        "SYN",
+        "ACK",
+        "FIN",
+        "RST",
+        "ISN",
+        "RFC",
+        "MSL",
+        "MSS",
+        "RTO",
+        "IP",
+        "TS",
+        "PAWS",
+        "ECN",
+        "SACK",
+        "SipHash",
+        "Linux",
+        "FreeBSD",
+        "Wireshark",
+    ],
+    *[
+        "tcpkit",
+        "tcpdump",
+        "nstat",
+        "netstat",
+        "ss",
+        "sysctl",
+        "packetdrill",
+        "otter",
+        "cookie",
+        "Cookie",
+        "backlog",
+        "somaxconn",
+    ],
+    *["connect", "listen", "accept", "close", "shutdown", "send", "recv", "socket", "bind", "abort"],
+    *[
+        "ack",
+        "win",
+        "mss",
+        "sackOK",
+        "val",
+        "ecr",
+        "nop",
+        "wscale",
+        "rexmt",
+        "rto",
+        "delack",
+        "tlp",
+        "keepalive",
+        "persist",
+    ],
+    *["linux", "freebsd", "fixed", "clock", "random"],
+    *["ETIMEDOUT", "EADDRNOTAVAIL", "ECONNREFUSED", "ECONNRESET", "EINPROGRESS", "SOCK_STREAM", "OPEN"],
+    *["s", "ms"],  # only as units inside numbers such as "t = 0.010 s" from segment descriptions
+}
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:[.\-+][A-Za-z0-9_]+)*")
+
+
+def _segments(text: str) -> list[str]:
+    """The pieces of text between HTML tags, entities decoded."""
+    return [_html.unescape(p) for p in re.split(r"<[^>]+>", text) if p.strip()]
+
+
+def _english_words(text: str, identifiers: frozenset[str] = frozenset()) -> set[str]:
+    bad = set()
+    for piece in _segments(text):
+        if piece.lstrip().startswith("RFC ") or "§" in piece:
+            continue  # a citation, written as the RFC or the kernel source writes it
+        piece = re.sub(r"(?:/[\w.*-]+)+", " ", piece)  # paths: /proc, net/ipv4/tcp.c
+        piece = re.sub(r"\b\w+\(", " (", piece)  # calls: close(), min(backlog, ...)
+        piece = re.sub(r"\b\w+=", " ", piece)  # keyword arguments: window=(t0, t1)
+        for w in _WORD.findall(piece):
+            identifier = "_" in w or "." in w or any(c.isdigit() for c in w) or w.isupper() or len(w) == 1
+            camel = w[0].isupper() and any(c.isupper() for c in w[1:])  # nstat counters: ListenDrops
+            if not (identifier or camel or w in ALLOWED_EN or w in identifiers):
+                bad.add(w)
+    return bad
+
+
+def _figure_texts(spec: dict) -> list[str]:  # type: ignore[type-arg]
+    lay = spec.get("layout", {})
+    out = [str((lay.get("title") or {}).get("text", ""))]
+    for key, ax in lay.items():
+        if key.startswith(("xaxis", "yaxis")) and isinstance(ax, dict):
+            out.append(str((ax.get("title") or {}).get("text", "")))
+            out += [str(t) for t in ax.get("ticktext") or []]
+    out += [str(a.get("text", "")) for a in lay.get("annotations", [])]
+    for d in spec.get("data", []):
+        if d.get("showlegend", True) is not False and not str(d.get("name", "")).startswith("_"):
+            out.append(str(d.get("name", "")))
+        if d.get("type") == "table":
+            out += [str(v) for v in d.get("header", {}).get("values", [])]
+        if isinstance(d.get("text"), list) and d.get("mode", "").find("text") >= 0:
+            out += [str(v) for v in d["text"]]
+    return out
+
+
+def _widget_texts(w) -> list[str]:  # type: ignore[no-untyped-def]
+    out: list[str] = []
+    for attr in ("description", "tooltip", "placeholder"):
+        v = getattr(w, attr, None)
+        if isinstance(v, str) and attr != "placeholder":
+            out.append(v)
+    if isinstance(w, W.HTML | W.Label):
+        out += _segments(w.value)
+        out += [_html.unescape(t) for t in re.findall(r"title='([^']*)'", w.value)]
+    if hasattr(w, "options") and not isinstance(w, W.Widget.__class__):
+        out += [str(o[0] if isinstance(o, tuple) else o) for o in getattr(w, "options", ())]
+    if isinstance(w, W.Output):
+        for o in w.outputs:
+            spec = o.get("data", {}).get("application/vnd.plotly.v1+json")
+            if spec:
+                out += _figure_texts(spec)
+    if isinstance(w, go.FigureWidget):
+        out += _figure_texts(json.loads(w.to_json()))
+    for child in getattr(w, "children", ()) or ():
+        out += _widget_texts(child)
+    return out
+
+
+def test_chinese_mode_labels_do_not_mix_languages() -> None:
+    from tcpkit.drivers.scenarios import SCENARIOS
+
+    # parameter names of scenarios are identifiers a student types (run_scenario(..., rate=5)), like sysctls
+    identifiers = frozenset(p for sc in SCENARIOS.values() for p in sc.params)
+    t = tcpkit.run_scenario("open_close_client_first", seed=1)
+    set_language("zh")
+    widgets = {name: make() for name, make in LABS.items()}
+    widgets["player"] = TracePlayer(t, start=3)  # a CALL record: "服务器 call:" was the old mixed label
+    widgets["knob panel"] = KnobPanel("linux", knobs=["tcp_syn_retries", "tcp_syncookies", "tcp_fin_timeout"])
+    widgets["explorer"] = ScenarioExplorer("time_wait_exhaustion", seed=1)
+    problems = {}
+    for name, w in widgets.items():
+        if isinstance(w, TracePlayer):
+            for i in range(len(t)):  # every record the player can describe
+                w.show(i)
+                bad = _english_words(w.text.value, identifiers)
+                if bad:
+                    problems[f"{name} record {i}"] = sorted(bad)
+        bad = set().union(*(_english_words(s, identifiers) for s in _widget_texts(w.widget)))
+        if bad:
+            problems[name] = sorted(bad)
+    assert not problems, problems
+    set_language("en")
+    assert _english_words(TracePlayer(t, start=3).text.value)  # the check does see English

@@ -30,6 +30,7 @@ import json
 import platform
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from tcpkit.capture.pcap import read_capture
 from tcpkit.engine.errors import ParameterError, TcpkitError, TraceFormatError
 from tcpkit.engine.states import State
 from tcpkit.engine.trace import QueueChanged, SegmentSent, Trace
+from tcpkit.i18n import register, tr
 
 from .compare import RoleVerdict, SegmentVerdict, Token, compare_paths, compare_segments, dedupe, segment_tokens
 from .extras import LoopbackCapture, capture_unavailable, summarize_pcap
@@ -49,7 +51,7 @@ from .netns import netns_unavailable, run_in_netns
 from .scripts import SCRIPTS, Script, get_script
 from .watch import SHORT_STATES, Observation
 
-__all__ = ["LiveResult", "run_live", "run_one", "load_recorded", "SHORT_STATE_NOTE"]
+__all__ = ["LiveResult", "run_live", "run_one", "load_recorded", "in_browser", "SHORT_STATE_NOTE"]
 
 #: Said next to every result: what polling cannot see.
 SHORT_STATE_NOTE = (
@@ -240,7 +242,7 @@ class LiveResult:
         where = {
             "kernel": f"real sockets on this machine ({self.system})",
             "skipped": "not run",
-            "recorded": f"observations recorded on {self.system} (this machine has no /proc/net/tcp)",
+            "recorded": f"observations recorded on {self.system} ({_no_proc_here()})",
             "error": "the lab failed",
         }.get(self.source, self.source)
         lines = [f"{self.scenario}: {self.verdict.upper()}  [{where}]"]
@@ -352,71 +354,140 @@ class LiveResult:
         }
 
     def figure(self) -> Any:
-        """A Plotly timeline: per role, the kernel's states as bars over real time, the model's path as steps.
+        """Kernel and model side by side on one time axis: per role, a row of kernel states above a row of model states.
 
-        Each state has one colour in both rows; hovering shows its Chinese name.
+        Both rows count milliseconds from the scenario's first call (``listen()``):
+        the kernel's from the lab's clock, the model's from its simulated clock
+        (a 10 ms one-way link, and calls made as soon as the previous step is
+        done, while the lab waits for each state it polls).  So compare the
+        order and colours of the states, not the lengths of the bars.  A state
+        that lasts beyond the picture (the model's 60 s TIME_WAIT) ends in an
+        arrow with its real length.  Each state has one colour; hovering shows
+        its Chinese name.
         """
         import plotly.graph_objects as go
         from plotly.colors import qualitative
 
         colour = {st.value: qualitative.Set3[i % len(qualitative.Set3)] for i, st in enumerate(State)}
-        fig = go.Figure()
+        zh = {st.value: st.zh for st in State}
         roles = list(dict.fromkeys([*self.observed, *self.model]))
-        end = max([self.duration] + [o.time for h in self.observed.values() for o in h]) or 1.0
+        starts = [c.time for c in self.calls] or [o.time for h in self.observed.values() for o in h] or [0.0]
+        k0 = min(starts)
+        kernel_end = max([self.duration] + [o.time for h in self.observed.values() for o in h]) - k0
+        model_end = max([t for mp in self.model.values() for t in mp.times if t < 1.0] or [0.0])
+        end_ms = 1000 * max(kernel_end, model_end, 0.001) * 1.15
+        rows: list[tuple[str, list[tuple[float, float, str, float | None]]]] = []
         for role in roles:
             hist = self.observed.get(role, [])
+            bars: list[tuple[float, float, str, float | None]] = []
             for i, o in enumerate(hist):
-                if not o.present:
-                    continue
-                stop = hist[i + 1].time if i + 1 < len(hist) else end
-                fig.add_trace(
-                    go.Bar(
-                        x=[(stop - o.time) * 1000],
-                        base=[o.time * 1000],
-                        y=[f"{role} (kernel)"],
-                        orientation="h",
-                        marker_color=colour[o.state.value],
-                        text=[o.state.value],
-                        textposition="inside",
-                        insidetextanchor="middle",
-                        showlegend=False,
-                        hoverinfo="text",
-                        hovertext=[f"{o.state.value} ({o.state.zh}) from {o.time * 1000:.1f} ms"],
-                    )
-                )
+                stop = hist[i + 1].time if i + 1 < len(hist) else k0 + end_ms / 1000
+                # a socket gone from /proc/net/tcp is CLOSED, as in the model's row
+                bars.append((1000 * (o.time - k0), 1000 * (stop - k0), o.state.value if o.present else "CLOSED", None))
+            if hist or role in self.model:
+                rows.append((tr("live.fig.kernel", role=role), bars))
             mp = self.model.get(role)
             if mp:
+                mbars: list[tuple[float, float, str, float | None]] = []
+                for i, (st, t) in enumerate(zip(mp.states, mp.times, strict=True)):
+                    nxt = mp.times[i + 1] if i + 1 < len(mp.times) else None
+                    real = None if nxt is None else nxt - t
+                    shown_stop = min(1000 * nxt, end_ms) if nxt is not None else end_ms
+                    clipped = nxt is not None and 1000 * nxt > end_ms
+                    if 1000 * t >= end_ms:
+                        continue
+                    mbars.append((1000 * t, shown_stop, st, real if clipped else None))
+                rows.append((tr("live.fig.model", role=role), mbars))
+        fig = go.Figure()
+        seen: set[str] = set()
+        least = end_ms / 14  # room for a state's name: shorter states are widened (hover gives the real times)
+        for label, bars in rows:
+            shift = 0.0
+            for x0_real, x1_real, st, real in bars:
+                x0 = max(x0_real, shift)
+                width = max(x1_real - x0, least) if x1_real - x0_real < least else x1_real - x0
+                shift = x0 + width
+                text = st + (f" → {real:.0f} s" if real is not None else "")
                 fig.add_trace(
-                    go.Scatter(
-                        x=list(range(len(mp.states))),
-                        y=[f"{role} (model)"] * len(mp.states),
-                        mode="markers+text+lines",
-                        text=list(mp.states),
-                        textposition="top center",
-                        marker={"size": 12, "color": [colour[s] for s in mp.states], "line": {"width": 1}},
-                        line={"color": "lightgrey"},
-                        xaxis="x2",
-                        showlegend=False,
+                    go.Bar(
+                        x=[width],
+                        base=[x0],
+                        y=[label],
+                        orientation="h",
+                        marker={"color": colour.get(st, "#ccc"), "line": {"color": "#666", "width": 0.5}},
+                        text=[text],
+                        textposition="inside",
+                        insidetextanchor="middle",
+                        textangle=0,
+                        constraintext="inside",
+                        name=st,
+                        legendgroup=st,
+                        showlegend=st not in seen,
                         hoverinfo="text",
-                        hovertext=[
-                            f"{s} at t={t:.3f} s (model time)" for s, t in zip(mp.states, mp.times, strict=True)
-                        ],
+                        hovertext=[f"{label}: {st} ({zh.get(st, '')}) {x0_real:.1f} → {x1_real:.1f} ms"],
                     )
                 )
+                seen.add(st)
         fig.update_layout(
-            title=f"{self.scenario}: {self.verdict} (each kernel row above its model row)",
+            title={
+                "text": tr("live.fig.title", scenario=self.scenario, verdict=tr(f"live.verdict.{self.verdict}"))
+                + f"<br><span style='font-size:11px;color:#555'>{tr('live.fig.sub')}</span>",
+                "x": 0.01,
+            },
             barmode="overlay",
-            xaxis={"title": "kernel: time since the lab started (ms)"},
-            xaxis2={"overlaying": "x", "side": "top", "title": "model: step", "showgrid": False, "dtick": 1},
-            yaxis={"autorange": "reversed"},
-            height=120 + 60 * len(roles) * 2,
+            xaxis={"title": {"text": tr("live.fig.axis")}, "range": [0, end_ms], "gridcolor": "#eee"},
+            yaxis={"autorange": "reversed", "categoryorder": "array", "categoryarray": [r[0] for r in rows]},
+            plot_bgcolor="white",
+            height=170 + 48 * len(rows),
+            margin={"l": 130, "r": 20, "t": 80, "b": 50},
+            legend={"orientation": "h", "y": -90 / (40 + 48 * max(len(rows), 1)), "yanchor": "top"},
+            bargap=0.35,
         )
         return fig
+
+
+register(
+    {
+        "live.fig.title": (
+            "{scenario}: {verdict} — kernel and model on one time axis",
+            "{scenario}：{verdict} — 内核与模型在同一时间轴上",
+        ),
+        "live.fig.sub": (
+            "model: simulated 10 ms link · kernel: the lab waits for each state · compare the order of the states; "
+            "short ones are widened (hover: real times)",
+            "模型：模拟的 10 毫秒链路 · 内核：实验程序逐个等待状态 · 请比较状态的先后顺序；"
+            "很短的状态被加宽显示（悬停可见真实时间）",
+        ),
+        "live.fig.axis": ("ms since the first call (listen)", "自第一次调用（listen）起的毫秒数"),
+        "live.fig.kernel": ("{role} · kernel", "{role} · 内核"),
+        "live.fig.model": ("{role} · model", "{role} · 模型"),
+        "live.verdict.agree": ("agree", "一致"),
+        "live.verdict.differ": ("differ", "不一致"),
+        "live.verdict.no model": ("no model", "无模型"),
+        "live.verdict.skipped": ("skipped", "未运行"),
+        "live.verdict.error": ("error", "出错"),
+    }
+)
 
 
 # ---------------------------------------------------------------------------------------
 def _system() -> str:
     return f"{platform.system()} {platform.release()}".strip()
+
+
+def in_browser() -> bool:
+    """Whether Python runs in a web browser (Pyodide, e.g. the JupyterLite course): no sockets, no ``/proc``.
+
+    >>> in_browser() == (sys.platform == "emscripten")
+    True
+    """
+    return sys.platform == "emscripten"
+
+
+def _no_proc_here() -> str:
+    if in_browser():
+        return "running in the browser: no sockets, no /proc/net/tcp"
+    return "this machine has no /proc/net/tcp"
 
 
 def _attach_model(res: LiveResult, sc: Script, model: bool, profile: str) -> None:
@@ -485,6 +556,12 @@ def run_one(
     sc = get_script(script) if isinstance(script, str) else script
     if not (Path(proc_root) / "net" / "tcp").exists():
         res = load_recorded(sc.name, missing=Path(proc_root) / "net" / "tcp")
+        if sc.run is not get_script(sc.name).run:
+            res.notes.insert(
+                1,
+                f"The steps of your own script did not run (nothing can run without /proc/net/tcp): these are the "
+                f"recorded observations of the built-in scenario {sc.name!r}.",
+            )
         _attach_model(res, sc, model, profile)
         return res
     if sc.netns and not here:
@@ -687,10 +764,16 @@ def load_recorded(name: str, *, missing: Path | str | None = None) -> LiveResult
     res = LiveResult(name, sc.title, sc.about, source="recorded", system=doc.get("system", "Linux"))
     _fill_from_dict(res, d)
     where = f" ({missing} does not exist)" if missing is not None else ""
-    res.notes.append(
-        f"This system has no Linux /proc/net/tcp{where}, so the lab cannot watch real sockets here. "
-        f"Showing real observations recorded on {res.system} instead."
-    )
+    if in_browser():
+        res.notes.append(
+            "This notebook is running in the browser (Pyodide): it has no real sockets and no Linux /proc/net/tcp, "
+            f"so the lab cannot watch a kernel here. Showing real observations recorded on {res.system} instead."
+        )
+    else:
+        res.notes.append(
+            f"This system has no Linux /proc/net/tcp{where}, so the lab cannot watch real sockets here. "
+            f"Showing real observations recorded on {res.system} instead."
+        )
     shipped = _shipped_capture(name)
     if shipped is not None:
         res.capture = shipped[1]

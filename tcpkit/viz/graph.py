@@ -61,12 +61,16 @@ __all__ = [
     "LAYOUT",
     "state_graph",
     "state_graph_figure",
+    "state_graph_spec",
     "highlight",
     "Highlighter",
     "path_transitions",
     "path_states",
     "to_mermaid",
     "to_dot",
+    "edge_label",
+    "label_places",
+    "LABEL_AREA_PX",
 ]
 
 #: Edge groups, in legend order (the ``group`` column of the table).
@@ -189,6 +193,21 @@ def _inside(p: tuple[float, float], c: tuple[float, float], half: tuple[float, f
     return abs(p[0] - c[0]) <= half[0] and abs(p[1] - c[1]) <= half[1]
 
 
+def _curve(
+    a: tuple[float, float], b: tuple[float, float], nx_: float, ny_: float, off: float
+) -> list[tuple[float, float]]:
+    """41 points of the quadratic curve from ``a`` to ``b`` bent by ``off`` along the normal (nx_, ny_)."""
+    cx = (a[0] + b[0]) / 2 + nx_ * off * 2
+    cy = (a[1] + b[1]) / 2 + ny_ * off * 2
+    return [
+        (
+            (1 - u) ** 2 * a[0] + 2 * (1 - u) * u * cx + u * u * b[0],
+            (1 - u) ** 2 * a[1] + 2 * (1 - u) * u * cy + u * u * b[1],
+        )
+        for u in (i / 40 for i in range(41))
+    ]
+
+
 @lru_cache(maxsize=1)
 def _geometry() -> dict[Transition, tuple[list[float], list[float], tuple[float, float]]]:
     """Each edge as a polyline (xs, ys) plus its label point, trimmed at the boxes."""
@@ -197,14 +216,19 @@ def _geometry() -> dict[Transition, tuple[list[float], list[float], tuple[float,
         a, b = _end_points(t)
         pairs.setdefault((min(a, b), max(a, b)), []).append(t)
     out: dict[Transition, tuple[list[float], list[float], tuple[float, float]]] = {}
+    boxes = [(LAYOUT[s_], _half_box(s_)) for s_ in STATES] + [(CLOSED_LOW, _half_box(State.CLOSED))]
+
+    def others(a: tuple[float, float], b: tuple[float, float]) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+        return [(c, h) for c, h in boxes if c != a and c != b]
+
     for (pa, _pb), rows in pairs.items():
         for k, t in enumerate(rows):
             a, b = _end_points(t)
             if a == b:  # self-loop: a small circle to the right of the box
                 hx, hy = _half_box(t.src)
                 cx, cy = a[0] + hx + 0.25, a[1]
-                xs = [cx + 0.25 * math.cos(2 * math.pi * i / 24 + math.pi) for i in range(21)]
-                ys = [cy + 0.2 * math.sin(2 * math.pi * i / 24 + math.pi) for i in range(21)]
+                xs = [round(cx + 0.25 * math.cos(2 * math.pi * i / 24 + math.pi), 3) for i in range(21)]
+                ys = [round(cy + 0.2 * math.sin(2 * math.pi * i / 24 + math.pi), 3) for i in range(21)]
                 out[t] = (xs, ys, (cx + 0.25, cy))
                 continue
             # spread parallel edges evenly (absolute offset, in data units)
@@ -214,21 +238,111 @@ def _geometry() -> dict[Transition, tuple[list[float], list[float], tuple[float,
             dx, dy = b[0] - a[0], b[1] - a[1]
             length = math.hypot(dx, dy)
             nx_, ny_ = -dy / length * sign, dx / length * sign
-            cx = (a[0] + b[0]) / 2 + nx_ * off * 2
-            cy = (a[1] + b[1]) / 2 + ny_ * off * 2
-            pts = []
-            for i in range(41):
-                u = i / 40
-                pts.append(
-                    (
-                        (1 - u) ** 2 * a[0] + 2 * (1 - u) * u * cx + u * u * b[0],
-                        (1 - u) ** 2 * a[1] + 2 * (1 - u) * u * cy + u * u * b[1],
-                    )
-                )
             ha, hb = _half_box(t.src), _half_box(t.dst)
-            pts = [p for p in pts if not _inside(p, a, ha) and not _inside(p, b, hb)] or pts[19:22]
+            # an edge that would pass behind a third state's box bends around it
+            bends = (0.0, 0.3, -0.3, 0.5, -0.5, 0.7, -0.7) if n == 1 else (0.0,)
+            for bend in bends:
+                pts = _curve(a, b, nx_, ny_, off + bend)
+                inner = [p for p in pts if not _inside(p, a, ha) and not _inside(p, b, hb)]
+                if not any(_inside(p, c, (h[0] + 0.05, h[1] + 0.05)) for p in inner for c, h in others(a, b)):
+                    break
+            pts = inner or pts[19:22]
             mid = pts[len(pts) // 2]
-            out[t] = ([p[0] for p in pts], [p[1] for p in pts], mid)
+            # every other point is smooth enough on screen; 3 decimals is far below a pixel (keeps the JSON small)
+            keep = pts[::2] if len(pts) % 2 else [*pts[::2], pts[-1]]
+            out[t] = ([round(p[0], 3) for p in keep], [round(p[1], 3) for p in keep], mid)
+    return out
+
+
+#: The plot area (width, height in px) edge labels are placed for: the diagram at a notebook's
+#: default width.  A wider plot only leaves more room between them.
+LABEL_AREA_PX: tuple[float, float] = (860.0, 470.0)
+_X_RANGE: tuple[float, float] = (-3.3, 3.6)
+_Y_RANGE: tuple[float, float] = (-0.95, 6.6)
+_LABEL_FONT_PX = 9.5
+_CHAR_PX = 5.6  # width of one character of the label font (Plotly's sans-serif at 9.5 px), generous
+_FRACTIONS = (0.5, 0.42, 0.58, 0.34, 0.66, 0.26, 0.74, 0.2, 0.8)
+_POSITIONS = ("middle right", "middle left", "top center", "bottom center")
+
+
+def edge_label(t: Transition) -> str:
+    """The text written on an edge: ``event / what is sent``, in the current language.
+
+    >>> edge_label(TRANSITIONS[0])
+    'listen / -'
+    """
+    return f"{event_text(t.event)} / {t.send or '-'}"
+
+
+def _text_px(text: str) -> float:
+    """Rough width of ``text`` in the label font (a CJK character is about two Latin ones)."""
+    return sum(2.0 if ord(ch) > 0x2E80 else 1.0 for ch in text) * _CHAR_PX
+
+
+def _label_box(x: float, y: float, pos: str, text: str) -> tuple[float, float, float, float]:
+    """The box (x0, x1, y0, y1), in data units, that ``text`` takes at ``pos`` around point (x, y)."""
+    px = LABEL_AREA_PX[0] / (_X_RANGE[1] - _X_RANGE[0])
+    py = LABEL_AREA_PX[1] / (_Y_RANGE[1] - _Y_RANGE[0])
+    w, h, gap = _text_px(text) / px, (_LABEL_FONT_PX + 4) / py, 6.0
+    if pos == "middle right":
+        return (x + gap / px, x + gap / px + w, y - h / 2, y + h / 2)
+    if pos == "middle left":
+        return (x - gap / px - w, x - gap / px, y - h / 2, y + h / 2)
+    if pos == "top center":
+        return (x - w / 2, x + w / 2, y + gap / py, y + gap / py + h)
+    return (x - w / 2, x + w / 2, y - gap / py - h, y - gap / py)
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
+
+
+def label_places(labelled: tuple[Transition, ...]) -> dict[Transition, tuple[float, float, str]]:
+    """Where each labelled edge's dot and text go: ``(x, y, textposition)``, with no two labels overlapping.
+
+    Each label is tried at points along its edge and on the four sides of that
+    point, in order, and takes the first place that overlaps no state box, no
+    label placed before it and as few edge lines as possible, for a plot area of
+    :data:`LABEL_AREA_PX`.
+
+    Examples
+    --------
+    >>> rows = tuple(t for t in TRANSITIONS if t.group in MAIN_GROUPS)
+    >>> places = label_places(rows)
+    >>> boxes = [_label_box(*places[t], edge_label(t)) for t in rows]
+    >>> any(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+    False
+    """
+    return _places(labelled, tuple(edge_label(t) for t in labelled))
+
+
+@lru_cache(maxsize=32)
+def _places(labelled: tuple[Transition, ...], texts: tuple[str, ...]) -> dict[Transition, tuple[float, float, str]]:
+    geo = _geometry()
+    nodes = []
+    for st, (cx, cy) in [*[(s, LAYOUT[s]) for s in STATES], (State.CLOSED, CLOSED_LOW)]:
+        hx, hy = _half_box(st)
+        nodes.append((cx - hx - 0.03, cx + hx + 0.03, cy - hy - 0.03, cy + hy + 0.03))
+    line_pts = [(x, y) for t in TRANSITIONS for x, y in zip(geo[t][0], geo[t][1], strict=True)]
+    placed: list[tuple[float, float, float, float]] = []
+    out: dict[Transition, tuple[float, float, str]] = {}
+    for t, text in zip(labelled, texts, strict=True):
+        xs, ys, _ = geo[t]
+        best: tuple[float, float, float, str, tuple[float, float, float, float]] | None = None
+        for k, frac in enumerate(_FRACTIONS):
+            i = min(len(xs) - 1, max(0, round(frac * (len(xs) - 1))))
+            x, y = xs[i], ys[i]
+            for j, pos in enumerate(_POSITIONS):
+                box = _label_box(x, y, pos, text)
+                hard = sum(_overlap(box, n) for n in nodes) + sum(_overlap(box, b) for b in placed)
+                outside = box[0] < _X_RANGE[0] or box[1] > _X_RANGE[1] or box[2] < _Y_RANGE[0] or box[3] > _Y_RANGE[1]
+                lines = sum(box[0] <= px_ <= box[1] and box[2] <= py_ <= box[3] for px_, py_ in line_pts)
+                score = 1000.0 * (hard + outside) + lines + 0.3 * k + 0.1 * j
+                if best is None or score < best[0]:
+                    best = (score, x, y, pos, box)
+        assert best is not None
+        out[t] = (best[1], best[2], best[3])
+        placed.append(best[4])
     return out
 
 
@@ -295,8 +409,9 @@ def state_graph_figure(
     current: dict[str, State | str] | None = None,
     groups: Iterable[str] | None = None,
     hidden: Iterable[str] = ("rst", "timeout", "abort"),
-    edge_labels: bool = True,
+    edge_labels: bool | None = None,
     height: int = 560,
+    focus: State | str | None = None,
 ) -> go.Figure:
     """Draw the state diagram, optionally with a trace's path and current state per host.
 
@@ -316,10 +431,17 @@ def state_graph_figure(
     hidden : iterable of str
         Groups drawn but hidden at first ("legendonly": click the legend to
         show them).  Pass ``()`` to show every group.
-    edge_labels : bool
-        Write ``event / action`` on the edges of the visible groups.
+    edge_labels : bool, optional
+        Write ``event / action`` on the edges of the visible groups, placed so
+        that no two labels overlap at a notebook's default width (see
+        :func:`label_places`).  Default: on for one panel, off for several (a
+        panel half as wide has no room for them; hovering an edge's dot still
+        shows its label and RFC section).
     height : int
         Figure height in pixels.
+    focus : State, optional
+        Draw the ways out of this state: its outgoing edges bold and labelled
+        (every group), every other edge faint and unlabelled, its box filled.
 
     Returns
     -------
@@ -337,17 +459,55 @@ def state_graph_figure(
     ...
     tcpkit.engine.errors.ParameterError: parameter groups = 'bogus' is not allowed: expected edge groups among ...
     """
+    spec = state_graph_spec(
+        trace, hosts=hosts, groups=groups, hidden=hidden, edge_labels=edge_labels, height=height, focus=focus
+    )
+    fig = go.Figure(spec)
+    if trace is not None or current:
+        highlight(fig, trace, upto=upto, current=current)
+    return fig
+
+
+def state_graph_spec(
+    trace: Trace | None = None,
+    *,
+    hosts: Sequence[str] | None = None,
+    groups: Iterable[str] | None = None,
+    hidden: Iterable[str] = ("rst", "timeout", "abort"),
+    edge_labels: bool | None = None,
+    height: int = 560,
+    focus: State | str | None = None,
+) -> dict[str, Any]:
+    """The diagram of :func:`state_graph_figure` as a plain Plotly dict (no highlight), built without validation.
+
+    What a widget redraws many times: validating a Figure of the diagram costs more than drawing it.
+
+    >>> spec = state_graph_spec(focus="LISTEN")
+    >>> sorted(spec), spec["layout"]["meta"]["tcpkit"]
+    (['data', 'layout'], 'state_graph')
+    """
     groups_t = _check_groups(groups)
     hidden_s = set(_check_groups(hidden))
+    focus_st = None if focus is None else State.parse(focus, "focus")
+    if focus_st is not None:
+        hidden_s = set()
     if hosts is None:
         hosts = state_hosts(trace) if trace is not None else []
     panels = list(hosts) or [""]
+    if edge_labels is None:
+        edge_labels = len(panels) == 1
     # built as plain dicts and validated once: much faster than add_trace/add_annotation
     data: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     shapes: list[dict[str, Any]] = []
     layout: dict[str, Any] = {}
     geo = _geometry()
+    if focus_st is not None:
+        labelled = tuple(t for t in TRANSITIONS if t.src is focus_st and t.group in groups_t)
+    else:
+        labelled = tuple(t for t in TRANSITIONS if t.group in groups_t and t.group not in hidden_s)
+    places = label_places(labelled) if edge_labels else {}
+    labelled_s = set(labelled)
     gap = 0.03
     width = (1 - gap * (len(panels) - 1)) / len(panels)
     node_xy = [LAYOUT[s] for s in STATES] + [CLOSED_LOW]
@@ -358,10 +518,10 @@ def state_graph_figure(
         layout["xaxis" if col == 1 else f"xaxis{col}"] = {
             "domain": [x0, x0 + width],
             "visible": False,
-            "range": [-3.3, 3.6],
+            "range": list(_X_RANGE),
             "anchor": ya,
         }
-        layout["yaxis" if col == 1 else f"yaxis{col}"] = {"visible": False, "range": [-0.95, 6.6], "anchor": xa}
+        layout["yaxis" if col == 1 else f"yaxis{col}"] = {"visible": False, "range": list(_Y_RANGE), "anchor": xa}
         if hosts:
             annotations.append(
                 {
@@ -403,10 +563,37 @@ def state_graph_figure(
                     "showlegend": col == 1,
                     "visible": vis,
                     "hoverinfo": "skip",
+                    "opacity": 0.2 if focus_st is not None else 1.0,
                 }
             )
-            mids = [geo[t][2] for t in rows]
+            if focus_st is not None:
+                rows = [t for t in rows if t in labelled_s]
+                if not rows:
+                    continue
+                xs, ys, sizes = [], [], []
+                for t in rows:
+                    gx, gy, _ = geo[t]
+                    xs += [*gx, None]
+                    ys += [*gy, None]
+                    sizes += [0] * (len(gx) - 1) + [13, 0]
+                data.append(
+                    {
+                        "type": "scatter",
+                        "x": xs,
+                        "y": ys,
+                        "xaxis": xa,
+                        "yaxis": ya,
+                        "mode": "lines+markers",
+                        "line": {"color": color, "width": 3},
+                        "marker": {"symbol": "arrow", "angleref": "previous", "size": sizes, "color": color},
+                        "name": tr(f"viz.group.{group}"),
+                        "legendgroup": group,
+                        "showlegend": False,
+                        "hoverinfo": "skip",
+                    }
+                )
             show_text = edge_labels and group not in hidden_s
+            mids = [places[t] if t in places else (*geo[t][2], "middle right") for t in rows]
             data.append(
                 {
                     "type": "scatter",
@@ -415,9 +602,9 @@ def state_graph_figure(
                     "xaxis": xa,
                     "yaxis": ya,
                     "mode": "markers+text" if show_text else "markers",
-                    "text": [f"{t.event.value} / {t.send or '-'}" for t in rows] if show_text else None,
-                    "textfont": {"size": 9, "color": color},
-                    "textposition": "middle right",
+                    "text": [edge_label(t) for t in rows] if show_text else None,
+                    "textfont": {"size": _LABEL_FONT_PX, "color": color},
+                    "textposition": [m[2] for m in mids],
                     "marker": {"size": 7, "color": color},
                     "hovertext": [_edge_hover(t) for t in rows],
                     "hoverinfo": "text",
@@ -469,9 +656,9 @@ def state_graph_figure(
                     "showarrow": False,
                     "name": f"{host}|{s.value}",
                     "font": {"size": 11, "family": "monospace"},
-                    "bgcolor": "white",
+                    "bgcolor": "#ffd54f" if s is focus_st else "white",
                     "bordercolor": "#444",
-                    "borderwidth": 1,
+                    "borderwidth": 2 if s is focus_st else 1,
                     "borderpad": 3,
                     "hovertext": s.zh,
                 }
@@ -487,10 +674,7 @@ def state_graph_figure(
         hovermode="closest",
         meta={"tcpkit": "state_graph", "hosts": list(panels)},
     )
-    fig = go.Figure(data=data, layout=layout)
-    if trace is not None or current:
-        highlight(fig, trace, upto=upto, current=current)
-    return fig
+    return {"data": data, "layout": layout}
 
 
 def highlight(

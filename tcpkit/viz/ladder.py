@@ -550,6 +550,8 @@ class LadderView:
         window: tuple[float, float] | None = None,
         first: int = 0,
     ) -> None:
+        if not isinstance(trace, Trace):
+            raise ParameterError("trace", type(trace).__name__, "a tcpkit.engine.trace.Trace (e.g. run_scenario(...))")
         if max_gap is not None and (not isinstance(max_gap, int | float) or max_gap < 0):
             raise ParameterError("max_gap", max_gap, "a number of seconds >= 0 (0 disables shortening)")
         self.trace = trace
@@ -622,7 +624,7 @@ class LadderView:
                     y += tmap(r.time) - tmap(prev_t)
                     used = set()
                 elif r.kind in conflict and (r.host, r.kind) in used:
-                    y += 0.55
+                    y += 1.0  # a full row: the labels of two arrows sent at one instant need the room
                     used = set()
                 if r.kind in conflict:
                     used.add((r.host, r.kind))
@@ -749,7 +751,13 @@ class LadderView:
                     mids_y.append((y0 + y1) / 2)
                 mids_t.append((tr("viz.ladder.rexmit_tag") + " " if a.rexmit else "") + a.label)
                 mids_h.append(a.hover)
-                mids_pos.append(("middle right" if x1 >= x0 else "middle left") if a.lost else "top center")
+                # beside the arrow, not on it: on screen an arrow runs down from its sender, so the
+                # quarter above the midpoint on the receiver's side is always clear of its own line
+                mids_pos.append(
+                    ("middle right" if x1 >= x0 else "middle left")
+                    if a.lost
+                    else ("top right" if x1 >= x0 else "top left")
+                )
             if axs:
                 fig.add_trace(
                     go.Scatter(

@@ -420,9 +420,15 @@ def isn_figure(
     seed: int = 0,
     times: Sequence[float] | None = None,
     conns: Sequence[ConnId] = (("10.0.0.1", 40000, "10.0.0.2", 80), ("10.0.0.3", 40001, "10.0.0.2", 80)),
-    height: int = 420,
+    height: int | None = None,
 ) -> go.Figure:
-    """ISN against time for each ISN generator and a few 4-tuples.
+    """How each ISN generator's numbers move over time: one panel per generator, each on its own scale.
+
+    Each panel plots, for a few 4-tuples, how far the ISN has moved since the
+    first sample (``ISN(t) − ISN(t₀)`` modulo 2³², as a signed number), so the
+    clock's steady climb (250,000 per second for the 4 µs clock) is visible
+    instead of being lost on a 0–4·10⁹ axis; the hover text gives the ISN itself,
+    and a panel's title says how far apart the 4-tuples start.
 
     Parameters
     ----------
@@ -434,44 +440,94 @@ def isn_figure(
         Sample times in seconds (default: 0 to 10 s, 41 points).
     conns : sequence of ConnId
         4-tuples to sample; a keyed generator gives each its own line.
+    height : int, optional
 
     Returns
     -------
     plotly.graph_objects.Figure
-        If :mod:`tcpkit.engine.isn` cannot be imported, a figure that says so.
+        One trace per generator and 4-tuple (``legendgroup`` is the generator;
+        ``y`` the movement, ``customdata`` the ISNs).
 
     Examples
     --------
     >>> fig = isn_figure(["clock", "rfc6528"], times=[0.0, 1.0])
-    >>> len(fig.data)
-    4
+    >>> len(fig.data), list(fig.data[0].y)
+    (4, [0, 250000])
     """
+    from plotly.subplots import make_subplots
+
     ts = list(times) if times is not None else [i * 0.25 for i in range(41)]
-    fig = go.Figure()
+    kinds = list(kinds)
     try:
         from tcpkit.engine import isn as isn_mod
     except ImportError as exc:  # pragma: no cover - the module exists in a full checkout
+        fig = go.Figure()
         fig.update_layout(title={"text": tr("viz.isn.missing", why=str(exc))})
         return fig
+    series: dict[str, list[list[int]]] = {}
+    titles = []
     for kind in kinds:
         gen = isn_mod.make_isn(kind, seed=seed)
-        for c in conns:
+        series[kind] = [[gen(t, c) for t in ts] for c in conns]
+        firsts = [row[0] for row in series[kind] if row]
+        spread = max(_signed(a - b) for a in firsts for b in firsts) if len(firsts) > 1 else 0
+        titles.append(
+            tr("viz.isn.panel_same", kind=kind)
+            if spread == 0
+            else tr("viz.isn.panel_apart", kind=kind, apart=f"{abs(spread):,}")
+        )
+    cols = 2 if len(kinds) > 1 else 1
+    rows = (len(kinds) + cols - 1) // cols
+    fig = make_subplots(
+        rows=rows, cols=cols, subplot_titles=titles, shared_xaxes=True, vertical_spacing=0.16, horizontal_spacing=0.12
+    )
+    colours = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
+    for k, kind in enumerate(kinds):
+        r, c = k // cols + 1, k % cols + 1
+        for j, conn in enumerate(conns):
+            values = series[kind][j]
+            moved = [_signed(v - values[0]) for v in values]
             fig.add_trace(
                 go.Scatter(
                     x=ts,
-                    y=[gen(t, c) for t in ts],
+                    y=moved,
+                    customdata=values,
                     mode="lines+markers",
                     marker={"size": 4},
-                    name=f"{kind} {c[0]}:{c[1]}",
+                    line={"color": colours[j % len(colours)], "dash": "solid" if j == 0 else "dot"},
+                    name=f"{conn[0]}:{conn[1]}",
                     legendgroup=kind,
-                )
+                    showlegend=k == 0,
+                    hovertemplate=f"{kind} {conn[0]}:{conn[1]}<br>t = %{{x}} s<br>ISN %{{customdata:,}}"
+                    f"<br>{tr('viz.isn.moved')} %{{y:,}}<extra></extra>",
+                ),
+                row=r,
+                col=c,
             )
+        fig.update_yaxes(gridcolor="#eee", zerolinecolor="#bbb", exponentformat="SI", row=r, col=c)
+        fig.update_xaxes(gridcolor="#eee", row=r, col=c)
+        if c == 1:
+            fig.update_yaxes(title={"text": tr("viz.isn.moved")}, row=r, col=c)
+        if r == rows:
+            fig.update_xaxes(title={"text": tr("viz.ladder.time")}, row=r, col=c)
     fig.update_layout(
         title={"text": tr("viz.isn.title"), "x": 0.01},
-        height=height,
+        height=height or 220 + 230 * rows,
         plot_bgcolor="white",
-        xaxis={"title": {"text": tr("viz.ladder.time")}, "gridcolor": "#eee"},
-        yaxis={"title": {"text": tr("viz.isn.isn")}, "gridcolor": "#eee", "range": [0, MASK]},
-        margin={"l": 90, "r": 20, "t": 50, "b": 50},
+        margin={"l": 80, "r": 20, "t": 120, "b": 50},
+        legend={
+            "orientation": "h",
+            "y": 1.09,
+            "yanchor": "bottom",
+            "x": 1.0,
+            "xanchor": "right",
+            "title": {"text": tr("viz.isn.tuple")},
+        },
     )
     return fig
+
+
+def _signed(v: int) -> int:
+    """``v`` modulo 2**32 as a signed 32-bit number (how far one sequence number is ahead of another)."""
+    v &= MASK
+    return v - (1 << 32) if v >= 1 << 31 else v

@@ -1,12 +1,14 @@
-"""Interactive widgets: a trace player, a knob panel, predict-then-reveal, a scenario explorer.
+"""Interactive widgets: the course's labs, a trace player, a knob panel, predict-then-reveal, a scenario explorer.
 
-All of them are built from :mod:`tcpkit.viz` pictures shown in Plotly
-``FigureWidget`` objects and ipywidgets controls, can be driven without a
-browser (call the handlers directly, as the tests do) and relabel at once
-when :func:`tcpkit.set_language` switches language.  Each has ``static()``
-returning a plain Figure (or table) for notebooks read without a kernel.
-The player's ladder cursor is a small overlay (:class:`LadderCursor`) that
-moves without re-rendering the ladder.
+All of them are built from :mod:`tcpkit.viz` pictures and ipywidgets
+controls, can be driven without a browser (call the handlers directly, as
+the tests do) and relabel at once when :func:`tcpkit.set_language` switches
+language.  Each has ``static()`` returning a plain Figure (or table), and
+shows it as a static twin beside the live widget, for notebooks read without
+a kernel.  Every lab of the notebooks is a :class:`Lab` (controls, one
+picture, one sentence, replaced together on every change); the player's
+ladder cursor is a small overlay (:class:`LadderCursor`) that moves without
+re-rendering the ladder.
 
 Examples
 --------
@@ -24,11 +26,25 @@ from __future__ import annotations
 from ._base import replace_figure, set_language
 from .cursor import LadderCursor
 from .explorer import ScenarioExplorer, ScenarioRunner, scenario_runner
+from .flood_lab import FloodLab
 from .knobs import KnobPanel
+from .lab import Control, Lab, View
+from .labs import ExitsLab, IsnAttackLab, KernelLab, PortCeilingLab, PortExhaustionLab, SlowCloseLab, SynRetryLab
 from .player import TracePlayer, describe_record
 from .predict import PredictWidget
 
 __all__ = [
+    "Control",
+    "ExitsLab",
+    "FloodLab",
+    "IsnAttackLab",
+    "KernelLab",
+    "Lab",
+    "PortCeilingLab",
+    "PortExhaustionLab",
+    "SlowCloseLab",
+    "SynRetryLab",
+    "View",
     "KnobPanel",
     "LadderCursor",
     "PredictWidget",

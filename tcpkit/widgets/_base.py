@@ -1,16 +1,42 @@
-"""What every tcpkit widget shares: display, language switching, figure replacement."""
+"""What every tcpkit widget shares: display with a static twin, language switching, figure replacement.
+
+A widget shown in a notebook carries, in the same output, a static twin of
+itself: its picture as Plotly JSON (which JupyterLab draws without a kernel)
+and as HTML (nbviewer, exported HTML), and a line of text.  JupyterLab shows the
+live widget when it can; a notebook read without a kernel, or opened before it
+was run, shows the twin instead of "Error displaying widget: model not found".
+"""
 
 from __future__ import annotations
 
+import functools
+import html
+import json
 import warnings
 import weakref
+from collections.abc import Sequence
 from typing import Any
 
 import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.utils import PlotlyJSONEncoder
 
 from tcpkit import i18n
+from tcpkit.engine.errors import ParameterError
 
-__all__ = ["TcpkitWidget", "set_language", "replace_figure", "figure_widget", "live_widgets"]
+__all__ = [
+    "TcpkitWidget",
+    "set_language",
+    "replace_figure",
+    "figure_widget",
+    "live_widgets",
+    "figure_bundle",
+    "figure_spec",
+    "static_html",
+    "static_bundle",
+    "strip_tags",
+    "check_callable",
+]
 
 _LIVE: weakref.WeakSet[TcpkitWidget] = weakref.WeakSet()
 
@@ -40,7 +66,19 @@ class TcpkitWidget:
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         self._check_language()
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
+        try:
+            twin = self.static()
+        except Exception as exc:  # noqa: BLE001 - the live widget still shows; say why the twin is missing
+            twin = None
+            bundle["text/plain"] = f"{type(self).__name__} (no static picture: {type(exc).__name__}: {exc})"
+        if twin is not None:
+            bundle.update(static_bundle(twin, title=type(self).__name__))
+        return bundle
+
+    def static(self) -> Any:
+        """What a notebook read without a kernel shows: a Figure, or rows of a table."""
+        return None
 
     def _on_language_change(self) -> None:
         try:
@@ -110,3 +148,127 @@ def replace_figure(fw: go.FigureWidget, fig: go.Figure) -> None:
         fw.data = []
         fw.add_traces(list(fig.data))
         fw.layout = fig.layout
+
+
+def strip_tags(text: str) -> str:
+    """``text`` without HTML tags (entities stay).
+
+    >>> strip_tags("<b>a</b> &lt; b")
+    'a &lt; b'
+    """
+    out, inside = [], False
+    for ch in text:
+        if ch == "<":
+            inside = True
+        elif ch == ">":
+            inside = False
+        elif not inside:
+            out.append(ch)
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=1)
+def _template() -> dict[str, Any]:
+    """Plotly's default template as plain JSON (what a go.Figure would carry)."""
+    return json.loads(json.dumps(pio.templates[pio.templates.default].to_plotly_json(), cls=PlotlyJSONEncoder))
+
+
+def figure_spec(fig: go.Figure | dict[str, Any]) -> dict[str, Any]:
+    """A figure as plain JSON data: a go.Figure serialised, or a dict spec (kept unvalidated) with the template.
+
+    Widgets that redraw often build dict specs: validating a go.Figure costs more than drawing it.
+
+    >>> figure_spec({"data": [{"type": "bar", "y": [1]}], "layout": {}})["layout"]["template"]["layout"]["font"]
+    {'color': '#2a3f5f'}
+    """
+    if isinstance(fig, dict):
+        spec = json.loads(json.dumps(fig, cls=PlotlyJSONEncoder))
+        spec.setdefault("layout", {}).setdefault("template", _template())
+        return spec
+    return json.loads(pio.to_json(fig, validate=False, remove_uids=True))
+
+
+def figure_bundle(fig: go.Figure | dict[str, Any]) -> dict[str, Any]:
+    """Plotly's own MIME bundle for a figure: JSON that JupyterLab draws without a kernel, plus a text line.
+
+    >>> sorted(figure_bundle(go.Figure()))
+    ['application/vnd.plotly.v1+json', 'text/plain']
+    """
+    spec = figure_spec(fig)
+    spec.setdefault("config", {}).setdefault("displaylogo", False)
+    title = ((spec.get("layout") or {}).get("title") or {}).get("text") or "figure"
+    return {"application/vnd.plotly.v1+json": spec, "text/plain": f"<figure: {strip_tags(str(title))}>"}
+
+
+def static_html(fig: go.Figure | dict[str, Any] | None, sentence: str = "", title: str = "", details: str = "") -> str:
+    """HTML for a notebook read without a kernel: a title, the figure (plotly.js from its CDN), a sentence.
+
+    ``details`` is HTML the caller has already escaped.
+
+    >>> "<b>t</b>" in static_html(go.Figure(), "s", "t")
+    True
+    """
+    parts = ["<div class='tcpkit-static'>"]
+    if title:
+        parts.append(f"<p><b>{html.escape(title)}</b></p>")
+    if fig is not None:
+        parts.append(
+            pio.to_html(figure_spec(fig), full_html=False, include_plotlyjs="cdn", default_width="100%", validate=False)
+        )
+    if sentence:
+        parts.append(f"<p>{html.escape(sentence)}</p>")
+    if details:
+        parts.append(details)
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def rows_html(rows: Sequence[dict[str, Any]]) -> str:
+    """A small HTML table from rows of dicts (the keys of the first row are the columns).
+
+    >>> rows_html([{"a": 1, "b": "<x>"}])
+    '<table><tr><th>a</th><th>b</th></tr><tr><td>1</td><td>&lt;x&gt;</td></tr></table>'
+    """
+    if not rows:
+        return ""
+    cols = list(rows[0])
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(r.get(c, '')))}</td>" for c in cols) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def static_bundle(twin: Any, *, title: str = "", sentence: str = "", details: str = "") -> dict[str, Any]:
+    """The static MIME types for ``twin``: a Figure (Plotly JSON + HTML) or rows of a table (HTML).
+
+    >>> sorted(static_bundle(go.Figure(), title="t"))
+    ['application/vnd.plotly.v1+json', 'text/html', 'text/plain']
+    >>> sorted(static_bundle([{"knob": "x"}]))
+    ['text/html', 'text/plain']
+    """
+    if isinstance(twin, go.Figure | go.FigureWidget):
+        fig = go.Figure(twin)
+        out = figure_bundle(fig)
+        out["text/html"] = static_html(fig, sentence, title, details)
+        if sentence:
+            out["text/plain"] = f"{title}: {sentence}" if title else sentence
+        return out
+    if isinstance(twin, list | tuple):
+        table = rows_html(list(twin))
+        return {
+            "text/html": static_html(None, sentence, title, table + details),
+            "text/plain": sentence or f"{title} ({len(twin)} rows)",
+        }
+    raise ParameterError("static()", type(twin).__name__, "a plotly Figure or a list of table rows")
+
+
+def check_callable(name: str, fn: Any) -> Any:
+    """``fn`` if it is callable or None, else a ParameterError naming ``name``.
+
+    >>> check_callable("on_change", 5)
+    Traceback (most recent call last):
+    ...
+    tcpkit.engine.errors.ParameterError: parameter on_change = 'int' is not allowed: expected a function ... or None
+    """
+    if fn is None or callable(fn):
+        return fn
+    raise ParameterError(name, type(fn).__name__, "a function (callable) or None")

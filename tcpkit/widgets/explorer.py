@@ -118,6 +118,17 @@ def scenario_runner() -> ScenarioRunner:
     )
 
 
+def _param_tip(name: str, spec: Any) -> str:
+    """A parameter's tooltip: its help (English only) or, in Chinese, its name and allowed values."""
+    lo, hi = getattr(spec, "lo", None), getattr(spec, "hi", None)
+    choices = tuple(getattr(spec, "choices", ()) or ())
+    allowed = ", ".join(str(c) for c in choices) if choices else (f"{lo}–{hi}" if lo is not None else "")
+    if zh():
+        return f"{name}" + (f" · {tr('w.lab.allowed', allowed=allowed)}" if allowed else "")
+    help_ = str(getattr(spec, "help", "") or "")
+    return " · ".join(p for p in (help_, f"allowed: {allowed}" if allowed else "") if p)
+
+
 def _param_widget(name: str, spec: Any) -> W.ValueWidget:
     """A control for one parameter: ``spec`` is a default value or a Param-like object."""
     style = {"description_width": "150px"}
@@ -132,15 +143,18 @@ def _param_widget(name: str, spec: Any) -> W.ValueWidget:
             style=style,
             layout=lay,
         )
-        w.tooltip = str(getattr(spec, "help", "") or "")
+        w.tooltip = _param_tip(name, spec)
         return w
     if isinstance(default, bool):
-        return W.Checkbox(value=default, description=name, style=style, indent=False)
-    if isinstance(default, int):
-        return W.IntText(value=default, description=name, style=style, layout=lay)
-    if isinstance(default, float):
-        return W.FloatText(value=default, description=name, style=style, layout=lay)
-    return W.Text(value=str(default), description=name, style=style, layout=lay)
+        w = W.Checkbox(value=default, description=name, style=style, indent=False)
+    elif isinstance(default, int):
+        w = W.IntText(value=default, description=name, style=style, layout=lay)
+    elif isinstance(default, float):
+        w = W.FloatText(value=default, description=name, style=style, layout=lay)
+    else:
+        w = W.Text(value=str(default), description=name, style=style, layout=lay)
+    w.tooltip = _param_tip(name, spec)
+    return w
 
 
 class ScenarioExplorer(TcpkitWidget):
@@ -161,6 +175,12 @@ class ScenarioExplorer(TcpkitWidget):
         self, name: str | None = None, *, seed: int = 0, runner: ScenarioRunner | None = None, autorun: bool = True
     ) -> None:
         super().__init__()
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ParameterError("seed", seed, "an integer (same seed, same trace)")
+        if runner is not None and not isinstance(runner, ScenarioRunner):
+            raise ParameterError("runner", type(runner).__name__, "a ScenarioRunner (see scenario_runner())")
+        if name is not None and not isinstance(name, str):
+            raise ParameterError("name", name, "a scenario name (a string)")
         self.runner = runner or scenario_runner()
         if not self.runner.names:
             raise ParameterError("runner", self.runner.source, "a scenario source with at least one scenario")
@@ -263,5 +283,8 @@ class ScenarioExplorer(TcpkitWidget):
             else ""
         )
         self.description.value = f"<i>{html.escape(self.runner.describe(self.choice.value))}</i>"
+        specs = self.runner.params(self.choice.value)
+        for k, w in self.params.items():
+            w.tooltip = _param_tip(k, specs.get(k))
         if len(self.trace):
             self.run()

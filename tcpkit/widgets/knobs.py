@@ -28,12 +28,12 @@ from typing import Any
 
 import ipywidgets as W
 
-from tcpkit.engine.errors import KnobError, TcpkitError
+from tcpkit.engine.errors import KnobError, ParameterError, TcpkitError
 from tcpkit.engine.profiles import Knob, Profile, get_profile
 from tcpkit.i18n import register
 from tcpkit.viz.labels import tr, zh
 
-from ._base import TcpkitWidget
+from ._base import TcpkitWidget, check_callable
 
 __all__ = ["KnobPanel"]
 
@@ -47,8 +47,20 @@ register(
         "w.unit.connections": ("connections", "个连接"),
         "w.unit.requests": ("requests", "个请求"),
         "w.knobs.bad_line": ("expected 'name = value', got {line!r}", "应为 'name = value'，实际为 {line!r}"),
+        "w.lab.allowed": ("allowed: {allowed}", "允许：{allowed}"),
     }
 )
+
+
+def _allowed_text(k: Knob) -> str:
+    if k.kind == "bool":
+        return "0, 1"
+    if k.kind == "choice":
+        return ", ".join(str(c) for c in k.choices)
+    lo = int(k.lo) if k.lo is not None and float(k.lo).is_integer() else k.lo
+    hi = int(k.hi) if k.hi is not None and float(k.hi).is_integer() else k.hi
+    return f"{lo}–{hi}"
+
 
 #: Numeric knobs with a wider range than this get a text box instead of a slider.
 SLIDER_MAX_STEPS = 20000
@@ -86,28 +98,49 @@ class KnobPanel(TcpkitWidget):
         sysctl_box: bool = True,
     ) -> None:
         super().__init__()
+        check_callable("on_change", on_change)
+        if isinstance(knobs, str):
+            raise ParameterError("knobs", knobs, f"a list of knob names, e.g. [{knobs!r}]")
         self.profile = get_profile(profile)
         self._default = self.profile
         if knobs is None:
             chosen = [k for k in self.profile.knobs if k.modelled]
         else:
-            chosen = [self.profile.knob(name) for name in knobs]
+            try:
+                names = list(knobs)
+            except TypeError:
+                raise ParameterError("knobs", type(knobs).__name__, "a list of knob names") from None
+            for name in names:
+                if not isinstance(name, str):
+                    raise ParameterError("knobs", name, "knob names (strings)")
+            chosen = [self.profile.knob(name) for name in names]
         self.knobs: list[Knob] = chosen
         self.callbacks: list[Callable[[Profile], Any]] = [on_change] if on_change else []
         self.controls: dict[str, W.ValueWidget] = {}
         self.errors: dict[str, W.HTML] = {}
         self.units: dict[str, W.HTML] = {}
         self.helps: dict[str, W.HTML] = {}
+        self.labels: dict[str, W.HTML] = {}
         self._quiet = False
-        rows = []
+        # each knob's name in full, in its own element as wide as the longest name (monospace: about
+        # 0.6 em per character), so the sliders line up and no name is cut to "tcp_syn_r…"
+        width = f"{0.62 * max([len(k.name) for k in chosen] or [8]) + 1.2:.1f}em"
+        rows: list[W.Widget] = []
         for k in chosen:
             ctl = self._make_control(k)
+            ctl.add_class("tcpkit-lab-control")
             ctl.observe(lambda ch, name=k.name: self._on_control(name, ch), names="value")
             self.controls[k.name] = ctl
-            self.units[k.name] = W.HTML()
+            self.labels[k.name] = W.HTML(layout=W.Layout(width=width, min_width=width))
+            self.labels[k.name].add_class("tcpkit-lab-label")
+            self.units[k.name] = W.HTML(layout=W.Layout(width="max-content"))
             self.errors[k.name] = W.HTML()
-            self.helps[k.name] = W.HTML()
-            rows.append(W.VBox([W.HBox([ctl, self.units[k.name], self.errors[k.name]]), self.helps[k.name]]))
+            self.helps[k.name] = W.HTML(layout=W.Layout(margin=f"0 0 0 {width}"))
+            line = W.HBox(
+                [self.labels[k.name], ctl, self.units[k.name], self.errors[k.name]],
+                layout=W.Layout(align_items="center", width="100%"),
+            )
+            rows.append(W.VBox([line, self.helps[k.name]]))
         self.title = W.HTML()
         self.sysctl_text = W.Text(placeholder="net.ipv4.tcp_syn_retries = 3", layout=W.Layout(width="360px"))
         self.sysctl_button = W.Button()
@@ -123,14 +156,12 @@ class KnobPanel(TcpkitWidget):
     # -- controls ---------------------------------------------------------------------
     def _make_control(self, k: Knob) -> W.ValueWidget:
         v = self.profile[k.name]
-        style = {"description_width": "170px"}
-        lay = W.Layout(width="440px")
+        style: dict[str, str] = {}
+        lay = W.Layout(width="auto", min_width="260px", max_width="420px")
         if k.kind == "bool":
-            return W.Dropdown(
-                options=[("0", 0), ("1", 1)], value=int(bool(v)), description=k.name, style=style, layout=lay
-            )
+            return W.Dropdown(options=[("0", 0), ("1", 1)], value=int(bool(v)), style=style, layout=lay)
         if k.kind == "choice":
-            return W.Dropdown(options=list(k.choices), value=v, description=k.name, style=style, layout=lay)
+            return W.Dropdown(options=list(k.choices), value=v, style=style, layout=lay)
         assert k.lo is not None and k.hi is not None
         if k.kind == "int":
             if k.hi - k.lo <= SLIDER_MAX_STEPS:
@@ -138,12 +169,11 @@ class KnobPanel(TcpkitWidget):
                     min=int(k.lo),
                     max=int(k.hi),
                     value=int(v),
-                    description=k.name,
                     style=style,
                     layout=lay,
                     continuous_update=False,
                 )
-            return W.IntText(value=int(v), description=k.name, style=style, layout=lay)
+            return W.IntText(value=int(v), style=style, layout=lay)
         step = 0.01 if k.hi <= 100 else (0.1 if k.hi <= 1000 else 1.0)
         if (k.hi - k.lo) / step <= SLIDER_MAX_STEPS:
             return W.FloatSlider(
@@ -151,13 +181,12 @@ class KnobPanel(TcpkitWidget):
                 max=float(k.hi),
                 step=step,
                 value=float(v),
-                description=k.name,
                 style=style,
                 layout=lay,
                 continuous_update=False,
                 readout_format=".2f",
             )
-        return W.FloatText(value=float(v), description=k.name, style=style, layout=lay)
+        return W.FloatText(value=float(v), style=style, layout=lay)
 
     def _show(self, name: str, value: Any) -> None:
         ctl = self.controls.get(name)
@@ -214,6 +243,8 @@ class KnobPanel(TcpkitWidget):
 
     def observe(self, callback: Callable[[Profile], Any]) -> None:
         """Call ``callback(profile)`` after every valid change."""
+        if not callable(callback):
+            raise ParameterError("callback", type(callback).__name__, "a function (callable)")
         self.callbacks.append(callback)
 
     def _accept(self, new: Profile, name: str | None) -> None:
@@ -247,8 +278,22 @@ class KnobPanel(TcpkitWidget):
             where = f" <code>{k.sysctl}</code>" if k.sysctl else ""
             self.helps[
                 k.name
-            ].value = f"<div style='font-size:90%;color:#555;margin:-4px 0 6px 176px'>{html.escape(help_)}{where}</div>"
-            self.controls[k.name].tooltip = help_
+            ].value = f"<div style='font-size:90%;color:#555;margin:-4px 0 6px 0'>{html.escape(help_)}{where}</div>"
+            tip = " · ".join(
+                p
+                for p in (
+                    k.sysctl or tr("w.lab.no_sysctl"),
+                    help_,
+                    tr("w.lab.unit", unit=unit) if unit else "",
+                    tr("w.lab.allowed", allowed=_allowed_text(k)),
+                )
+                if p
+            )
+            self.labels[k.name].value = (
+                f"<span class='tcpkit-label' title='{html.escape(tip, quote=True)}' "
+                f"style='white-space:nowrap;font-family:monospace'>{html.escape(k.name)}</span>"
+            )
+            self.controls[k.name].tooltip = tip
         self.sysctl_button.description = tr("w.knobs.apply")
         self.reset_button.description = tr("w.knobs.reset")
 

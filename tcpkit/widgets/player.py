@@ -27,15 +27,46 @@ import ipywidgets as W
 import plotly.graph_objects as go
 
 from tcpkit.engine.errors import ParameterError
-from tcpkit.engine.trace import Kind, StateChanged, Trace, TraceRecord
+from tcpkit.engine.trace import (
+    CallMade,
+    CounterChanged,
+    Kind,
+    Note,
+    QueueChanged,
+    StateChanged,
+    TimerCancelled,
+    TimerFired,
+    TimerSet,
+    Trace,
+    TraceRecord,
+)
+from tcpkit.i18n import register
 from tcpkit.viz.graph import Highlighter, state_graph_figure
-from tcpkit.viz.labels import event_text, note_text, state_name, tr
+from tcpkit.viz.labels import event_text, note_text, record_note_text, state_name, tr
 from tcpkit.viz.ladder import MAX_SEGMENTS, LadderView, ladder_pages
 
 from ._base import TcpkitWidget, replace_figure
 from .cursor import STACK_CLASS, LadderCursor
 
 __all__ = ["TracePlayer", "describe_record"]
+
+register(
+    {
+        "w.rec.call": ("{host} calls {call} → {result}", "{host}调用 {call} → {result}"),
+        "w.rec.timer_set": (
+            "{host} sets timer {timer} for t = {at:.3f} s",
+            "{host}设置定时器 {timer}，于 t = {at:.3f} 秒到期",
+        ),
+        "w.rec.timer_fire": ("{host}: timer {timer} fires", "{host}：定时器 {timer} 到期"),
+        "w.rec.timer_cancel": ("{host} cancels timer {timer}", "{host}取消定时器 {timer}"),
+        "w.rec.queue": (
+            "{host}: SYN queue {syn}/{syn_limit}, accept queue {acc}/{acc_limit}",
+            "{host}：SYN 队列（半连接队列）{syn}/{syn_limit}，全连接队列 {acc}/{acc_limit}",
+        ),
+        "w.rec.counter": ("{host}: counter {name} = {value}", "{host}：计数器 {name} = {value}"),
+        "w.rec.other": ("{host}: {text}", "{host}：{text}"),
+    }
+)
 
 SPEEDS: tuple[tuple[str, int], ...] = (("0.5×", 1200), ("1×", 600), ("2×", 300), ("4×", 150))
 _KIND_KEY = {Kind.SEND: "sent", Kind.RECV: "received", Kind.DROP: "dropped"}
@@ -55,7 +86,34 @@ def describe_record(r: TraceRecord) -> str:
         return f"{host}: {move} ({event_text(r.event)}){note} [{r.rfc}]"
     if r.kind in _KIND_KEY:
         return f"{host} {tr(_KIND_KEY[r.kind])}: {r.describe()}"
-    return f"{host} {r.kind.value}: {r.describe()}"
+    if isinstance(r, CallMade):
+        return tr("w.rec.call", host=host, call=r.call, result=r.result)
+    if isinstance(r, TimerSet):
+        return tr("w.rec.timer_set", host=host, timer=r.timer, at=r.deadline)
+    if isinstance(r, TimerFired):
+        return tr("w.rec.timer_fire", host=host, timer=r.timer)
+    if isinstance(r, TimerCancelled):
+        return tr("w.rec.timer_cancel", host=host, timer=r.timer)
+    if isinstance(r, QueueChanged):
+        return tr(
+            "w.rec.queue",
+            host=host,
+            syn=r.syn_queue,
+            acc=r.accept_queue,
+            syn_limit="?" if r.syn_limit is None else r.syn_limit,
+            acc_limit="?" if r.accept_limit is None else r.accept_limit,
+        )
+    if isinstance(r, CounterChanged):
+        return tr("w.rec.counter", host=host, name=r.name, value=r.value)
+    if isinstance(r, Note):
+        return tr("w.rec.other", host=host, text=record_note_text(r.text))
+    return tr("w.rec.other", host=host, text=r.describe())
+
+
+def _check_start(start: object, n: int) -> None:
+    """``start`` must be a record index of a trace of ``n`` records (0 for an empty trace)."""
+    if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= max(n - 1, 0):
+        raise ParameterError("start", start, f"a record index from 0 to {max(n - 1, 0)}")
 
 
 class TracePlayer(TcpkitWidget):
@@ -111,6 +169,11 @@ class TracePlayer(TcpkitWidget):
         super().__init__()
         if not isinstance(trace, Trace):
             raise ParameterError("trace", type(trace).__name__, "a tcpkit.engine.trace.Trace")
+        _check_start(start, len(trace))
+        if max_segments is not None and (
+            isinstance(max_segments, bool) or not isinstance(max_segments, int) or max_segments < 1
+        ):
+            raise ParameterError("max_segments", max_segments, "an integer >= 1, or None for all")
         self.relative = relative
         self.show_graph, self.show_ladder = graph, ladder
         self.max_segments = max_segments
@@ -158,6 +221,9 @@ class TracePlayer(TcpkitWidget):
 
     def set_trace(self, trace: Trace, *, start: int = 0) -> None:
         """Show another trace (e.g. a rerun with new parameters)."""
+        if not isinstance(trace, Trace):
+            raise ParameterError("trace", type(trace).__name__, "a tcpkit.engine.trace.Trace")
+        _check_start(start, len(trace))
         self.trace = trace
         n = len(trace)
         mx = max(n - 1, 0)

@@ -1,8 +1,15 @@
 """Start JupyterLab on a free localhost port and drive it with headless Chromium (Playwright).
 
-Shared by ``tests/test_browser.py`` and ``benchmarks/bench_widgets.py``.  Every wait
-is bounded; :meth:`Lab.stop` shuts kernels down and kills the server's process
+Shared by ``tests/test_browser.py`` and the browser rows of ``benchmarks/``.  JupyterLab
+runs with the course's own settings (``jupyter_config/lab/settings``: widget state saved
+with the notebook).  :meth:`Lab.stop` shuts kernels down and kills the server's process
 group, and is meant to run in a ``finally``.
+
+Waiting on a busy machine: :func:`wait_until` polls a condition in the page and gives up
+only when *nothing has happened* for ``idle`` seconds (no change in the kernel's status,
+the cells' execution counts, the number of outputs or the notebook's text), not after a
+fixed time, so a slow but progressing run is waited for, and a stuck one still fails.
+No wait is ever retried.
 """
 
 from __future__ import annotations
@@ -59,7 +66,10 @@ def free_port() -> int:
 class Lab:
     """A throw-away JupyterLab server: temp config, runtime and root dirs, no token."""
 
-    def __init__(self, notebooks: list[Path]) -> None:
+    def __init__(
+        self, notebooks: list[Path], *, settings: Path | None = ROOT / "jupyter_config" / "lab" / "settings"
+    ) -> None:
+        self.settings = settings
         self.tmp = Path(tempfile.mkdtemp(prefix="tcpkit-lab-"))
         self.root = self.tmp / "root"
         self.root.mkdir()
@@ -107,6 +117,7 @@ class Lab:
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
             f"--LabApp.workspaces_dir={self.tmp / 'workspaces'}",
             f"--LabApp.user_settings_dir={self.tmp / 'settings'}",
+            *([f"--LabApp.app_settings_dir={self.settings}"] if self.settings is not None else []),
         ]
         with open(self.log, "wb") as fh:
             self.proc = subprocess.Popen(
@@ -130,6 +141,17 @@ class Lab:
         with urllib.request.urlopen(req, timeout=5) as r:
             body = r.read()
         return json.loads(body) if body else None
+
+    def shutdown_kernels(self) -> None:
+        """End every session and kernel of this server (as a closed laptop would)."""
+        for sess in self._api("GET", "/api/sessions") or []:
+            self._api("DELETE", f"/api/sessions/{sess['id']}")
+        for k in self._api("GET", "/api/kernels") or []:
+            self._api("DELETE", f"/api/kernels/{k['id']}")
+
+    def saved(self, name: str) -> dict[str, Any]:
+        """The notebook ``name`` as saved on disk (nbformat JSON)."""
+        return json.loads((self.root / name).read_text(encoding="utf-8"))
 
     def stop(self) -> None:
         """Shut kernels down, stop the server, kill what is left; never raises."""
@@ -210,19 +232,89 @@ JS_CLICK_AND_TIME = """async ([button, plot, name, limit]) => {
 }"""
 
 
-def run_all_cells(page: Any, notebook: str, ready_selector: str, timeout_ms: int = 120_000) -> None:
-    """Open ``notebook`` in JupyterLab and run every cell until ``ready_selector`` shows up."""
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.commands", timeout=timeout_ms)
-    page.wait_for_selector(".jp-Notebook", timeout=timeout_ms)
-    # wait until the kernel is idle before running
-    page.wait_for_function(
-        "() => { const w = window.jupyterapp.shell.currentWidget;"
-        " return w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel"
-        " && w.sessionContext.session.kernel.status === 'idle'; }",
-        timeout=timeout_ms,
-    )
+#: What counts as progress while waiting: the kernel's status, every cell's prompt, the number of
+#: outputs, and the notebook's text length.  Any change restarts the idle clock of :func:`wait_until`.
+JS_PROGRESS = """() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+  const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook') || document.body;
+  const prompts = Array.from(nb.querySelectorAll('.jp-InputPrompt')).map(p => p.textContent).join('|');
+  return [k ? k.status : 'none', prompts, nb.querySelectorAll('.jp-OutputArea-output').length,
+          nb.innerText.length].join('#'); }"""
+
+#: The current notebook's kernel is idle.
+JS_KERNEL_IDLE = """() => { const w = window.jupyterapp.shell.currentWidget;
+  return !!(w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel
+            && w.sessionContext.session.kernel.status === 'idle'); }"""
+
+#: Every code cell of the current notebook has run (a number in its prompt, no "[*]").
+JS_ALL_RAN = """() => { const w = window.jupyterapp.shell.currentWidget;
+  if (!w || !w.content || !w.content.widgets) return false;
+  const cells = w.content.widgets.filter(c => c.model.type === 'code');
+  const failed = cells.find(c => c.model.outputs.toJSON().some(o => o.output_type === 'error'));
+  if (failed) return 'error: ' + failed.model.outputs.toJSON().filter(o => o.output_type === 'error')
+                                  .map(o => o.ename + ': ' + o.evalue).join('; ');
+  return cells.length > 0 && cells.every(c => typeof c.model.executionCount === 'number'
+                                              && c.model.executionCount > 0); }"""
+
+
+class Stuck(AssertionError):
+    """Nothing changed in the page for longer than the idle limit while waiting."""
+
+
+def wait_until(
+    page: Any, condition: str, *, what: str, idle: float = 90.0, limit: float = 1200.0, arg: Any = None
+) -> Any:
+    """Wait until the JavaScript ``condition`` is truthy; fail only after ``idle`` s without progress.
+
+    Progress is any change of :data:`JS_PROGRESS`.  ``limit`` is a last bound for a
+    page that keeps changing without ever meeting the condition.
+    """
+    start = last_change = time.monotonic()
+    seen = None
+    while True:
+        value = page.evaluate(condition, arg) if arg is not None else page.evaluate(condition)
+        if value:
+            return value
+        now = time.monotonic()
+        sig = page.evaluate(JS_PROGRESS)
+        if sig != seen:
+            seen, last_change = sig, now
+        if now - last_change > idle:
+            raise Stuck(f"waiting for {what}: nothing changed in the page for {idle:.0f} s ({sig[:200]})")
+        if now - start > limit:
+            raise Stuck(f"waiting for {what}: still not there after {limit:.0f} s")
+        page.wait_for_timeout(200)
+
+
+def open_notebook(page: Any, lab: Lab, name: str) -> None:
+    """Open ``name`` alone in a fresh JupyterLab workspace and wait until its kernel is idle.
+
+    A fresh workspace (``?reset``) keeps JupyterLab from reopening the notebooks of
+    earlier tests beside it.
+    """
+    space = "t" + "".join(ch for ch in name if ch.isalnum())[:40] + str(int(time.monotonic() * 1000))
+    page.goto(f"{lab.url}/lab/workspaces/{space}/tree/{name}?reset", timeout=180_000, wait_until="domcontentloaded")
+    wait_until(page, "() => !!(window.jupyterapp && window.jupyterapp.commands)", what="JupyterLab to start")
+    wait_until(page, "() => !!document.querySelector('.jp-Notebook .jp-Cell')", what=f"{name} to show")
+    wait_until(page, JS_KERNEL_IDLE, what=f"the kernel of {name} to be idle")
+
+
+def run_all_cells(page: Any, notebook: str, ready_selector: str | None = None, timeout_ms: int = 0) -> None:
+    """Run every cell of the open notebook and wait until all ran and the kernel is idle.
+
+    ``ready_selector`` (optional): also wait until it is in the page.  ``timeout_ms`` is
+    ignored (kept for old callers): waits end on progress, see :func:`wait_until`.
+    """
+    wait_until(page, "() => !!(window.jupyterapp && window.jupyterapp.commands)", what="JupyterLab to start")
+    wait_until(page, "() => !!document.querySelector('.jp-Notebook .jp-Cell')", what=f"{notebook} to show")
+    wait_until(page, JS_KERNEL_IDLE, what=f"the kernel of {notebook} to be idle")
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_selector(ready_selector, timeout=timeout_ms)
+    ran = wait_until(page, JS_ALL_RAN, what=f"every cell of {notebook} to run")
+    if isinstance(ran, str) and ran.startswith("error"):
+        raise AssertionError(f"{notebook}: a cell failed: {ran}")
+    wait_until(page, JS_KERNEL_IDLE, what=f"the kernel of {notebook} to finish")
+    if ready_selector:
+        wait_until(page, "(sel) => !!document.querySelector(sel)", arg=ready_selector, what=ready_selector)
 
 
 #: Click a button and time until an element's text changes (ms): the widget round-trip floor.
