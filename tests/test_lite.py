@@ -289,17 +289,14 @@ def test_notebook_03_flood_lab_slider_changes_its_result(lite: Any) -> None:
     _server, _chromium, page = lite
     _open_and_run(lite, "03_queues_and_attacks.ipynb")
     assert page.evaluate(browser.JS_PLOTS)["drawn"] >= 1
-    # the flood lab: the interactive widget with a slider labelled flood_rate (found by role, not by cell number)
-    lab = page.locator(
-        ".widget-interact, .jupyter-widgets.widget-vbox",
-        has=page.locator(".widget-slider", has_text=re.compile("flood", re.I)),
-    ).first
+    # the flood lab: found by its class (tcpkit.widgets.FloodLab), not by cell number
+    lab = page.locator(".tcpkit-lab-flood").first
     lab.wait_for(timeout=30_000)
     # what the lab shows: its figures' data if it draws any (then they must change), else its text
     shown = """(el) => { const gds = [...el.querySelectorAll('.js-plotly-plot')];
       return gds.length ? 'figure ' + JSON.stringify(gds.map(g => g.data)) : 'text ' + el.innerText; }"""
     before = lab.evaluate(shown)
-    handle = lab.locator(".widget-slider", has_text=re.compile("flood", re.I)).locator(".noUi-handle").first
+    handle = lab.locator(".tcpkit-lab-control.widget-slider").first.locator(".noUi-handle").first  # the flood rate
     handle.focus()
     for _ in range(5):
         handle.press("ArrowRight")

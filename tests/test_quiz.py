@@ -168,8 +168,10 @@ def test_widget_check_button_gives_immediate_feedback() -> None:
     box = _mc().widget(1)
     radio = box.children[1]
     check, show, out = _buttons(box)
+    assert show.layout.display == "none", "the answer stays closed until a first attempt"
     radio.value = 1
     check.click()
+    assert show.layout.display != "none"
     assert "LAST_ACK" in out.value and "&#10008;" in out.value
     radio.value = 0
     check.click()

@@ -163,7 +163,7 @@ def test_predict_state_and_bad_arguments() -> None:
     q.reveal()
     assert "SYN_SENT → ESTABLISHED" in q.explanation.value
     set_language("zh")
-    assert "客户端现在处于哪个状态" in q.prompt.value
+    assert "客户端处于哪个状态" in q.prompt.value
     assert "答案" in q.explanation.value
     set_language("en")
     with pytest.raises(ParameterError, match="question"):

@@ -54,8 +54,9 @@ LAYERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("engine", ("engine",), "the sans-IO TCP engine: imports nothing outside itself"),
     ("files", ("files",), "writing files safely: never over an input, through a temporary file and a rename"),
     ("drivers and capture", ("drivers", "capture", "i18n"), "what runs the engine, and packets on the wire"),
-    ("pictures and labs", ("viz", "lessons", "live"), "read traces; the live lab also reads the kernel"),
+    ("pictures and labs", ("viz", "live"), "read traces; the live lab also reads the kernel"),
     ("widgets and homework", ("widgets", "course"), "interactive faces and graded homework"),
+    ("course notebooks", ("lessons",), "questions, construction tasks, glossary and tables the notebooks call"),
     ("public names", ("(root)",), "the package root re-exports the public names; compat keeps old paths"),
     ("command line", ("cli",), "the tcpkit command, one module per subcommand, and python -m tcpkit"),
 )

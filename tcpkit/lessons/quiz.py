@@ -56,10 +56,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from tcpkit.engine.errors import ParameterError
+from tcpkit.i18n import register, tr
 
 __all__ = ["Feedback", "Question", "MultipleChoice", "Numeric", "ShortText", "Quiz", "normalise_text"]
 
 _ROLES = ("check", "predict")
+
+register(
+    {
+        "quiz.predict": ("Predict", "预测"),
+        "quiz.check_yourself": ("Check yourself", "自测"),
+        "quiz.check": ("Check", "检查"),
+        "quiz.show": ("Show answer", "显示答案"),
+        "quiz.first": ("Choose or type an answer first.", "请先选择或输入答案。"),
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,25 +196,31 @@ class Question:
         )
 
     def widget(self, number: int | None = None) -> Any:
-        """An ipywidget: prompt, input, *Check* and *Show answer* buttons, feedback line."""
+        """An ipywidget: prompt, input, *Check* button, feedback line; *Show answer* appears after a first check."""
+        return self._widget(number, self.prompt)
+
+    def _widget(self, number: int | None, prompt_text: str) -> Any:
+        """The widget, labelled in the current language (:func:`tcpkit.set_language`)."""
         import ipywidgets as w
 
         num = f"Q{number}. " if number is not None else ""
-        prompt = w.HTML(f"<b>{self.label}</b> &mdash; {num}{_code(html.escape(self.prompt))}")
+        label = tr("quiz.predict") if self.role == "predict" else tr("quiz.check_yourself")
+        prompt = w.HTML(f"<b>{html.escape(label)}</b> &mdash; {num}{_code(html.escape(prompt_text))}")
         inp = self._input_widget()
-        button = w.Button(description="Check", button_style="primary")
-        show = w.Button(description="Show answer")
+        button = w.Button(description=tr("quiz.check"), button_style="primary")
+        show = w.Button(description=tr("quiz.show"), layout=w.Layout(display="none", width="auto"))
         out = w.HTML("")
 
         def on_check(_: Any) -> None:
             if inp.value is None or inp.value == "" or inp.value == ():
-                out.value = Feedback(False, "Choose or type an answer first.")._repr_html_()
+                out.value = Feedback(False, tr("quiz.first"))._repr_html_()
                 return
             try:
                 fb = self.check(inp.value)
             except ParameterError as exc:
                 fb = Feedback(False, str(exc))
             out.value = fb._repr_html_()
+            show.layout.display = None  # the answer opens only after a first attempt
 
         def on_show(_: Any) -> None:
             out.value = Feedback(False, f"Answer: {self.answer_text()}. {self.explanation}".strip())._repr_html_()

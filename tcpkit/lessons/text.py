@@ -1,18 +1,22 @@
-"""Shared text for the course notebooks: key terms (English and Chinese) and small tables.
+"""Shared text for the course notebooks: the glossary, key-term lists and small tables.
 
-The notebooks give each key term's Simplified Chinese name once; this module
-holds those names in one place, so the glossary of ``00_start_here`` and the
-"Key terms" list at the end of every notebook agree.
+The glossary lives in one data file (``tcpkit/data/glossary.toml``, read by
+:func:`tcpkit.i18n.glossary`): every key term with its Simplified Chinese name
+and a one-line meaning in both languages.  The glossary of ``00_start_here``,
+the "Key terms" list at the end of every notebook (:func:`key_terms`) and the
+widgets' flag key all read it, so they agree.
 
 Examples
 --------
 >>> TERMS["three-way handshake"]
 '三次握手'
 >>> rows = glossary_rows()
->>> rows[0]["term"], rows[0]["zh"]
-('CLOSED', '关闭')
+>>> [r["term"] for r in rows if r["kind"] == "state"][0]
+'CLOSED'
 >>> len([r for r in rows if r["kind"] == "state"])
 11
+>>> all(r["meaning"] and r["meaning_zh"] for r in rows)
+True
 >>> print(Table(["a", "b"], [[1, "x"], [22, "yy"]]))
 a   b
 --  --
@@ -30,7 +34,10 @@ Notes
 The Chinese names are the ones Chinese-language textbooks and the Linux
 community use (e.g. 半连接队列 for the SYN queue, 全连接队列 for the accept
 queue, 四次挥手 for the four-way close), so a learner can search for them.
-State names come from :mod:`tcpkit.engine.states` (RFC 9293 §3.3.2).
+Two names are easily confused: 半连接 is one entry of the SYN queue (a request
+in SYN_RECEIVED), while a half-open connection (半开连接, RFC 9293 §3.5.1) is
+one whose other side crashed without this side knowing.  State names come
+from :mod:`tcpkit.engine.states` (RFC 9293 §3.3.2).
 """
 
 from __future__ import annotations
@@ -40,79 +47,82 @@ from collections.abc import Sequence
 from typing import Any
 
 from tcpkit.engine.errors import ParameterError
-from tcpkit.engine.states import STATES
 from tcpkit.engine.trace import Trace
+from tcpkit.i18n import get_language, glossary
 
-__all__ = ["TERMS", "term", "glossary_rows", "Table", "setup_notebook", "state_paths", "connected_pair"]
+from .runs import connected_pair
 
-#: English key term -> Simplified Chinese name.
-TERMS: dict[str, str] = {
-    "three-way handshake": "三次握手",
-    "four-way close": "四次挥手",
-    "sequence number": "序列号",
-    "acknowledgment number": "确认号",
-    "initial sequence number (ISN)": "初始序列号",
-    "SYN": "同步报文段",
-    "ACK": "确认报文段",
-    "FIN": "终止报文段",
-    "RST": "复位报文段",
-    "socket": "套接字",
-    "passive open": "被动打开",
-    "active open": "主动打开",
-    "simultaneous open": "同时打开",
-    "simultaneous close": "同时关闭",
-    "half-open connection": "半开连接",
-    "half-close": "半关闭",
-    "old duplicate segment": "历史重复报文段",
-    "TCP Fast Open (TFO)": "TCP 快速打开",
-    "4-tuple": "四元组",
-    "incarnation": "连接实例（同一四元组先后建立的连接）",
-    "ISN clock": "ISN 时钟",
-    "keyed hash": "带密钥的哈希",
-    "sequence-number prediction attack": "序列号预测攻击",
-    "quiet time": "静默时间",
-    "SYN queue": "半连接队列",
-    "accept queue": "全连接队列",
-    "backlog": "积压队列长度",
-    "SYN flood": "SYN 洪泛攻击",
-    "SYN cookie": "SYN Cookie 机制",
-    "retransmission": "重传",
-    "exponential backoff": "指数退避",
-    "active close": "主动关闭",
-    "passive close": "被动关闭",
-    "orphaned socket": "孤儿套接字",
-    "abortive close": "异常关闭（复位关闭）",
-    "maximum segment lifetime (MSL)": "报文最大生存时间",
-    "2MSL": "两倍报文最大生存时间",
-    "TIME_WAIT": "时间等待",
-    "ephemeral port": "临时端口",
-    "port exhaustion": "端口耗尽",
-    "TCP timestamps": "TCP 时间戳",
-    "PAWS (Protection Against Wrapped Sequences)": "防止序列号回绕",
-    "NAT": "网络地址转换",
-    "connection pooling": "连接池",
-    "keepalive": "保活机制",
-    "TIME-WAIT assassination": "TIME_WAIT 暗杀",
-    "kernel": "内核",
-    "packetdrill script": "packetdrill 测试脚本",
-    "transition table": "状态转移表",
-    "ladder diagram": "时序图（梯形图）",
-}
+__all__ = [
+    "TERMS",
+    "term",
+    "glossary_rows",
+    "glossary_table",
+    "key_terms",
+    "Table",
+    "setup_notebook",
+    "state_paths",
+    "connected_pair",
+]
+
+#: English key term -> Simplified Chinese name (the glossary's terms, in its order).
+TERMS: dict[str, str] = {t.name: t.zh for t in glossary() if t.kind == "term"}
 
 
 def term(name: str) -> str:
-    """``"name (中文)"`` for a key term, as written the first time it appears."""
-    if name not in TERMS:
-        some = ", ".join(list(TERMS)[:3])
-        raise ParameterError("term", name, f"a key term of the course, e.g. {some}, ...")
-    return f"{name} ({TERMS[name]})"
+    """``"name (中文)"`` for a key term or a state, as written the first time it appears.
+
+    >>> term("TIME_WAIT")
+    'TIME_WAIT (时间等待)'
+    """
+    for t in glossary():
+        if t.name == name and t.kind in ("term", "state"):
+            return f"{t.name} ({t.zh})"
+    some = ", ".join(list(TERMS)[:3])
+    raise ParameterError("term", name, f"a key term of the course, e.g. {some}, ...")
 
 
 def glossary_rows() -> list[dict[str, str]]:
-    """The glossary: the 11 states (from the transition table module), then the key terms."""
-    rows = [{"term": s.value, "zh": s.zh, "kind": "state", "meaning": s.description} for s in STATES]
-    rows += [{"term": k, "zh": v, "kind": "term", "meaning": ""} for k, v in TERMS.items()]
-    return rows
+    """The glossary: the 11 states (from the transition table), then the key terms, each with both meanings."""
+    return [
+        {"term": t.name, "zh": t.zh, "kind": t.kind, "meaning": t.meaning, "meaning_zh": t.meaning_zh}
+        for t in glossary()
+        if t.kind in ("state", "term")
+    ]
+
+
+def glossary_table() -> Table:
+    """00's glossary: flag letters, states and key terms, with their meanings in English and Chinese.
+
+    >>> t = glossary_table()
+    >>> t.columns
+    ['term', '中文', 'meaning', '释义']
+    >>> t.rows[0][:2]
+    ['S', 'SYN']
+    """
+    rows = [[t.name, t.zh, t.meaning, t.meaning_zh] for t in glossary() if t.name != "-"]
+    return Table(["term", "中文", "meaning", "释义"], rows)
+
+
+def key_terms(notebook: str) -> Table:
+    """The key terms of one notebook (``"03"``), from the glossary, with meanings in the current language.
+
+    >>> t = key_terms("03")
+    >>> [r[0] for r in t.rows][:3]
+    ['exponential backoff', 'SYN queue', 'SYN-queue entry (request socket)']
+    >>> key_terms("09")
+    Traceback (most recent call last):
+    ...
+    tcpkit.engine.errors.ParameterError: parameter notebook = '09' is not allowed: expected a notebook with ...
+    """
+    picked = [t for t in glossary() if notebook in t.notebooks]
+    if not picked:
+        have = sorted({n for t in glossary() for n in t.notebooks})
+        raise ParameterError("notebook", notebook, "a notebook with key terms: " + ", ".join(have))
+    zh = get_language() == "zh"
+    return Table(
+        ["term", "中文", "释义" if zh else "meaning"],
+        [[t.name, t.zh, t.meaning_zh if zh else t.meaning] for t in picked],
+    )
 
 
 class Table:
@@ -206,42 +216,3 @@ def state_paths(trace: Trace) -> Table:
         where = "-" if not conn else f"{conn[0]}:{conn[1]} > " + ("*" if conn[3] == 0 else f"{conn[2]}:{conn[3]}")
         rows.append([host, where, " -> ".join(path)])
     return Table(["host", "connection", "path"], rows)
-
-
-def connected_pair(
-    seed: int = 1, *, client: dict[str, Any] | None = None, server: dict[str, Any] | None = None, until: float = 0.5
-) -> tuple[Any, Any, Any]:
-    """A simulated client and server (Linux profile) with one established, accepted connection.
-
-    Parameters
-    ----------
-    seed : int
-        The network seed (same seed, same trace).
-    client, server : dict, optional
-        Knobs for each host's profile, e.g. ``{"tcp_fin_timeout": 10}``.
-    until : float
-        Virtual time to run the handshake to (seconds).
-
-    Returns
-    -------
-    (Network, Socket, Socket)
-        The network, the client's socket (10.0.0.1) and the server's accepted socket (10.0.0.2:80).
-
-    Examples
-    --------
-    >>> net, cli, srv = connected_pair()
-    >>> cli.state.value, srv.state.value
-    ('ESTABLISHED', 'ESTABLISHED')
-    """
-    from tcpkit.drivers.sim import Network
-
-    net = Network(seed=seed)
-    c = net.add_host("client", "10.0.0.1", **(client or {}))
-    s = net.add_host("server", "10.0.0.2", **(server or {}))
-    listener = s.socket()
-    listener.bind(80)
-    listener.listen(8)
-    sock = c.socket()
-    sock.connect("10.0.0.2", 80)
-    net.run(until=until)
-    return net, sock, listener.accept()

@@ -23,9 +23,10 @@ Examples
 
 from __future__ import annotations
 
-from ._base import replace_figure, set_language
+from ._base import TcpkitWidget, replace_figure, set_language
 from .cursor import LadderCursor
 from .explorer import ScenarioExplorer, ScenarioRunner, scenario_runner
+from .flagkey import FlagKey, flag_key_html
 from .flood_lab import FloodLab
 from .knobs import KnobPanel
 from .lab import Control, Lab, View
@@ -36,6 +37,7 @@ from .predict import PredictWidget
 __all__ = [
     "Control",
     "ExitsLab",
+    "FlagKey",
     "FloodLab",
     "IsnAttackLab",
     "KernelLab",
@@ -50,8 +52,10 @@ __all__ = [
     "PredictWidget",
     "ScenarioExplorer",
     "ScenarioRunner",
+    "TcpkitWidget",
     "TracePlayer",
     "describe_record",
+    "flag_key_html",
     "replace_figure",
     "scenario_runner",
     "set_language",

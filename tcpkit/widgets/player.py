@@ -47,6 +47,7 @@ from tcpkit.viz.ladder import MAX_SEGMENTS, LadderView, ladder_pages
 
 from ._base import TcpkitWidget, replace_figure
 from .cursor import STACK_CLASS, LadderCursor
+from .flagkey import FlagKey
 
 __all__ = ["TracePlayer", "describe_record"]
 
@@ -206,8 +207,10 @@ class TracePlayer(TcpkitWidget):
             stack = W.VBox([self.ladder_fig, self.cursor] if overlay else [self.ladder_fig])
             stack.add_class(STACK_CLASS)
             figs.append(stack)
+        self.key = FlagKey()  # what the letters on the ladder's arrows mean
+        key = [self.key.widget] if ladder else []
         self.widget = W.VBox(
-            [W.HBox([self.back_button, self.play, self.step_button, self.slider, self.speed]), self.text, *figs]
+            [W.HBox([self.back_button, self.play, self.step_button, self.slider, self.speed]), self.text, *key, *figs]
         )
         self.widget.add_class("tcpkit-player")
         self._label_controls()
@@ -348,4 +351,5 @@ class TracePlayer(TcpkitWidget):
 
     def refresh_language(self) -> None:
         self._label_controls()
+        self.key.refresh()
         self.set_trace(self.trace, start=self.index)

@@ -1,5 +1,23 @@
 """Predict, then reveal: the student guesses the next segment or the current state first.
 
+What the widget asks, exactly
+-----------------------------
+Every question is about one record of a trace, ``trace[at]``, and the widget
+names that record in its prompt.
+
+* ``question="state"``: the state of ``host`` *after* that record has been
+  processed, i.e. once the engine has finished handling the input the record
+  belongs to (a received segment, a fired timer or a call) and recorded every
+  state change, segment and timer it caused (:func:`settled_index`).  Right
+  after the ACK of its FIN arrives, a client is in FIN_WAIT_2, not FIN_WAIT_1.
+* ``question="state_before"``: the state of ``host`` just before that record.
+* ``question="next_send"``: the next segment ``host`` sends after that record
+  (possibly one the record itself causes, such as the SYN-ACK a SYN triggers).
+
+The state is the state of one connection (:attr:`PredictWidget.conn`): the
+connection of ``trace[at]`` when it belongs to ``host``, else the one ``host``
+last changed the state of.
+
 Examples
 --------
 >>> from tcpkit.viz import example_trace
@@ -20,11 +38,20 @@ True
 >>> s = PredictWidget(t, at=14, question="state", host="client")
 >>> s.check(choice="ESTABLISHED")
 True
+>>> PredictWidget("lossy", at=0)
+Traceback (most recent call last):
+...
+tcpkit.engine.errors.ParameterError: parameter trace = 'lossy' is not allowed: expected a tcpkit Trace ...
+>>> PredictWidget(t, at=1.5)
+Traceback (most recent call last):
+...
+tcpkit.engine.errors.ParameterError: parameter at = 1.5 is not allowed: expected a record index (an integer) ...
 """
 
 from __future__ import annotations
 
 import html
+import re
 
 import ipywidgets as W
 import plotly.graph_objects as go
@@ -32,20 +59,76 @@ import plotly.graph_objects as go
 from tcpkit.engine.errors import ParameterError, SegmentSyntaxError
 from tcpkit.engine.segment import Segment, format_flags, parse_segment
 from tcpkit.engine.seqnum import MASK
-from tcpkit.engine.states import STATES
-from tcpkit.engine.trace import Kind, SegmentReceived, SegmentSent, Trace
-from tcpkit.viz.graph import path_states
+from tcpkit.engine.states import STATES, State
+from tcpkit.engine.trace import (
+    CallMade,
+    ConnId,
+    Kind,
+    SegmentReceived,
+    SegmentSent,
+    TimerFired,
+    Trace,
+    TraceRecord,
+)
+from tcpkit.i18n import get_language, register
 from tcpkit.viz.labels import tr
 from tcpkit.viz.ladder import LadderView, segment_label
 
 from ._base import TcpkitWidget, replace_figure
+from .flagkey import FlagKey, flag_tooltips
 from .player import describe_record
 
-__all__ = ["PredictWidget", "QUESTIONS"]
+__all__ = ["PredictWidget", "QUESTIONS", "settled_index"]
 
-QUESTIONS = ("next_send", "state")
+QUESTIONS = ("next_send", "state", "state_before")
 FLAG_CHOICES = ("S", "S.", ".", "P.", "F.", "R", "R.")
 NOTHING = "-"
+
+register(
+    {
+        "w.predict.state_after": (
+            "Which state is the {host} in once this record has been processed?",
+            "处理完这条记录之后，{host}处于哪个状态？",
+        ),
+        "w.predict.state_before": (
+            "Which state is the {host} in just before this record?",
+            "就在这条记录之前，{host}处于哪个状态？",
+        ),
+        "w.predict.next_after": (
+            "What does the {host} send next, after this record?",
+            "在这条记录之后，{host}接下来发送什么？",
+        ),
+        "w.predict.moment": ("The record (t = {time:.3f} s): {what}", "这条记录（t = {time:.3f} 秒）：{what}"),
+    }
+)
+
+
+def settled_index(trace: Trace, at: int) -> int:
+    """The last record the engine wrote while handling the same input as ``trace[at]``.
+
+    A received segment or a fired timer is recorded first and its effects
+    (state changes, segments, timers) after it.  So the step of ``trace[at]``
+    runs on while the records keep the same host and time, and ends before the
+    next arrival or timer.  A call may be recorded after its effects (the
+    simulator) or before them (traces built call by call): records that end in
+    a later call at the same moment belong to that call, not to this step.
+
+    >>> from tcpkit.viz import example_trace
+    >>> t = example_trace("lossy")
+    >>> t[6].kind.value, [r.kind.value for r in t[6 : settled_index(t, 6) + 1]]
+    ('recv', ['recv', 'state', 'queue', 'timer_set', 'send'])
+    """
+    first = trace[at]
+    j = at
+    while j + 1 < len(trace):
+        r = trace[j + 1]
+        if r.host != first.host or r.time != first.time or isinstance(r, SegmentReceived | TimerFired):
+            break
+        if isinstance(r, CallMade):
+            # a call recorded after its effects ends the step it belongs to
+            return at if isinstance(first, CallMade) else j + 1
+        j += 1
+    return j
 
 
 class PredictWidget(TcpkitWidget):
@@ -72,16 +155,35 @@ class PredictWidget(TcpkitWidget):
     """
 
     def __init__(
-        self, trace: Trace, *, at: int, question: str = "next_send", host: str = "server", relative: bool = True
+        self,
+        trace: Trace,
+        *,
+        at: int,
+        question: str = "next_send",
+        host: str = "server",
+        relative: bool = True,
+        prompt: str | tuple[str, str] | None = None,
     ) -> None:
-        super().__init__()
+        if not isinstance(trace, Trace):
+            raise ParameterError("trace", trace, "a tcpkit Trace (e.g. net.trace() or run_scenario(...))")
         if question not in QUESTIONS:
             raise ParameterError("question", question, "one of " + ", ".join(QUESTIONS))
-        if not 0 <= at < len(trace):
-            raise ParameterError("at", at, f"a record index from 0 to {len(trace) - 1}")
-        if host not in trace.hosts:
+        if isinstance(at, bool) or not isinstance(at, int) or not 0 <= at < len(trace):
+            raise ParameterError("at", at, f"a record index (an integer) from 0 to {len(trace) - 1}")
+        if not isinstance(host, str) or host not in trace.hosts:
             raise ParameterError("host", host, "a host of the trace: " + ", ".join(trace.hosts))
+        if not isinstance(relative, bool):
+            raise ParameterError("relative", relative, "True or False")
+        if prompt is not None and not (
+            isinstance(prompt, str)
+            or (isinstance(prompt, tuple) and len(prompt) == 2 and all(isinstance(p, str) for p in prompt))
+        ):
+            raise ParameterError("prompt", prompt, "a string, or an (English, Chinese) pair of strings")
+        super().__init__()
         self.trace, self.at, self.question, self.host, self.relative = trace, at, question, host, relative
+        self.custom_prompt = prompt
+        self.settled = settled_index(trace, at)
+        self.conn: ConnId | None = self._connection()
         self.answer_record: SegmentSent | None = None
         self.answer_index: int | None = None
         if question == "next_send":
@@ -97,11 +199,12 @@ class PredictWidget(TcpkitWidget):
             )
             options = [*FLAG_CHOICES, NOTHING]
         else:
-            states = path_states(trace, host, at)
-            self.answer_label = states[-1].value if states else "CLOSED"
+            self.answer_label = self.answer_state().value
             options = [s.value for s in STATES]
         self.prompt = W.HTML()
+        self.moment = W.HTML()
         self.choices = W.ToggleButtons(options=options, value=None, style={"button_width": "auto"})
+        self.key = FlagKey()
         self.typed_label = W.HTML()
         self.typed = W.Text(placeholder="S. 0:0(0) ack 1", layout=W.Layout(width="360px"))
         self.check_button = W.Button(button_style="primary")
@@ -110,28 +213,49 @@ class PredictWidget(TcpkitWidget):
         self.explanation = W.HTML()
         self.check_button.on_click(lambda _b: self.check())
         self.reveal_button.on_click(lambda _b: self.reveal())
-        view = LadderView(trace[: at + 1], relative=relative, hosts=self._ladder_hosts())
+        view = LadderView(trace[: at + 1], relative=relative, hosts=self._ladder_hosts(trace[: at + 1]))
         self.ladder_fig = go.FigureWidget(view.figure())
         typed_row = [W.HBox([self.typed_label, self.typed])] if question == "next_send" else []
         self.widget = W.VBox(
             [
                 self.prompt,
+                self.moment,
                 self.choices,
                 *typed_row,
                 W.HBox([self.check_button, self.reveal_button]),
                 self.feedback,
                 self.explanation,
                 self.ladder_fig,
+                self.key.widget,
             ]
         )
         self.widget.add_class("tcpkit-predict")
         self.revealed = False
         self.refresh_language()
 
-    def _ladder_hosts(self) -> list[str] | None:
+    def _connection(self) -> ConnId | None:
+        """The connection a state question is about (see the module notes)."""
+        r = self.trace[self.at]
+        if r.host == self.host and r.conn is not None and r.conn[3] != 0:
+            return r.conn
+        for i in range(self.settled, -1, -1):
+            c = self.trace[i]
+            if c.kind is Kind.STATE and c.host == self.host:
+                return c.conn
+        return None
+
+    def answer_state(self) -> State:
+        """The state the question asks for: after record ``at`` is processed (``state``) or just before it."""
+        upto = self.settled if self.question != "state_before" else self.at - 1
+        path = self.trace[: upto + 1].states(self.host, self.conn) if upto >= 0 else []
+        return path[-1][1] if path else State.CLOSED
+
+    def _ladder_hosts(self, shown: Trace) -> list[str] | None:
+        """The whole trace's host order (so columns do not move on reveal), limited to hosts ``shown`` has."""
         from tcpkit.viz.ladder import order_hosts
 
-        return order_hosts(self.trace) or None
+        present = set(shown.hosts)
+        return [h for h in order_hosts(self.trace) if h in present] or None
 
     # -- API ----------------------------------------------------------------------------
     def check(self, *, choice: str | None = None, text: str | None = None) -> bool:
@@ -145,7 +269,11 @@ class PredictWidget(TcpkitWidget):
             choice = None if text else self.choices.value
         if text:
             if self.question != "next_send":
-                choice = text.strip().upper().replace("-", "_")
+                try:
+                    choice = State.parse(text, "answer").value
+                except ParameterError as exc:
+                    self.feedback.value = f"<span style='color:#d62728'>{html.escape(str(exc))}</span>"
+                    return False
             else:
                 try:
                     seg = parse_segment(text)
@@ -187,7 +315,7 @@ class PredictWidget(TcpkitWidget):
             f"<b>{html.escape(tr('w.predict.answer', answer=ans))}</b><br>"
             f"{html.escape(tr('w.predict.why', why=self._why()))}"
         )
-        end = self.at
+        end = self.settled if self.question == "state" else self.at  # show the state the answer names
         if self.answer_index is not None and self.answer_record is not None:
             end = self.answer_index
             # show the answer arriving too, so its arrow is complete
@@ -196,10 +324,9 @@ class PredictWidget(TcpkitWidget):
                 if isinstance(r, SegmentReceived) and r.host != self.host and r.segment == self.answer_record.segment:
                     end = j
                     break
-        view = LadderView(self.trace[: end + 1], relative=self.relative, hosts=self._ladder_hosts())
-        replace_figure(
-            self.ladder_fig, view.figure(upto=self.answer_index if self.answer_index is not None else self.at)
-        )
+        shown = self.trace[: end + 1]
+        view = LadderView(shown, relative=self.relative, hosts=self._ladder_hosts(shown))
+        replace_figure(self.ladder_fig, view.figure(upto=self.answer_index if self.answer_index is not None else end))
 
     def static(self) -> go.Figure:
         """A plain Figure of the ladder as currently shown."""
@@ -242,10 +369,11 @@ class PredictWidget(TcpkitWidget):
     def _why(self) -> str:
         """The STATE record (or arrival, or timer) that explains the answer."""
         t = self.trace
-        if self.question == "state":
-            for i in range(self.at, -1, -1):
+        if self.question != "next_send":
+            upto = self.settled if self.question == "state" else self.at - 1
+            for i in range(upto, -1, -1):
                 r = t[i]
-                if r.kind is Kind.STATE and r.host == self.host:
+                if r.kind is Kind.STATE and r.host == self.host and (self.conn is None or r.conn == self.conn):
                     return describe_record(r)
             return describe_record(t[self.at])
         if self.answer_index is None:
@@ -263,10 +391,44 @@ class PredictWidget(TcpkitWidget):
                 return describe_record(r)
         return describe_record(t[self.answer_index])
 
+    def _moment_text(self, r: TraceRecord) -> str:
+        """The record in words; a segment in the ladder's numbers (relative to the ISNs when ``relative``)."""
+        if isinstance(r, SegmentSent | SegmentReceived):
+            base = r.seq_base if self.relative else None
+            if self.relative and isinstance(r, SegmentReceived):
+                # an arrival carries the receiver's view, which may not know the sender's ISN yet:
+                # number it as its sender did when it left
+                sent = next(
+                    (
+                        x
+                        for x in reversed(self.trace[: self.at])
+                        if isinstance(x, SegmentSent) and x.host != r.host and x.segment == r.segment
+                    ),
+                    None,
+                )
+                base = sent.seq_base if sent is not None else None
+            h = tr(r.host) if r.host in ("client", "server", "attacker") else r.host
+            verb = tr("sent") if isinstance(r, SegmentSent) else tr("received")
+            return f"{h} {verb}: {segment_label(r.segment, base)}"
+        return describe_record(r)
+
     def refresh_language(self) -> None:
         h = tr(self.host) if self.host in ("client", "server", "attacker") else self.host
-        key = "w.predict.next_send" if self.question == "next_send" else "w.predict.state"
-        self.prompt.value = f"<b>{html.escape(tr(key, host=h))}</b>"
+        key = {"next_send": "w.predict.next_after", "state": "w.predict.state_after"}.get(
+            self.question, "w.predict.state_before"
+        )
+        lead = ""
+        if self.custom_prompt is not None:
+            en, zh = (
+                (self.custom_prompt, self.custom_prompt) if isinstance(self.custom_prompt, str) else self.custom_prompt
+            )
+            lead = re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(zh if get_language() == "zh" else en)) + "<br>"
+        self.prompt.value = f"{lead}<b>{html.escape(tr(key, host=h))}</b>"
+        r = self.trace[self.at]
+        self.moment.value = html.escape(tr("w.predict.moment", time=r.time, what=self._moment_text(r)))
+        if self.question == "next_send":
+            self.choices.tooltips = flag_tooltips(list(self.choices.options))
+        self.key.refresh()
         self.typed_label.value = html.escape(tr("w.predict.type"))
         self.check_button.description = tr("w.predict.check")
         self.reveal_button.description = tr("w.predict.reveal")
