@@ -50,7 +50,7 @@ def simpy_flood(
 
     def syn_arrives() -> bool:
         """True when the SYN is answered (queued or with a cookie)."""
-        full = st["q"] >= cap
+        full = st["q"] > cap  # inet_csk_reqsk_queue_is_full(): MORE than the backlog (Linux >= 6.13)
         if syncookies == 2 or full:
             if syncookies:
                 st["cookies"] += 1
