@@ -6,6 +6,12 @@ Rows:
   (backlog 128, cookies 0, 1 and 2; the slowest is reported).  Goal: under 0.3 s.
   Again with a slow application (``accept_rate=50``, half the connect rate) and
   ``tcp_abort_on_overflow`` 0 and 1: same goal.
+* ``flood lab update``: one run of the flood lab's kernel side at 60 s of 10k SYN/s and
+  100 honest connects/s, for every backlog of the lab's slider (16 ... 4096, doubling) and
+  cookies 0/1/2: p50, p95 and worst CPU time of one update.  Goal: p95 under 50 ms.
+* ``phase map``: :func:`tcpkit.drivers.flood.phase_map` with its defaults (10 flood rates
+  from 100 to 10,000 SYN/s x 10 backlogs from 16 to 4096, 20 s, 10 honest probes/s), for
+  cookies 0, 1 and 2.  Goal: under 1 s each.
 * ``simpy flood model``: the same SYN-queue model written plainly in SimPy (one event
   per SYN), on the same case, in the same process; the ratio must be at least 10x.
   The SimPy model's results are checked against the fast path's.
@@ -19,7 +25,7 @@ import math
 import time
 from typing import Any
 
-from tcpkit.drivers.flood import LEGIT_PHASE, SPOOF_PHASE, simulate_flood
+from tcpkit.drivers.flood import LEGIT_PHASE, SPOOF_PHASE, phase_map, simulate_flood
 from tcpkit.engine.profiles import get_profile
 from tcpkit.engine.timers import syn_retransmit_times, synack_timeout
 
@@ -164,6 +170,53 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             "ok": worst_cpu < 0.3,
         }
     )
+
+    # the flood lab: one update per slider setting (backlog x cookies) at 60 s of 10k SYN/s
+    lab: list[float] = []
+    lab_wall: list[float] = []
+    backlogs = [16 << k for k in range(9)]  # 16 ... 4096
+    for cookies in (0, 1, 2):
+        for backlog in backlogs:
+            dt, cpu, _ = _best2(
+                lambda c=cookies, b=backlog: simulate_flood(tcp_syncookies=c, backlog=b), 1 if quick else 2
+            )
+            lab.append(cpu)
+            lab_wall.append(dt)
+    lab.sort()
+    lab_wall.sort()
+    p95 = lab[min(len(lab) - 1, math.ceil(0.95 * len(lab)) - 1)]
+    rows.append({"name": "flood lab update (60 s x 10k SYN/s), CPU p50", "value": lab[len(lab) // 2], "unit": "s"})
+    rows.append(
+        {
+            "name": "flood lab update, CPU p95 (27 settings)",
+            "value": p95,
+            "unit": "s",
+            "goal": "< 0.05 s",
+            "ok": p95 < 0.05,
+        }
+    )
+    rows.append({"name": "flood lab update, CPU worst", "value": lab[-1], "unit": "s"})
+    rows.append(
+        {
+            "name": "flood lab update, wall p95",
+            "value": lab_wall[min(len(lab) - 1, math.ceil(0.95 * len(lab)) - 1)],
+            "unit": "s",
+        }
+    )
+    # the phase map with its defaults: 10 x 10 cells
+    for cookies in (0, 1, 2):
+        dt, cpu, m = _best2(lambda c=cookies: phase_map(tcp_syncookies=c), 1 if quick else 2)
+        cells = m.shape[0] * m.shape[1]
+        rows.append(
+            {
+                "name": f"phase map {m.shape[0]}x{m.shape[1]} (cookies {cookies}), CPU",
+                "value": cpu,
+                "unit": "s",
+                "goal": "< 1 s",
+                "ok": cpu < 1.0 and cells >= 100,
+            }
+        )
+        rows.append({"name": "  same, wall", "value": dt, "unit": "s"})
 
     # the same case, side by side with SimPy (cookies on: every SYN is answered)
     sim_dur = 10.0 if quick else 60.0

@@ -10,19 +10,29 @@ rules (:func:`~tcpkit.engine.listener.syn_queue_is_full`,
 :func:`~tcpkit.engine.listener.synack_retry_limit`); only the bookkeeping differs:
 
 * **Spoofed SYNs are arithmetic.**  SYN ``i`` arrives at ``(i + 0.1) / flood_rate +
-  rtt / 2``; between two events that can change the queues, their number is
-  known and they are handled as one batch.
-* **Request timers expire FIFO.**  Requests admitted one after the other fire
-  their ``k``-th SYN-ACK timer one after the other, so each retransmission stage
-  is a FIFO list and only its head sits in a small heap.  A run of timers that
-  only retransmit (the decision cannot change before the next other event) is
-  moved to the next stage in one slice.
-* **Refused honest SYNs are batched too.**  Honest client ``j`` sends its ``a``-th
-  SYN at a time fixed by ``connect()`` and the retransmission schedule, so the
-  clients waiting for their ``a``-th SYN form a FIFO list.  While the queues
-  admit nothing, their SYNs change nothing but counters; they are dropped (or
-  answered with cookies) a slice at a time, just before the next event that can
-  change the queues.
+  rtt / 2`` (or with its burst, see ``FloodParams.resolution``); between two events
+  that can change the queues their number is known and they are handled as one batch.
+* **Request timers expire FIFO.**  Requests admitted one after the other fire their
+  ``k``-th SYN-ACK timer one after the other, so each retransmission stage is a FIFO
+  list and only its head sits in a small heap.  Timers due at one instant fire in the
+  order their requests were created (the order the Stack walks its connections), so a
+  request's tie is its creation number for life and slices can move in any order.  A
+  timer below the lowest possible retry limit only resends: it changes nothing but the
+  young count, so such timers run in slices just before the next expiry decision; a run
+  of decisions that cannot change before the next event also moves as one slice.
+* **An expiry and its refill go together.**  Under a flood every expiry frees a slot
+  that the next spoofed SYN takes: :meth:`FloodModel._expire_and_refill` does both,
+  request after request, while nothing else comes between.
+* **Windows of one retry limit.**  When the retry limit cannot change over a stretch of
+  time (checked on the bounds of the queue length and the young count), every timer in
+  it is decided at once and only the race for free slots is walked in order
+  (:meth:`FloodModel._window`).
+* **Refused honest SYNs are settled lazily.**  Honest client ``j`` sends its ``a``-th
+  SYN at a time fixed by ``connect()`` and the retransmission schedule, so the clients
+  waiting for their ``a``-th SYN form a FIFO list.  A SYN the listener refuses (or
+  answers with a cookie when the application accepts at once) changes nothing but
+  counters and its own client; all those that met the same refusal are settled in one
+  slice when the refusal changes, or before their retries could matter.
 
 Examples
 --------
@@ -190,6 +200,7 @@ class FloodModel:
         self.r_h = [0] * (p.synack_retries + 1)
         self.pushed = [0] * (p.synack_retries + 1)  # tie of each stage's entry in the heap
         self.timers: list[tuple[float, int, int, int, int]] = []  # heap: stage heads and honest requests
+        self.honest_timers = 0  # honest requests' timers in that heap
         # Timers due at the same instant fire in the order their requests were created (the Stack
         # walks its connections in that order): a request's tie is its creation number, for life.
         self.tie = 0
@@ -323,17 +334,23 @@ class FloodModel:
         if ver == self.hver and qkey <= key and (res is None or res[0] >= key):
             return res  # nothing arrives between the last question and its answer
         best: tuple[Key, int, int] | None = None
-        cache, sver, w_arr = self._scache, self.sver, self.w_arr
+        best_t = INF
+        cache, sver, w_arr, w_h = self._scache, self.sver, self.w_arr, self.w_h
+        t_key = key[0]
         for a in range(self.last_stage + 1):
             arr = w_arr[a]
+            n = len(arr)
+            if w_h[a] >= n:
+                continue
             v, qk, i = cache[a]
-            if not (v == sver[a] and qk <= key and (i >= len(arr) or arr[i] > key[0])):
+            if not (v == sver[a] and qk <= key and (i >= n or arr[i] > t_key)):
                 i = self._stage_before(a, key)
                 cache[a] = (sver[a], key, i)
-            if i < len(arr) and (best is None or arr[i] <= best[0][0]):
+            if i < n and arr[i] <= best_t:
                 k = (arr[i], self.w_sent[a][i], _FIRST_SYN if a == 0 else _RETRANS_SYN, self.w_id[a][i])
                 if best is None or k < best[0]:
                     best = (k, a, i)
+                    best_t = arr[i]
         self._hcache = (self.hver, key, best)
         return best
 
@@ -516,6 +533,7 @@ class FloodModel:
             for timeout in self.synack_timeouts[: n + 1]:
                 t0 += timeout
             heapq.heappush(self.timers, (t0, self.honest_tie[j], _HONEST_REQUEST, j, n))
+            self.honest_timers += 1
             return
         if not cookie:
             self.honest_q -= 1
@@ -571,6 +589,64 @@ class FloodModel:
                 i += 1
         return i - h
 
+    def _next_decision(self) -> Key:
+        """The key of the next timer whose request may expire (a stage at or above ``min_limit``, or honest)."""
+        best: Key = (INF, INF, _TIMER, 0)
+        for k in range(self.min_limit, len(self.r_t)):
+            h = self.r_h[k]
+            if h < len(self.r_t[k]):
+                key = (self.r_t[k][h], INF, _TIMER, self.r_tie[k][h])
+                if key < best:
+                    best = key
+        if self.honest_timers:
+            for e in self.timers:
+                if e[2] == _HONEST_REQUEST and (e[0], INF, _TIMER, e[1]) < best:
+                    best = (e[0], INF, _TIMER, e[1])
+        return best
+
+    def _next_resend(self) -> Key:
+        """The key of the next timer of a stage below ``min_limit`` (it resends, whatever the queue holds)."""
+        best: Key = (INF, INF, _TIMER, 0)
+        for k in range(min(self.min_limit, len(self.r_t))):
+            h = self.r_h[k]
+            if h < len(self.r_t[k]):
+                key = (self.r_t[k][h], INF, _TIMER, self.r_tie[k][h])
+                if key < best:
+                    best = key
+        return best
+
+    def _resend_before(self, key: Key) -> None:
+        """Fire every timer of the stages below ``min_limit`` due before ``key`` (they only resend).
+
+        Such a timer changes nothing but the young count (at stage 0), which only an expiry
+        decision reads: so they run in slices, just before the decision that needs them.
+        """
+        for k in range(min(self.min_limit, len(self.r_t))):
+            m = self._timers_before(k, key)
+            if m:
+                self._move_stage(k, m)
+
+    def _move_stage(self, k: int, m: int) -> None:
+        """The next ``m`` entries of stage ``k`` resend their SYN-ACK: on to stage ``k + 1``."""
+        ts, h = self.r_t[k], self.r_h[k]
+        step = self.synack_timeouts[k + 1]
+        nxt = self.r_t[k + 1]
+        was_empty = self.r_h[k + 1] >= len(nxt)
+        nxt.extend([t + step for t in ts[h : h + m]])
+        counts = self.r_n[k][h : h + m]
+        self.r_n[k + 1].extend(counts)
+        self.r_tie[k + 1].extend(self.r_tie[k][h : h + m])
+        if was_empty:
+            self._push_stage_head(k + 1)
+        if k == 0:
+            self.young -= m if self.g == 1 else sum(counts)  # one request per entry unless bursty
+        h += m
+        if h > 4096 and h * 2 > len(ts):
+            del ts[:h], self.r_tie[k][:h], self.r_n[k][:h]
+            h = 0
+        self.r_h[k] = h
+        self._push_stage_head(k)
+
     def _stage_timers(self, k: int, other: Key, inert: bool) -> None:
         """The head of SYN-ACK stage ``k`` fires; so does the rest of the stage up to the event ``other``.
 
@@ -581,28 +657,22 @@ class FloodModel:
         """
         if k >= self.min_limit and k >= self._retry_limit():
             self._expire_and_refill(k, other, inert)
+            h = self.r_h[k]
+            if h > 4096 and h * 2 > len(self.r_t[k]):
+                del self.r_t[k][:h], self.r_tie[k][:h], self.r_n[k][:h]
+                self.r_h[k] = 0
+            self._push_stage_head(k)
+            return
+        ts, h = self.r_t[k], self.r_h[k]
+        # the first resent timer bounds the run too (it fires at stage k + 1)
+        bound: Key = (ts[h] + self.synack_timeouts[k + 1], INF, _TIMER, self.r_tie[k][h])
+        if k < self.min_limit:
+            # an unconditional resend: only the next expiry decision must see it (young count)
+            bound = min(bound, self._next_decision())
         else:
-            ts, h = self.r_t[k], self.r_h[k]
-            step = self.synack_timeouts[k + 1]
-            # the first resent timer bounds the run too (it fires at stage k + 1)
-            m = max(1, self._timers_before(k, min(other, (ts[h] + step, INF, _TIMER, self.r_tie[k][h]))))
-            nxt = self.r_t[k + 1]
-            was_empty = self.r_h[k + 1] >= len(nxt)
-            nxt.extend([t + step for t in ts[h : h + m]])
-            counts = self.r_n[k][h : h + m]
-            self.r_n[k + 1].extend(counts)
-            self.r_tie[k + 1].extend(self.r_tie[k][h : h + m])
-            total = m if self.g == 1 else sum(counts)  # one request per entry unless the flood is bursty
-            if was_empty:
-                self._push_stage_head(k + 1)
-            if k == 0:
-                self.young -= total
-            self.r_h[k] = h + m
-        h = self.r_h[k]
-        if h > 4096 and h * 2 > len(self.r_t[k]):
-            del self.r_t[k][:h], self.r_tie[k][:h], self.r_n[k][:h]
-            self.r_h[k] = 0
-        self._push_stage_head(k)
+            # a decision that the state could change: up to the next event, the next resends included
+            bound = min(bound, other, self._next_resend())
+        self._move_stage(k, max(1, self._timers_before(k, bound)))
 
     def _expire_and_refill(self, k: int, other: Key, inert: bool) -> None:
         """Expire the head request of stage ``k`` (and the others of its burst that expire too); then,
@@ -614,12 +684,12 @@ class FloodModel:
         spares the main loop two turns per request.
         """
         ts, ties, counts = self.r_t[k], self.r_tie[k], self.r_n[k]
-        st, end, first = self.spoof_time, self.end, self.synack_timeouts[0]
+        st, end, first, g = self.spoof_time, self.end, self.synack_timeouts[0], self.g
+        full = self._cat()  # the state before the first expiry (a refusal when inert)
         bound = other
         while True:
             h = self.r_h[k]
             key = (ts[h], INF, _TIMER, ties[h])
-            old = self._cat()
             c = counts[h]
             x = 0
             while True:  # the requests of one entry fire at the same instant, one after the other
@@ -632,32 +702,69 @@ class FloodModel:
             if x < c:  # the rest of the entry resends: the main loop moves it
                 counts[h] = c - x
                 ties[h] += x
-                self._changed(key, old)
+                self._changed(key, full)
                 return
             self.r_h[k] = h + 1
-            self._changed(key, old)
+            qlen = self.spoofed_q + self.honest_q
             if not inert or self.si >= self.n_spoof or self._cat() != _ADMIT:
+                self._changed(key, full)
                 return
             s = st(self.si)
             spoof_key = (s, -INF, _SPOOF, self.si)
             h += 1
             nxt = (ts[h], INF, _TIMER, ties[h]) if h < len(ts) else (INF, INF, _TIMER, 0)
-            if s > end or not spoof_key < bound or not spoof_key < nxt:
-                return  # something else happens first (the next request of the stage may expire)
             e = self._honest_after(key)
-            if e is not None and e[0] < spoof_key:
-                return  # an honest SYN comes first: the main loop gives it the slot
+            if s > end or not spoof_key < bound or not spoof_key < nxt or (e is not None and e[0] < spoof_key):
+                # something else happens first: an honest SYN (it gets the slot), another event,
+                # or the next request of the stage, which may expire too
+                self._changed(key, full)
+                return
+            # the SYNs of that instant (one, or a burst) take the free slots
+            n = min(g, self.n_spoof - self.si)
+            admitted = min(n, self.capacity - qlen)
             tie0 = self.tie + 1
-            self._spoofed_until(s, False)  # admits the spoofed SYNs of that instant
-            if self._cat() != old:
-                return  # they did not fill the queue again
+            self._queue_spoofed(self.si + admitted)
+            if n > admitted:
+                self.counters["SpoofedSyns"] += n - admitted
+                self._count(n - admitted, full)
+                self.si += n - admitted
+            if self.spoofed_q + self.honest_q < self.capacity:  # they did not fill the queue again
+                self._changed(key, full)
+                return
             bound = min(bound, (s + first, INF, _TIMER, tie0))  # their first SYN-ACK timer
             if not nxt < bound or nxt[0] > end:
                 return
+            # the spoofed SYNs up to that timer meet a full queue (honest ones wait, pending)
             if self.si < self.n_spoof and st(self.si) <= nxt[0]:
-                self._spoofed_until(nxt[0], False)  # they meet a full queue
+                hi = self._spoofed_index(nxt[0], False)
+                self.counters["SpoofedSyns"] += hi - self.si
+                self._count(hi - self.si, full)
+                self.si = hi
+            self._resend_before(nxt)  # the young count as the next decision sees it
             if self._retry_limit() > k:
                 return  # it resends: the main loop moves the run
+
+    def _refill(self, key: Key, full: int) -> bool:
+        """A slot freed at ``key`` in a queue that was ``full``: if the next spoofed SYN takes it before
+        anything else happens, let it now (the queue is as before).  True when done so."""
+        qlen = self.spoofed_q + self.honest_q
+        if self.si >= self.n_spoof or self._cat() != _ADMIT:
+            return False
+        s = self.spoof_time(self.si)
+        spoof_key = (s, -INF, _SPOOF, self.si)
+        if s > self.end or not spoof_key < self._next_key():
+            return False
+        e = self._honest_after(key)
+        if e is not None and e[0] < spoof_key:
+            return False
+        if self.pend_cat is not None and s >= self.deadline:
+            return False
+        n = min(self.g, self.n_spoof - self.si)
+        admitted = min(n, self.capacity - qlen)
+        if admitted < n or self.spoofed_q + self.honest_q + admitted < self.capacity:
+            return False  # not exactly one refill: the main loop does it
+        self._queue_spoofed(self.si + admitted)
+        return True
 
     # ------------------------------------------------------------------ windows of one retry limit
     def _window_plan(self, k1: Key) -> tuple[list[int], int] | None:
@@ -868,15 +975,22 @@ class FloodModel:
         self.counters["SpoofedQueued"] += k
 
     # ------------------------------------------------------------------ the run
-    def _next_key(self) -> Key:
-        """The key of the next event other than a SYN arrival (timers, ACKs, accept(), samples)."""
+    def _next_key(self, decisions_only: bool = False) -> Key:
+        """The key of the next event other than a SYN arrival (timers, ACKs, accept(), samples).
+
+        ``decisions_only``: leave out the timers that can only resend (:meth:`_next_decision`).
+        """
         ns = self.next_sample
         best: Key = (self.sample_times[ns], INF, _SAMPLE, 0) if ns < len(self.sample_times) else (INF, INF, _SAMPLE, 0)
         t = self.tick_at
         if t < INF and t <= best[0]:
             best = (t, -INF, _ACCEPT, 0)
         timers = self.timers
-        if timers:
+        if decisions_only:
+            key = self._next_decision()
+            if key < best:
+                best = key
+        elif timers:
             e: tuple[float, int, int, int, int] | None = timers[0]
             assert e is not None
             if e[2] != _HONEST_REQUEST:
@@ -959,9 +1073,10 @@ class FloodModel:
             elif kind == _TIMER:
                 e = heapq.heappop(self.timers)
                 if e[2] == _HONEST_REQUEST:
+                    self.honest_timers -= 1
                     self._honest_request_timer(e[0], e[3], e[4])
                 else:
-                    other = self._next_key()
+                    other = self._next_key(decisions_only=True)
                     if not inert:
                         if self.si < n_spoof:  # a spoofed SYN would be a change
                             other = min(other, (self.spoof_time(self.si), -INF, _SPOOF, self.si))
@@ -977,6 +1092,8 @@ class FloodModel:
             elif kind == _ACK:
                 t, _, j, cookie = self.acks.popleft()
                 self._honest_ack(t, j, 0, bool(cookie))
+                if inert and self._refill(key, cat):
+                    continue
             elif kind == _RESENT_ACK:
                 t, _, _, _, j, n = heapq.heappop(self.later)
                 self._honest_ack(t, j, n, False)
