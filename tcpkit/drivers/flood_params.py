@@ -108,8 +108,10 @@ class FloodParams:
         0 (the default): spoofed SYNs arrive one by one, evenly spaced.  Above 0 the
         flood comes in bursts: the SYNs of every ``resolution`` seconds (``burst`` of
         them, at least 1) arrive together, at the time of the first.  The models are
-        exact for either flood; a coarser one is much cheaper to compute when the
-        queues are large (see :mod:`tcpkit.drivers.flood_map` for the error it makes).
+        exact for either flood, and a bursty one is cheaper to compute when the queues
+        are large, but it is another flood: with cookies off, which honest SYN finds a
+        free slot depends on where the SYNs fall, and the honest clients' success can
+        differ a lot from the even flood's (``benchmarks/bench_sim.py`` measures it).
 
     Raises
     ------
