@@ -11,7 +11,7 @@ Rows:
   doubling) and cookies 0/1/2: p50, p95 and worst CPU time of one update.  Goal: p95
   under 50 ms.
 * ``phase map``: :func:`tcpkit.drivers.flood.phase_map` with its defaults (10 flood rates
-  from 100 to 10,000 SYN/s x 10 backlogs from 16 to 4096, 20 s, 10 honest probes/s), for
+  from 100 to 10,000 SYN/s x 10 backlogs from 16 to 4096, 10 s, 10 honest probes/s), for
   cookies 0, 1 and 2.  Goal: under 1 s each.  Then the cookies-0 map of a bursty flood
   (``resolution`` 5 ms): its time, and how far its cells are from the even flood's.
 * ``simpy flood model``: the same SYN-queue model written plainly in SimPy (one event

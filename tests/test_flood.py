@@ -406,7 +406,7 @@ def test_phase_map_with_cookies_needs_no_runs(monkeypatch: pytest.MonkeyPatch) -
     m = phase_map(tcp_syncookies=1)
     assert m.shape == (10, 10) and len({x for row in m.success for x in row}) == 1
     assert m.flood_rates == log_grid(100, 10000, 10) and m.backlogs[0] == 16 and m.backlogs[-1] == 4096
-    assert m.base.duration == 20 and m.base.legit_rate == 10
+    assert m.base.duration == 10 and m.base.legit_rate == 10
 
 
 def test_phase_map_bad_grid() -> None:
