@@ -160,7 +160,18 @@ def _fmt(x: float | None) -> str:
 class Params:
     """What the engine needs to know, the same fields for every profile.
 
-    Times are in seconds.
+    Times are in seconds.  Besides the knobs, a few fields are facts of a kernel version
+    (there is no sysctl for them); each names the version it follows:
+
+    syn_queue_full_above_backlog : bool
+        Linux ``inet_csk_reqsk_queue_is_full()`` (include/net/inet_connection_sock.h): True
+        when the SYN queue is full only when it holds MORE than the listen backlog
+        (``qlen > sk_max_ack_backlog``, so ``backlog + 1`` requests fit and ``listen(0)``
+        admits one), as since Linux 6.13 (commit 3479c7549fb1, "tcp/dccp: allow a connection
+        when sk_max_ack_backlog is zero", January 2025, also taken into the 5.15, 6.1, 6.6 and
+        6.12 stable series); False for the ``>=`` of Linux 4.4 (commit ef547f2ac16b, "tcp:
+        remove max_qlen_log") to 6.12.  The ``linux`` profile follows the current kernel
+        (True); other profiles ignore it.
     """
 
     os: str
@@ -207,6 +218,7 @@ class Params:
     rcvbuf: int  # a new socket's receive buffer before SO_RCVBUF
     sndbuf: int  # a new socket's send buffer before SO_SNDBUF
     extra: Mapping[str, Any] = field(default_factory=dict)
+    syn_queue_full_above_backlog: bool = False
 
 
 def _k(
@@ -1112,6 +1124,7 @@ def _derive_linux(v: Mapping[str, Any]) -> Params:
         rules=LINUX,
         rcvbuf=131072,  # tcp_rmem[1] since 4.20
         sndbuf=262144,  # 2 x tcp_wmem[1], as getsockopt(SO_SNDBUF) reports it
+        syn_queue_full_above_backlog=True,
     )
 
 
