@@ -120,11 +120,11 @@ def make_pair(
 
 def connect_pair(link: Link, port: int = 80, backlog: int = 16) -> tuple[int, int, int]:
     """Listen on the server, connect from the client, accept; returns ``(client fd, listen fd, server fd)``."""
-    lfd = link.b.socket()
+    lfd = link.b.socket(link.now)
     link.b.setsockopt(link.now, lfd, "SO_REUSEADDR", 1)
-    link.b.bind(lfd, port)
+    link.b.bind(link.now, lfd, port)
     link.b.listen(link.now, lfd, backlog)
-    cfd = link.a.socket()
+    cfd = link.a.socket(link.now)
     try:
         link.a.connect(link.now, cfd, SERVER_ADDR, port)
     except TcpError as e:

@@ -169,7 +169,6 @@ def _engine_functions() -> list[tuple[str, inspect.Signature]]:
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="lands with the Connection split (issue 11, item 3)")
 def test_now_is_a_required_argument_everywhere_in_the_engine() -> None:
     bad = [
         name

@@ -38,11 +38,12 @@ def sent_by(link, host: str) -> list[Segment]:  # type: ignore[no-untyped-def]
 
 def test_linux_syn_options_and_window() -> None:
     link = make_pair("linux")
-    fd = link.a.socket()
+    fd = link.a.socket(link.now)
     assert errno_of(lambda: link.a.connect(0.0, fd, SERVER_ADDR, 80)) == "EINPROGRESS"
     syn = link.a.take_outgoing()[0].segment
     assert [str(o) for o in syn.options or ()][0] == "mss 1460"
-    assert syn.sack_permitted and syn.timestamp is not None and syn.wscale == 7
+    # wscale: ilog2(tcp_rmem[2] = 32 MB) - 15 = 10 (Linux >= 6.16, tcp_select_initial_window())
+    assert syn.sack_permitted and syn.timestamp is not None and syn.wscale == 10
     assert syn.window == 64240 and syn.flags == Flags.SYN
 
 
@@ -74,14 +75,14 @@ def test_handshake_negotiates_mss_and_scaling() -> None:
     cc, sc = conn_of(link, "a", c), conn_of(link, "b", s)
     assert cc.ws_ok and sc.ws_ok and cc.ts_ok and cc.sack_ok
     assert cc.smss == 1460 - 12
-    assert cc.snd_wscale == sc.rcv_wscale == 7
+    assert cc.snd_wscale == sc.rcv_wscale == 10
 
 
 def test_simultaneous_open_reaches_established_on_both_sides() -> None:
     link = make_pair()
-    fa, fb = link.a.socket(), link.b.socket()
-    link.a.bind(fa, 1000)
-    link.b.bind(fb, 2000)
+    fa, fb = link.a.socket(link.now), link.b.socket(link.now)
+    link.a.bind(link.now, fa, 1000)
+    link.b.bind(link.now, fb, 2000)
     errno_of(lambda: link.a.connect(0.0, fa, SERVER_ADDR, 2000))
     errno_of(lambda: link.b.connect(0.0, fb, CLIENT_ADDR, 1000))
     link.settle()
@@ -145,9 +146,14 @@ def test_data_rto_doubles_and_gives_up_with_etimedout() -> None:
         for r in link.records
         if r.kind is Kind.SEND and r.host == "client" and r.segment is not None and r.segment.length
     ]
-    gaps = [round(b - a, 3) for a, b in zip(data_sends, data_sends[1:], strict=False)]
-    assert len(data_sends) == 5  # first send + 4 retransmissions
-    assert all(round(g2 / g1, 3) == 2.0 for g1, g2 in zip(gaps, gaps[1:], strict=False))
+    # a tail loss probe at the RTO (RFC 8985 §7: min(PTO, RTO)), then RTO retransmissions doubling
+    # from the probe: 0.2, 0.4, 0.8, 1.6 s (RTO_MIN 200 ms)
+    assert [round(x, 3) for x in data_sends] == [0.0, 0.2, 0.4, 0.8, 1.6, 3.2]
+    assert link.a.counters["TCPLossProbes"] == 1
+    # Linux gives up by time: tcp_retries2 = 4 is (2^5 - 1) x 200 ms = 6.2 s after the first
+    # transmission (tcp_model_timeout); the first RTO at or after that is at 6.4 s
+    closed = [r.time - t0 for r in link.records if isinstance(r, StateChanged) and r.host == "client"]
+    assert round(closed[-1], 3) == 6.4
     assert link.a.state(c) is State.CLOSED
     assert errno_of(lambda: link.a.send(link.now, c, b"x")) == "ETIMEDOUT"
 
@@ -340,7 +346,7 @@ def test_linux_syn_schedule_131_seconds() -> None:
 def test_engine_follows_the_syn_schedule(prof: str, give_up: float) -> None:
     if True:
         link = make_pair(prof, drop=lambda d, t: True)
-        fd = link.a.socket()
+        fd = link.a.socket(link.now)
         errno_of(lambda: link.a.connect(0.0, fd, SERVER_ADDR, 80))
         link.run(500)
         times = [round(t, 6) for t, _d in link.dropped]
@@ -409,7 +415,7 @@ def test_user_timeout() -> None:
 
 def test_errors() -> None:
     link = make_pair()
-    fd = link.a.socket()
+    fd = link.a.socket(link.now)
     assert errno_of(lambda: link.a.send(0.0, fd, b"x")) == "ENOTCONN"
     assert errno_of(lambda: link.a.recv(0.0, fd, 1)) == "ENOTCONN"
     assert errno_of(lambda: link.a.connect(0.0, fd, SERVER_ADDR, 80)) == "EINPROGRESS"
@@ -546,7 +552,7 @@ def test_zero_window_still_takes_acks() -> None:
 
 def test_poll_while_connecting_and_after_refusal() -> None:
     link = make_pair("linux")
-    fd = link.a.socket()
+    fd = link.a.socket(link.now)
     errno_of(lambda: link.a.connect(0.0, fd, SERVER_ADDR, 9))
     assert link.a.poll(fd) == frozenset()  # SYN_SENT: nothing yet
     link.settle()
@@ -634,7 +640,7 @@ def _ts_seg(conn: Connection, tsval: int, flags: Flags = Flags.ACK, payload: byt
 def test_paws_drops_data_with_an_old_timestamp(profile: str) -> None:
     from tcpkit.engine.connection import handshake_pair
 
-    _c, s = handshake_pair(profile)
+    _c, s = handshake_pair(0.0, profile)
     assert s.ts_ok and s.ts_recent > 5
     s.segment_arrives(1.0, _ts_seg(s, s.ts_recent - 5, Flags.ACK | Flags.PSH, b"old"))
     assert s.recv_buf == b"" and s.counters["PAWSEstab"] == 1
@@ -647,7 +653,7 @@ def test_paws_drops_data_with_an_old_timestamp(profile: str) -> None:
 def test_paws_lets_an_rst_through_and_allows_one_tick_on_linux() -> None:
     from tcpkit.engine.connection import handshake_pair
 
-    _c, s = handshake_pair("linux")
+    _c, s = handshake_pair(0.0, "linux")
     s.segment_arrives(1.0, _ts_seg(s, s.ts_recent - 1, Flags.ACK | Flags.PSH, b"ok"))  # TCP_PAWS_WINDOW = 1
     assert bytes(s.recv_buf) == b"ok"
     s.segment_arrives(1.1, _ts_seg(s, s.ts_recent - 1000, Flags.RST))
@@ -657,7 +663,7 @@ def test_paws_lets_an_rst_through_and_allows_one_tick_on_linux() -> None:
 def test_paws_off_without_timestamps() -> None:
     from tcpkit.engine.connection import handshake_pair
 
-    _c, s = handshake_pair("rfc9293")  # no timestamps negotiated
+    _c, s = handshake_pair(0.0, "rfc9293")  # no timestamps negotiated
     assert not s.ts_ok
     s.segment_arrives(1.0, _ts_seg(s, 1, Flags.ACK | Flags.PSH, b"taken"))
     assert bytes(s.recv_buf) == b"taken" and s.counters.get("PAWSEstab", 0) == 0

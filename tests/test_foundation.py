@@ -83,7 +83,7 @@ def test_table_has_the_eleven_states_and_the_edges_figure_5_omits() -> None:
         "LAST_ACK",
         "TIME_WAIT",
     ]
-    assert lookup(State.FIN_WAIT_1, Event.RCV_FIN_ACK).dst is State.TIME_WAIT
+    assert lookup(State.FIN_WAIT_1, Event.RCV_ACK_OF_FIN).dst is State.FIN_WAIT_2  # a FIN+ACK: then FIN_WAIT_2
     assert lookup(State.SYN_RECEIVED, Event.RCV_RST, "passive open").dst is State.LISTEN
     assert lookup(State.TIME_WAIT, Event.TIMEOUT_2MSL).dst is State.CLOSED
     rst_sources = {t.src for t in TRANSITIONS if t.event is Event.RCV_RST}

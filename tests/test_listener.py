@@ -15,8 +15,8 @@ from tcpkit.engine.trace import CounterChanged, QueueChanged
 
 
 def server(link: Link, backlog: int) -> int:
-    lfd = link.b.socket()
-    link.b.bind(lfd, 80)
+    lfd = link.b.socket(link.now)
+    link.b.bind(link.now, lfd, 80)
     link.b.listen(link.now, lfd, backlog)
     return lfd
 
@@ -24,7 +24,7 @@ def server(link: Link, backlog: int) -> int:
 def dial(link: Link, n: int) -> list[int]:
     fds = []
     for _ in range(n):
-        fd = link.a.socket()
+        fd = link.a.socket(link.now)
         assert errno_of(lambda fd=fd: link.a.connect(link.now, fd, SERVER_ADDR, 80)) == "EINPROGRESS"
         fds.append(fd)
     return fds
@@ -103,25 +103,110 @@ def test_abort_on_overflow_1_sends_exactly_one_rst_built_from_the_ack() -> None:
 
 
 def test_syn_queue_full_without_cookies_drops() -> None:
+    # inet_csk_reqsk_queue_is_full(): full only when MORE than backlog requests wait (Linux >= 6.13)
     link = make_pair("linux", tcp_syncookies=0, drop=lambda d, t: d.src == CLIENT_ADDR and d.segment.flags == Flags.ACK)
     lfd = server(link, backlog=2)
-    dial(link, 3)
+    dial(link, 4)
+    link.run_for(0.05)
+    lst = link.b.fds[lfd].listener
+    assert lst is not None and lst.queue_lengths() == (3, 0)
+    assert link.b.counters["TCPReqQFullDrop"] == 1 and link.b.counters["ListenDrops"] == 1
+
+
+def test_listen_1_with_one_request_pending_answers_the_next_syn_normally() -> None:
+    # Linux 6.18 on loopback (issue 12): listen(1), one request pending, the next SYN got a normal
+    # SYN-ACK, no cookie; the third is the first the queue is full for
+    link = make_pair("linux", drop=lambda d, t: d.src == CLIENT_ADDR and d.segment.flags == Flags.ACK)
+    lfd = server(link, backlog=1)
+    dial(link, 1)
+    link.run_for(0.05)
+    dial(link, 1)
     link.run_for(0.05)
     lst = link.b.fds[lfd].listener
     assert lst is not None and lst.queue_lengths() == (2, 0)
-    assert link.b.counters["TCPReqQFullDrop"] == 1 and link.b.counters["ListenDrops"] == 1
+    assert link.b.counters["SyncookiesSent"] == 0 and link.b.counters["TCPReqQFullDoCookies"] == 0
+    synacks = [
+        d.segment for _, d in link.delivered if d.src == SERVER_ADDR and d.segment.flags == Flags.SYN | Flags.ACK
+    ]
+    assert len(synacks) == 2
+    dial(link, 1)
+    link.run_for(0.05)
+    assert lst.queue_lengths() == (2, 0)
+    assert link.b.counters["SyncookiesSent"] == 1 and link.b.counters["TCPReqQFullDoCookies"] == 1
+
+
+def test_listen_0_without_cookies_completes_one_connection() -> None:
+    # tcp_syncookies = 0 and listen(0): the kernel completes one connection (the request is admitted
+    # because 0 > 0 is false; sk_acceptq_is_full() is 0 > 0 too); the next SYN meets a full accept queue
+    link = make_pair("linux", tcp_syncookies=0)
+    lfd = server(link, backlog=0)
+    (first,) = dial(link, 1)
+    link.run_for(0.5)
+    assert link.a.state(first) is State.ESTABLISHED
+    lst = link.b.fds[lfd].listener
+    assert lst is not None and lst.queue_lengths() == (0, 1)
+    (second,) = dial(link, 1)
+    link.run_for(0.5)
+    assert link.a.state(second) is State.SYN_SENT
+    assert link.b.counters["ListenOverflows"] == 1 and link.b.counters["TCPReqQFullDrop"] == 0
+    assert link.b.accept(link.now, lfd) is not None
+
+
+def test_older_kernels_call_the_syn_queue_full_at_backlog() -> None:
+    # Linux 4.4 to 6.12 (>=): listen(0) with cookies off drops every SYN, listen(1) sends a cookie
+    # for the second pending request; the profile fact says which rule applies
+    from dataclasses import replace
+
+    from tcpkit.engine.connection import Connection
+
+    for above, admitted in ((True, [True, True, False]), (False, [True, False, False])):
+        p = replace(get_profile("linux").params, syn_queue_full_above_backlog=above)
+
+        def child(now: float, remote: tuple[str, int], p=p) -> Connection:
+            return Connection(p, local=(SERVER_ADDR, 80), remote=remote, iss=7, passive=True)
+
+        lst = Listener(0.0, p, local=(SERVER_ADDR, 80), backlog=1, make_child=child)
+        got = []
+        for port in (5000, 5001, 5002):
+            syn = Segment(src_port=port, dst_port=80, seq=1, flags=Flags.SYN, window=100)
+            got.append(lst.segment_arrives(0.0, CLIENT_ADDR, syn, send=lambda s: None) is not None)
+        assert got == admitted
+        assert lst.counters["SyncookiesSent"] == admitted.count(False)
+        p0 = replace(p, syncookies=0)
+        lst0 = Listener(0.0, p0, local=(SERVER_ADDR, 80), backlog=0, make_child=child)
+        syn = Segment(src_port=6000, dst_port=80, seq=1, flags=Flags.SYN, window=100)
+        assert (lst0.segment_arrives(0.0, CLIENT_ADDR, syn, send=lambda s: None) is not None) is above
+        assert lst0.counters["TCPReqQFullDrop"] == (0 if above else 1)
+
+
+@pytest.mark.parametrize("cookies", [0, 1])
+def test_backlog_caps_the_syn_queue_with_cookies_on_or_off(cookies: int) -> None:
+    # tcp_max_syn_backlog is far above the backlog: the backlog alone bounds the SYN queue (backlog + 1)
+    link = make_pair(
+        "linux", tcp_syncookies=cookies, drop=lambda d, t: d.src == CLIENT_ADDR and d.segment.flags == Flags.ACK
+    )
+    lfd = server(link, backlog=4)
+    dial(link, 8)
+    link.run_for(0.05)
+    lst = link.b.fds[lfd].listener
+    assert lst is not None and lst.queue_lengths() == (5, 0)
+    c = link.b.counters
+    if cookies:
+        assert (c["TCPReqQFullDoCookies"], c["SyncookiesSent"], c["TCPReqQFullDrop"], c["ListenDrops"]) == (3, 3, 0, 0)
+    else:
+        assert (c["TCPReqQFullDoCookies"], c["SyncookiesSent"], c["TCPReqQFullDrop"], c["ListenDrops"]) == (0, 0, 3, 3)
 
 
 def test_syncookies_1_when_syn_queue_full() -> None:
     link = make_pair("linux", drop=lambda d, t: d.src == CLIENT_ADDR and d.segment.flags == Flags.ACK and t < 0.1)
     lfd = server(link, backlog=1)
-    fds = dial(link, 2)
+    fds = dial(link, 3)
     link.run_for(0.05)
     assert link.b.counters["TCPReqQFullDoCookies"] == 1 and link.b.counters["SyncookiesSent"] == 1
     lst = link.b.fds[lfd].listener
-    assert lst is not None and lst.queue_lengths() == (1, 0)  # the cookie left no state behind
+    assert lst is not None and lst.queue_lengths() == (2, 0)  # the cookie left no state behind
     link.run_for(0.2)
-    link.a.send(link.now, fds[1], b"via cookie")  # this ACK carries the cookie back
+    link.a.send(link.now, fds[2], b"via cookie")  # this ACK carries the cookie back
     link.settle()
     assert link.b.counters["SyncookiesRecv"] == 1
     assert [i.state for i in link.b.sockets() if i.conn[3] != 0].count(State.ESTABLISHED) >= 1
@@ -199,7 +284,20 @@ def test_max_syn_backlog_keeps_last_quarter() -> None:
     link.run_for(0.05)
     lst = link.b.fds[lfd].listener
     assert lst is not None and lst.queue_lengths()[0] == 7  # 8 - 7 < 8 // 4: the 8th is refused
-    assert link.b.counters["ListenDrops"] == 3
+    # tcp_conn_request() drops them through drop_and_release: ListenDrops, not TCPReqQFullDrop
+    assert link.b.counters["ListenDrops"] == 3 and link.b.counters["TCPReqQFullDrop"] == 0
+
+
+def test_max_syn_backlog_quarter_rule_only_with_cookies_off() -> None:
+    link = make_pair(
+        "linux", tcp_max_syn_backlog=8, drop=lambda d, t: d.src == CLIENT_ADDR and d.segment.flags == Flags.ACK
+    )
+    lfd = server(link, backlog=100)
+    dial(link, 10)
+    link.run_for(0.05)
+    lst = link.b.fds[lfd].listener
+    assert lst is not None and lst.queue_lengths()[0] == 10
+    assert link.b.counters["ListenDrops"] == 0
 
 
 def test_queue_records_follow_lengths() -> None:
@@ -217,8 +315,8 @@ def test_queue_records_follow_lengths() -> None:
 
 def test_backlog_capped_by_somaxconn() -> None:
     st = Stack(profile=get_profile("linux", somaxconn=3))
-    fd = st.socket()
-    st.bind(fd, 80)
+    fd = st.socket(0.0)
+    st.bind(0.0, fd, 80)
     st.listen(0.0, fd, backlog=1000)
     lst = st.fds[fd].listener
     assert lst is not None and lst.backlog == 3
@@ -226,8 +324,8 @@ def test_backlog_capped_by_somaxconn() -> None:
 
 def test_freebsd_syncache_entry_visible_and_syn_data_dropped() -> None:
     st = Stack(name="srv", addr=SERVER_ADDR, profile="freebsd")
-    fd = st.socket()
-    st.bind(fd, 8080)
+    fd = st.socket(0.0)
+    st.bind(0.0, fd, 8080)
     st.listen(0.0, fd, 1)
     syn = parse_segment("S 17:20(3) win 32767 <mss 1460,sackOK,eol,eol>").replace(src_port=5000, dst_port=8080)
     st.segment_arrives(0.0, CLIENT_ADDR, SERVER_ADDR, syn)
@@ -262,8 +360,8 @@ def test_accept_on_empty_queue_is_eagain() -> None:
 def _request_lifetimes(backlog: int, n: int) -> list[float]:
     """``n`` spoofed SYNs (nobody answers the SYN-ACKs) at t = 0; when each request dies."""
     st = Stack(name="server", addr=SERVER_ADDR, profile=get_profile("linux", tcp_syncookies=0), seed=2)
-    lfd = st.socket()
-    st.bind(lfd, 80)
+    lfd = st.socket(0.0)
+    st.bind(0.0, lfd, 80)
     st.listen(0.0, lfd, backlog)
     for i in range(n):
         st.segment_arrives(
@@ -294,6 +392,7 @@ def test_freebsd_syncache_is_not_pruned() -> None:
 
     p = get_profile("freebsd").params
     lst = Listener(
+        0.0,
         p,
         local=(SERVER_ADDR, 80),
         backlog=8,

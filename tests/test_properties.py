@@ -58,10 +58,10 @@ def _check_invariants(link: Link) -> None:
 
 def _setup(profile: str, established: bool) -> tuple[Link, dict[str, int | None], int]:
     link = make_pair(profile)
-    lfd = link.b.socket()
-    link.b.bind(lfd, 80)
+    lfd = link.b.socket(link.now)
+    link.b.bind(link.now, lfd, 80)
     link.b.listen(0.0, lfd, 4)
-    cfd = link.a.socket()
+    cfd = link.a.socket(link.now)
     with contextlib.suppress(TcpError):
         link.a.connect(0.0, cfd, SERVER_ADDR, 80)
     if established:
@@ -175,10 +175,10 @@ def test_bytes_survive_a_lossy_reordering_link(profile: str, seed: int, loss: fl
 
     rng = random.Random(seed)
     link = make_pair(profile, drop=lambda d, t: rng.random() < loss)
-    lfd = link.b.socket()
-    link.b.bind(lfd, 80)
+    lfd = link.b.socket(link.now)
+    link.b.bind(link.now, lfd, 80)
     link.b.listen(0.0, lfd, 4)
-    cfd = link.a.socket()
+    cfd = link.a.socket(link.now)
     with contextlib.suppress(TcpError):
         link.a.connect(0.0, cfd, SERVER_ADDR, 80)
     conn = link.a.connection(cfd)

@@ -526,7 +526,7 @@ def test_an_engine_difference_stays_a_difference() -> None:
             "TCP_KEEPIDLE=10, TCP_KEEPINTVL=5, TCP_KEEPCNT=3",
             "probe the peer never answered",
         ),
-        ("accept_queue_overflow", 0.01, {"server:tcp_syncookies": 0}, "backlog 3 (3 requests", ""),
+        ("accept_queue_overflow", 0.01, {"server:tcp_syncookies": 0}, "with backlog 3 (", ""),
         ("time_wait_exhaustion", 0.005, {"client:time_wait_len": 10}, "", ""),
         ("tw_reuse", 0.005, {"client:time_wait_len": 10, "client:tcp_tw_reuse": 1}, "", ""),
     ],

@@ -38,10 +38,10 @@ def test_closed_port_rules(inbound: str, answer: str | None) -> None:
 
 def test_fds_start_at_three_and_reuse_lowest() -> None:
     st = Stack()
-    a, b, c = st.socket(), st.socket(), st.socket()
+    a, b, c = st.socket(0.0), st.socket(0.0), st.socket(0.0)
     assert (a, b, c) == (3, 4, 5)
     st.close(0.0, b)
-    assert st.socket() == 4
+    assert st.socket(0.0) == 4
     with pytest.raises(TcpError, match="EBADF"):
         st.state(42)
 
@@ -51,7 +51,7 @@ def test_ephemeral_ports_deterministic_and_in_range() -> None:
         st = Stack(profile="linux", seed=seed)
         out = []
         for _ in range(5):
-            fd = st.socket()
+            fd = st.socket(0.0)
             errno_of(lambda fd=fd: st.connect(0.0, fd, "198.51.100.7", 80))
             c = st.connection(fd)
             assert c is not None
@@ -68,15 +68,15 @@ def test_ephemeral_ports_deterministic_and_in_range() -> None:
 
 def test_bind_conflicts_and_reuseaddr() -> None:
     st = Stack()
-    a = st.socket()
-    st.bind(a, 8080)
-    b = st.socket()
+    a = st.socket(0.0)
+    st.bind(0.0, a, 8080)
+    b = st.socket(0.0)
     with pytest.raises(TcpError, match="EADDRINUSE"):
-        st.bind(b, 8080)
+        st.bind(0.0, b, 8080)
     with pytest.raises(TcpError, match="EINVAL"):
-        st.bind(a, 9090)
+        st.bind(0.0, a, 9090)
     with pytest.raises(ParameterError, match="port"):
-        st.bind(b, 70000)
+        st.bind(0.0, b, 70000)
 
 
 def test_time_wait_outlives_fd_and_blocks_bind_without_reuseaddr() -> None:
@@ -88,10 +88,10 @@ def test_time_wait_outlives_fd_and_blocks_bind_without_reuseaddr() -> None:
     link.a.close(link.now, c)
     link.settle()
     assert [(i.state, i.fd) for i in link.b.sockets()] == [(State.TIME_WAIT, None)]
-    fd = link.b.socket()
-    assert errno_of(lambda: link.b.bind(fd, 80)) == "EADDRINUSE"
+    fd = link.b.socket(link.now)
+    assert errno_of(lambda: link.b.bind(link.now, fd, 80)) == "EADDRINUSE"
     link.b.setsockopt(link.now, fd, "SO_REUSEADDR", 1)
-    link.b.bind(fd, 80)
+    link.b.bind(link.now, fd, 80)
 
 
 def test_new_incarnation_from_time_wait() -> None:
@@ -105,9 +105,9 @@ def test_new_incarnation_from_time_wait() -> None:
     tw = next(x for x in link.b.conns.values() if x.state is State.TIME_WAIT)
     old_snd_nxt = tw.snd_nxt
     # the same client port connects again with a higher sequence number
-    fd = link.a.socket()
+    fd = link.a.socket(link.now)
     link.a.setsockopt(link.now, fd, "SO_REUSEADDR", 1)
-    link.a.bind(fd, client_port)
+    link.a.bind(link.now, fd, client_port)
     link.a.tcpdrop(link.now, "TIME_WAIT")
     errno_of(lambda: link.a.connect(link.now, fd, SERVER_ADDR, 80))
     syn = link.a.take_outgoing()[0].segment
@@ -141,10 +141,10 @@ def test_tw_reuse_loopback_only() -> None:
     for remote, ok in (("127.0.0.2", True), ("198.51.100.1", False)):
         srv = Stack(name="s", addr=remote, profile="linux", seed=3)
         cli = Stack(name="c", addr="127.0.0.1" if ok else "198.51.100.2", profile="linux", seed=4)
-        lfd = srv.socket()
-        srv.bind(lfd, 80)
+        lfd = srv.socket(0.0)
+        srv.bind(0.0, lfd, 80)
         srv.listen(0.0, lfd)
-        fd = cli.socket()
+        fd = cli.socket(0.0)
         errno_of(lambda fd=fd, cli=cli, remote=remote: cli.connect(0.0, fd, remote, 80))
         for t in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6):
             for a, b in ((cli, srv), (srv, cli)):
@@ -159,9 +159,9 @@ def test_tw_reuse_loopback_only() -> None:
                 for d in a.take_outgoing():
                     b.segment_arrives(t, d.src, d.dst, d.segment)
         assert [i.state for i in cli.sockets()] == [State.TIME_WAIT]
-        fd2 = cli.socket()
+        fd2 = cli.socket(1.0)
         cli.setsockopt(1.0, fd2, "SO_REUSEADDR", 1)
-        cli.bind(fd2, port)
+        cli.bind(1.0, fd2, port)
         if ok:  # tcp_twsk_unique(): the TIME_WAIT socket's last timestamp must be more than 1 s old
             assert (
                 errno_of(lambda fd2=fd2, cli=cli, remote=remote: cli.connect(1.1, fd2, remote, 80)) == "EADDRNOTAVAIL"
@@ -176,8 +176,8 @@ def _tw_client(tw_reuse: int, *, ports: int = 2) -> tuple[Stack, Stack, int, lis
     prof = get_profile("linux", tcp_tw_reuse=tw_reuse, ip_local_port_low=50000, ip_local_port_high=50000 + ports - 1)
     srv = Stack(name="s", addr="10.9.0.1", profile="linux", seed=3)
     cli = Stack(name="c", addr="10.9.0.2", profile=prof, seed=4)
-    lfd = srv.socket()
-    srv.bind(lfd, 80)
+    lfd = srv.socket(0.0)
+    srv.bind(0.0, lfd, 80)
     srv.listen(0.0, lfd)
     t = 0.0
     used = []
@@ -191,7 +191,7 @@ def _tw_client(tw_reuse: int, *, ports: int = 2) -> tuple[Stack, Stack, int, lis
                     b.segment_arrives(t, d.src, d.dst, d.segment)
 
     for _ in range(ports):
-        fd = cli.socket()
+        fd = cli.socket(t)
         errno_of(lambda fd=fd: cli.connect(t, fd, "10.9.0.1", 80))
         pump()
         used.append(cli.connection(fd).local[1])  # type: ignore[union-attr]
@@ -206,7 +206,7 @@ def _tw_client(tw_reuse: int, *, ports: int = 2) -> tuple[Stack, Stack, int, lis
 def test_tw_reuse_on_ephemeral_connect(tw_reuse: int) -> None:
     # __inet_hash_connect -> __inet_check_established -> tcp_twsk_unique for each candidate port
     cli, _srv, _lfd, used = _tw_client(tw_reuse)
-    fd = cli.socket()
+    fd = cli.socket(0.0)
     assert errno_of(lambda: cli.connect(0.5, fd, "10.9.0.1", 80)) == "EADDRNOTAVAIL"  # too soon (or off)
     err = errno_of(lambda: cli.connect(5.0, fd, "10.9.0.1", 80))
     if not tw_reuse:
@@ -223,8 +223,8 @@ def test_tw_reuse_needs_timestamps() -> None:
     st = Stack(profile=prof)
     from tcpkit.engine.connection import handshake_pair
 
-    c, _s = handshake_pair("rfc9293")
-    assert not c.ts_ok and not st._tw_reuse_ok(c, now=100.0)
+    c, _s = handshake_pair(0.0, "rfc9293")
+    assert not c.ts_ok and not st._tw_reuse_ok(100.0, c)
 
 
 def test_tcpdrop_and_sockets_listing() -> None:
@@ -243,13 +243,13 @@ def test_tcpdrop_and_sockets_listing() -> None:
 
 def test_sockopts() -> None:
     lin = Stack(profile="linux")
-    fd = lin.socket()
+    fd = lin.socket(0.0)
     lin.setsockopt(0.0, fd, "SO_RCVBUF", 1000)
     assert lin.getsockopt(fd, "SO_RCVBUF") == 2304  # doubled, then the SOCK_MIN_RCVBUF floor
     lin.setsockopt(0.0, fd, "SO_RCVBUF", 100_000)
     assert lin.getsockopt(fd, "SO_RCVBUF") == 200_000
     bsd = Stack(profile="freebsd")
-    fd2 = bsd.socket()
+    fd2 = bsd.socket(0.0)
     assert bsd.getsockopt(fd2, "SO_RCVBUF") == 65536
     bsd.setsockopt(0.0, fd2, "SO_RCVBUF", 100_000)
     assert bsd.getsockopt(fd2, "SO_RCVBUF") == 100_000  # FreeBSD does not double
@@ -264,7 +264,7 @@ def test_sockopts() -> None:
 
 def test_fcntl_nonblocking() -> None:
     st = Stack()
-    fd = st.socket()
+    fd = st.socket(0.0)
     assert st.fcntl(fd, "F_GETFL") == 2
     assert st.fcntl(fd, "F_SETFL", 2 | O_NONBLOCK) == 0
     assert st.fcntl(fd, "F_GETFL") == 2 | O_NONBLOCK
@@ -282,7 +282,7 @@ def test_tcp_info_of_established() -> None:
 
 def test_call_records_carry_results() -> None:
     link = make_pair("linux")
-    fd = link.a.socket()
+    fd = link.a.socket(link.now)
     errno_of(lambda: link.a.connect(0.0, fd, SERVER_ADDR, 80))
     calls = [(r.call, r.result) for r in link.records if r.kind is Kind.CALL and r.host == "client"]
     assert calls == [("socket(SOCK_STREAM)", "3"), ("connect(3, 10.0.0.1:80)", "-1 EINPROGRESS")]
@@ -316,11 +316,11 @@ def test_ephemeral_exhaustion_and_sharing_across_destinations() -> None:
     st = Stack(profile=get_profile("linux", ip_local_port_low=40000, ip_local_port_high=40001))
     ports = []
     for _ in range(2):
-        fd = st.socket()
+        fd = st.socket(0.0)
         assert errno_of(lambda fd=fd: st.connect(0.0, fd, "198.51.100.7", 80)) == "EINPROGRESS"
         ports.append(st.connection(fd).local[1])  # type: ignore[union-attr]
     assert sorted(ports) == [40000, 40001]
-    fd = st.socket()
+    fd = st.socket(0.0)
     assert errno_of(lambda: st.connect(0.0, fd, "198.51.100.7", 80)) == "EADDRNOTAVAIL"
     # another destination may use the same local ports (the 4-tuple differs)
     assert errno_of(lambda: st.connect(0.0, fd, "198.51.100.8", 80)) == "EINPROGRESS"
@@ -333,8 +333,60 @@ def test_bad_arguments_name_what_is_allowed() -> None:
         link.a.send(link.now, c, "text")  # type: ignore[arg-type]
     with pytest.raises(ParameterError, match="recv size"):
         link.a.recv(link.now, c, -1)
-    fd = link.a.socket()
+    fd = link.a.socket(link.now)
     with pytest.raises(ParameterError, match="port"):
         link.a.connect(link.now, fd, SERVER_ADDR, 0)
     with pytest.raises(ParameterError, match="address"):
         link.a.connect(link.now, fd, None, 80)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------- the public boundary
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda st, fd: st.bind(0.0, fd, "80"), "port"),
+        (lambda st, fd: st.bind(0.0, fd, 70000), "port"),
+        (lambda st, fd: st.bind(0.0, fd, 80, addr=7), "addr"),
+        (lambda st, fd: st.listen(0.0, fd, "8"), "backlog"),
+        (lambda st, fd: st.listen("0", fd, 8), "now"),
+        (lambda st, fd: st.connect(0.0, fd, "10.0.0.9", "80"), "port"),
+        (lambda st, fd: st.connect(0.0, fd, 10, 80), "address"),
+        (lambda st, fd: st.recv(0.0, fd, "10"), "recv size"),
+        (lambda st, fd: st.send(0.0, fd, "text"), "send data"),
+        (lambda st, fd: st.close(0.0, "3"), "fd"),
+        (lambda st, fd: st.setsockopt(0.0, fd, "SO_RCVBUF", "big"), "SO_RCVBUF"),
+        (lambda st, fd: st.setsockopt(0.0, fd, "TCP_USER_TIMEOUT", 1.5), "TCP_USER_TIMEOUT"),
+        (lambda st, fd: st.socket(float("nan")), "now"),
+        (lambda st, fd: st.tcpdrop(0.0, "NOT_A_STATE"), "state"),
+    ],
+)
+def test_bad_arguments_raise_a_parameter_error_naming_the_argument(call, name: str) -> None:  # type: ignore[no-untyped-def]
+    st = Stack()
+    fd = st.socket(0.0)
+    with pytest.raises(ParameterError) as info:
+        call(st, fd)
+    assert info.value.name == name, str(info.value)
+    assert st.fds[fd].local is None and st.conns == {}  # nothing was changed
+
+
+def test_numpy_integers_are_ints_at_the_boundary() -> None:
+    np = pytest.importorskip("numpy")
+    st = Stack()
+    fd = st.socket(np.float64(0.0))
+    st.bind(np.float64(0.0), np.int64(fd), np.int32(8080))
+    st.listen(0.0, np.int64(fd), np.int16(4))
+    assert st.state(fd) is State.LISTEN and st.listeners[(st.addr, 8080)].backlog == 4
+    st.setsockopt(0.0, fd, "SO_RCVBUF", np.int64(1000))
+    assert st.getsockopt(fd, "SO_RCVBUF") == 2304  # doubled, at least SOCK_MIN_RCVBUF (Linux sock_setsockopt)
+    st.close(0.0, np.int64(fd))
+    assert st.fds == {}
+
+
+def test_a_resolved_profile_is_used_as_given() -> None:
+    prof = get_profile("linux", tcp_syn_retries=2)
+    st = Stack(profile=prof)
+    assert st.profile is prof and st.params is prof.params
+    with pytest.raises(ParameterError, match="profile"):
+        Stack(profile=42)  # type: ignore[arg-type]

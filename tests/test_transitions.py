@@ -31,12 +31,13 @@ from tcpkit.engine.states import (
     ACCEPT_OVERFLOW,
     DATA_AFTER_CLOSE,
     TRANSITIONS,
+    TW_OVERFLOW,
     UNREAD_DATA,
     Event,
     State,
     lookup,
 )
-from tcpkit.engine.trace import StateChanged
+from tcpkit.engine.trace import StateChanged, TimerSet
 
 S = State
 E = Event
@@ -68,10 +69,10 @@ def pure_ack(d: Datagram, _t: float) -> bool:
 def simultaneous_open(profile: str = "linux", **knobs: object) -> tuple[Link, int, int]:
     """Both hosts connect to each other at once; their SYNs cross (RFC 9293 Figure 8)."""
     link = make_pair(profile, **knobs)
-    fa = link.a.socket()
-    link.a.bind(fa, 1000)
-    fb = link.b.socket()
-    link.b.bind(fb, 2000)
+    fa = link.a.socket(link.now)
+    link.a.bind(link.now, fa, 1000)
+    fb = link.b.socket(link.now)
+    link.b.bind(link.now, fb, 2000)
     errno_of(lambda: link.a.connect(0.0, fa, SERVER_ADDR, 2000))
     errno_of(lambda: link.b.connect(0.0, fb, CLIENT_ADDR, 1000))
     link.run(link.delay)  # both SYNs arrive: both sides in SYN_RECEIVED
@@ -157,7 +158,7 @@ def d_simopen() -> Link:
 @drive(S.SYN_SENT, E.CLOSE)
 def d_syn_sent_close() -> Link:
     link = make_pair(drop=from_client)
-    fd = link.a.socket()
+    fd = link.a.socket(link.now)
     errno_of(lambda: link.a.connect(0.0, fd, SERVER_ADDR, 80))
     link.a.close(0.5, fd)
     return link
@@ -250,12 +251,12 @@ for _st in (S.FIN_WAIT_1, S.FIN_WAIT_2):
 @drive(S.SYN_RECEIVED, E.RCV_ACK, ACCEPT_OVERFLOW)
 def d_accept_overflow_abort() -> Link:
     link = make_pair(tcp_syncookies=0, tcp_abort_on_overflow=1)
-    lfd = link.b.socket()
-    link.b.bind(lfd, 80)
+    lfd = link.b.socket(link.now)
+    link.b.bind(link.now, lfd, 80)
     link.b.listen(0.0, lfd, 2)  # the accept queue holds three
     fds: list[int] = []
     for _ in range(2):  # two connect at once, then two more (admitted while there is room)
-        more = [link.a.socket() for _ in range(2)]
+        more = [link.a.socket(link.now) for _ in range(2)]
         for fd in more:
             errno_of(lambda fd=fd: link.a.connect(link.now, fd, SERVER_ADDR, 80))
         fds += more
@@ -272,9 +273,8 @@ def d_simclose() -> Link:
     return link
 
 
-@drive(S.FIN_WAIT_1, E.RCV_FIN_ACK)
-def d_fin_ack_together() -> Link:
-    link, c, _lfd, s = est()
+def fin_ack_together(profile: str = "linux") -> Link:
+    link, c, _lfd, s = est(profile)
     link.drop = pure_ack  # the server's separate ACK of the FIN is lost
     link.a.close(link.now, c)
     link.settle()
@@ -282,6 +282,43 @@ def d_fin_ack_together() -> Link:
     link.b.close(link.now, s)  # its FIN acknowledges ours too
     link.settle()
     return link
+
+
+@pytest.mark.parametrize("profile", ["linux", "freebsd", "rfc9293"])
+def test_a_fin_that_acknowledges_our_fin_takes_two_rows(profile: str) -> None:
+    # RFC 9293 §3.10.7.4: the fifth check moves FIN-WAIT-1 to FIN-WAIT-2 ("and continue processing
+    # in that state"), the eighth takes the FIN there: Linux tcp_rcv_state_process() then tcp_fin()
+    link = fin_ack_together(profile)
+    rows = [(r.time, r.src, r.event, r.dst) for r in link.records if isinstance(r, StateChanged) and r.host == "client"]
+    i = next(k for k, r in enumerate(rows) if r[1] is S.FIN_WAIT_1)
+    (t1, _, e1, d1), (t2, s2, e2, d2) = rows[i], rows[i + 1]
+    assert (e1, d1, s2, e2, d2) == (E.RCV_ACK_OF_FIN, S.FIN_WAIT_2, S.FIN_WAIT_2, E.RCV_FIN, S.TIME_WAIT)
+    assert t1 == t2  # one segment
+    assert not any(isinstance(r, TimerSet) and r.timer == "fin_wait_2" for r in link.records)
+
+
+@drive(S.FIN_WAIT_2, E.RCV_FIN, TW_OVERFLOW)
+def d_tw_overflow_fin_wait_2() -> Link:
+    link = make_pair("linux", tcp_max_tw_buckets=0)
+    c, _lfd, s = connect_pair(link)
+    link.a.close(link.now, c)
+    link.settle()
+    link.b.close(link.now, s)
+    link.settle()
+    assert link.a.counters["TCPTimeWaitOverflow"] == 1 and not link.a.sockets()
+    return link
+
+
+@drive(S.CLOSING, E.RCV_ACK_OF_FIN, TW_OVERFLOW)
+def d_tw_overflow_closing() -> Link:
+    link, _c, _s = simultaneous_close(tcp_max_tw_buckets=1)
+    link.settle()
+    # one of the two hosts' sockets... each host has its own buckets: both get the one TIME_WAIT slot
+    assert link.a.counters["TCPTimeWaitOverflow"] == 0
+    link2, _c2, _s2 = simultaneous_close(tcp_max_tw_buckets=0)
+    link2.settle()
+    assert link2.a.counters["TCPTimeWaitOverflow"] == 1
+    return link2
 
 
 @drive(S.TIME_WAIT, E.RCV_FIN)
@@ -303,10 +340,10 @@ def d_fin_wait_2_timeout() -> Link:
 @drive(S.SYN_RECEIVED, E.RCV_FIN)
 def d_syn_rcvd_fin() -> Link:
     link = make_pair(drop=lambda d, t: d.src == CLIENT_ADDR and pure_ack(d, t))
-    lfd = link.b.socket()
-    link.b.bind(lfd, 80)
+    lfd = link.b.socket(link.now)
+    link.b.bind(link.now, lfd, 80)
     link.b.listen(0.0, lfd)
-    fd = link.a.socket()
+    fd = link.a.socket(link.now)
     errno_of(lambda: link.a.connect(0.0, fd, SERVER_ADDR, 80))
     link.settle()  # the client's handshake ACK is lost
     link.a.close(link.now, fd)  # its FIN carries the ACK
@@ -317,7 +354,7 @@ def d_syn_rcvd_fin() -> Link:
 @drive(S.SYN_SENT, E.RCV_RST)
 def d_refused() -> Link:
     link = make_pair()
-    fd = link.a.socket()
+    fd = link.a.socket(link.now)
     errno_of(lambda: link.a.connect(0.0, fd, SERVER_ADDR, 9))
     link.settle()
     assert link.a.getsockopt(fd, "SO_ERROR") == "ECONNREFUSED"
@@ -327,10 +364,10 @@ def d_refused() -> Link:
 @drive(S.SYN_RECEIVED, E.RCV_RST, "passive open")
 def d_syn_rcvd_rst_passive() -> Link:
     link = make_pair(drop=lambda d, t: d.src == CLIENT_ADDR and pure_ack(d, t))
-    lfd = link.b.socket()
-    link.b.bind(lfd, 80)
+    lfd = link.b.socket(link.now)
+    link.b.bind(link.now, lfd, 80)
     link.b.listen(0.0, lfd)
-    fd = link.a.socket()
+    fd = link.a.socket(link.now)
     errno_of(lambda: link.a.connect(0.0, fd, SERVER_ADDR, 80))
     link.settle()
     child = next(c for c in link.b.conns.values() if c.state is S.SYN_RECEIVED)
@@ -438,7 +475,7 @@ def _abort_in(state: State) -> Callable[[], Link]:
             return link
         if state is S.SYN_SENT:
             link = make_pair(drop=from_client)
-            fd = link.a.socket()
+            fd = link.a.socket(link.now)
             errno_of(lambda: link.a.connect(0.0, fd, SERVER_ADDR, 80))
             link.a.abort(0.1, fd)
             return link
@@ -480,17 +517,17 @@ def _retries_in(state: State) -> Callable[[], Link]:
     def run() -> Link:
         if state is S.SYN_SENT:
             link = make_pair(drop=from_client)
-            fd = link.a.socket()
+            fd = link.a.socket(link.now)
             errno_of(lambda: link.a.connect(0.0, fd, SERVER_ADDR, 80))
             link.run(200)
             assert link.a.getsockopt(fd, "SO_ERROR") == "ETIMEDOUT"
             return link
         if state is S.SYN_RECEIVED:
             link = make_pair(drop=from_server)
-            lfd = link.b.socket()
-            link.b.bind(lfd, 80)
+            lfd = link.b.socket(link.now)
+            link.b.bind(link.now, lfd, 80)
             link.b.listen(0.0, lfd)
-            fd = link.a.socket()
+            fd = link.a.socket(link.now)
             errno_of(lambda: link.a.connect(0.0, fd, SERVER_ADDR, 80))
             link.run(70)
             return link

@@ -121,7 +121,8 @@ def test_mermaid_and_dot() -> None:
     m = to_mermaid()
     assert m.startswith("stateDiagram-v2\n")
     assert m.count("-->") == len(TRANSITIONS)
-    assert "FIN_WAIT_1 --> TIME_WAIT : rcv FIN+ACK of FIN / ACK" in m
+    assert "FIN_WAIT_1 --> FIN_WAIT_2 : rcv ACK of FIN / -" in m
+    assert "FIN_WAIT_1 --> TIME_WAIT" not in m  # a FIN+ACK takes two rows (via FIN_WAIT_2)
     d = to_dot(current=State.TIME_WAIT)
     assert d.count("->") == len(TRANSITIONS)
     assert 'TIME_WAIT [label="TIME_WAIT"' in d and "fillcolor" in d

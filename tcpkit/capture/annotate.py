@@ -215,20 +215,17 @@ class _Observer:
             self._note(r, t, f"ooo{seg.seq}", "FIN beyond a gap: it waits in the out-of-order queue")
         if new_fin:
             r.peer_fin = fin_at
-        fin_done = False
         if seg.has_ack:
             acks_fin = r.fin_seq is not None and seq_ge(seg.ack, seq_add(r.fin_seq, 1))
             if st is State.SYN_RECEIVED and r.iss is not None and seq_ge(seg.ack, seq_add(r.iss, 1)):
                 self._move(r, t, Event.RCV_ACK)
             elif st is State.FIN_WAIT_1 and acks_fin:
-                if new_fin:
-                    self._move(r, t, Event.RCV_FIN_ACK)
-                    fin_done = True
-                else:
-                    self._move(r, t, Event.RCV_ACK_OF_FIN)
+                # FIN_WAIT_1 -> FIN_WAIT_2 first, even when the FIN rides on this ACK (the FIN
+                # below then moves FIN_WAIT_2 -> TIME_WAIT): RFC 9293 §3.10.7.4, as kernels report it
+                self._move(r, t, Event.RCV_ACK_OF_FIN)
             elif st in (State.CLOSING, State.LAST_ACK) and acks_fin:
                 self._move(r, t, Event.RCV_ACK_OF_FIN)
-        if seg.fin and not fin_done:
+        if seg.fin:
             st = r.state
             fresh = new_fin and st in (State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2, State.SYN_RECEIVED)
             if fresh or (old_fin and st is State.TIME_WAIT):  # TIME_WAIT: a resent FIN, ACKed again

@@ -322,7 +322,7 @@ class _Replay:
             if iss is None and seg.syn and not seg.rst:
                 iss = seg.seq
             if not have_ts and seg.timestamp is not None:
-                # Connection._tsval: ts_offset + round(now * 1000) (a 1 ms clock, as Linux)
+                # Sender.tsval: ts_offset + round(now * 1000) (a 1 ms clock, as Linux)
                 ts_offset = (seg.timestamp[0] - int(round(rc.ev.send_time[i] * 1000))) & MASK
                 have_ts = True
         setup_opts = dict(self.setup.side(initiator).sockopts)
@@ -409,7 +409,7 @@ class _Replay:
                 opts.setdefault(name, value)
         for name, value in opts.items():  # inherited by every accepted connection (Linux copies them)
             st.setsockopt(0.0, lfd, name, value)
-        st.bind(lfd, ep[1], ep[0], now=0.0)
+        st.bind(0.0, lfd, ep[1], ep[0])
         st.listen(0.0, lfd, backlog=backlog)
         lst = _Listener(host, ep[1], lfd, lazy)
         host.listeners[ep[1]] = lst
@@ -547,7 +547,7 @@ class _Replay:
             for name, value in end.sockopts.items():
                 st.setsockopt(t, fd, name, value)
             end.fd = fd
-            self._call(end, rc, t, f"bind({end.port})", lambda: st.bind(fd, end.port, end.addr, now=t))
+            self._call(end, rc, t, f"bind({end.port})", lambda: st.bind(t, fd, end.port, end.addr))
             st.ts_offset = end.ts_offset
             try:
                 st.connect(t, fd, peer.addr, peer.port)
@@ -763,7 +763,7 @@ def _backlog_for(params: Any, requests: int, waiting: int) -> int:
     """
 
     def full(backlog: int, syn: int, acc: int) -> bool:
-        lst = Listener(params, local=("0.0.0.0", 1), backlog=backlog, make_child=_no_child)
+        lst = Listener(0.0, params, local=("0.0.0.0", 1), backlog=backlog, make_child=_no_child)
         lst.syn_queue.update({("0.0.0.0", k, "0.0.0.0", 0): None for k in range(syn)})  # type: ignore[misc]
         lst.accept_queue.extend([None] * acc)  # type: ignore[list-item]
         return lst.accept_queue_full() or (not params.syncookies and lst.syn_queue_full())

@@ -7,7 +7,7 @@ tests fail when either is stale, and ``tests/test_architecture.py`` enforces :da
 Examples
 --------
 >>> text = states_markdown()
->>> "| FIN_WAIT_1 | rcv FIN+ACK of FIN |  | TIME_WAIT | ACK |" in text
+>>> "| FIN_WAIT_1 | rcv ACK of FIN |  | FIN_WAIT_2 |  |" in text
 True
 """
 

@@ -172,7 +172,7 @@ _READS = ("read", "readv", "recv", "recvfrom", "recvmsg")
 _WRITES = ("write", "writev", "send", "sendto", "sendmsg")
 
 #: Header options (``--name=value``) the runner uses; the others are reported as ignored.
-_USED_OPTIONS = frozenset({"tolerance_usecs", "ip_version"})
+_USED_OPTIONS = frozenset({"tolerance_usecs", "ip_version", "mtu"})
 
 #: Errno spellings that name the same error (equal numbers on Linux).
 _ERRNO_ALIAS = {"EWOULDBLOCK": "EAGAIN", "EDEADLOCK": "EDEADLK", "ENOTSUP": "EOPNOTSUPP"}
@@ -234,7 +234,7 @@ def tcp_info_fields(stack: Any, fd: int, profile: str) -> dict[str, Any]:
     Examples
     --------
     >>> from tcpkit.engine.stack import Stack
-    >>> st = Stack(profile="linux"); fd = st.socket()
+    >>> st = Stack(profile="linux"); fd = st.socket(0.0)
     >>> info = tcp_info_fields(st, fd, "linux")
     >>> info["tcpi_state"], info["tcpi_snd_cwnd"]
     (7 (CLOSED), Unmodelled(reason='tcpi_snd_cwnd: not modelled for a socket without a connection'))
@@ -275,7 +275,7 @@ def tcp_info_fields(stack: Any, fd: int, profile: str) -> dict[str, Any]:
     opts = (1 if conn.ts_ok else 0) | (2 if conn.sack_ok else 0) | (4 if conn.ws_ok else 0)
     srtt = conn.rtt.srtt
     smss = conn.smss
-    infinite = conn.ssthresh >= _ENGINE_INFINITE_SSTHRESH
+    infinite = conn.cc.ssthresh >= _ENGINE_INFINITE_SSTHRESH
     common: dict[str, Any] = {
         "tcpi_options": opts,
         "tcpi_snd_wscale": conn.snd_wscale if conn.ws_ok else 0,
@@ -294,8 +294,8 @@ def tcp_info_fields(stack: Any, fd: int, profile: str) -> dict[str, Any]:
         common.update(
             {
                 "tcpi_rcv_mss": smss,
-                "tcpi_snd_cwnd": conn.cwnd,
-                "tcpi_snd_ssthresh": _FREEBSD_INFINITE_SSTHRESH if infinite else conn.ssthresh,
+                "tcpi_snd_cwnd": conn.cc.cwnd,
+                "tcpi_snd_ssthresh": _FREEBSD_INFINITE_SSTHRESH if infinite else conn.cc.ssthresh,
                 "tcpi_rcv_space": conn.rcv_space(),
                 "tcpi_snd_nxt": conn.snd_nxt,
                 "tcpi_rcv_nxt": conn.rcv_nxt,
@@ -306,10 +306,10 @@ def tcp_info_fields(stack: Any, fd: int, profile: str) -> dict[str, Any]:
             {
                 "tcpi_retransmits": conn.retransmits,
                 "tcpi_backoff": conn.retransmits,
-                "tcpi_probes": conn.keep_probes + conn.persist_probes,
-                "tcpi_advmss": conn.our_mss,
-                "tcpi_snd_cwnd": conn.cwnd // max(1, smss),
-                "tcpi_snd_ssthresh": _LINUX_INFINITE_SSTHRESH if infinite else conn.ssthresh // max(1, smss),
+                "tcpi_probes": conn.keep.probes + conn.rexmit.persist_probes,
+                "tcpi_advmss": conn.opts.our_mss,
+                "tcpi_snd_cwnd": conn.cc.cwnd // max(1, smss),
+                "tcpi_snd_ssthresh": _LINUX_INFINITE_SSTHRESH if infinite else conn.cc.ssthresh // max(1, smss),
             }
         )
     out.update(common)
@@ -537,6 +537,9 @@ class _Runner:
         for name, value in self.script.options.items():
             if name not in _USED_OPTIONS:
                 self.res.ignored.append(f"header option --{name}{'=' + value if value else ''}")
+        if "mtu" in self.script.options:
+            # --mtu: the tun device's MTU, which the engine models as the profile's interface MTU
+            self.profile = self.profile.set(mtu=self.script.options["mtu"])
         prev = 0.0
         for step in steps:
             self.current = step
@@ -742,7 +745,7 @@ class _Runner:
         due = (step.end if step.time.kind == "absolute" else prev + step.end) if step.end is not None else self.now
         name = step.name
         if name == "socket":
-            fd = self.stack.socket()
+            fd = self.stack.socket(self.now)
             if step.result is not None and step.result >= 0:
                 self.fds[step.result] = fd
                 self.last_fd = step.result
@@ -800,7 +803,7 @@ class _Runner:
         if name == "bind":
             port = self._sockaddr(step, a[1] if len(a) > 1 else None, LOCAL_ADDR)
             port = SCRIPT_PORT if port is None else port
-            v, err = self._call(lambda: st.bind(efd, port))
+            v, err = self._call(lambda: st.bind(now, efd, port))
             if err is None:
                 self.local_port, self.remote_port = port, REMOTE_PORT
             return 0, err

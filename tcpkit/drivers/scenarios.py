@@ -878,12 +878,12 @@ def _sc_keepalive(
     "服务器从不调用 accept()；全连接队列满后，第三次握手的 ACK 被丢弃（abort_on_overflow=0）或以 RST 回应（=1）。",
     "Linux net/ipv4/tcp_minisocks.c tcp_check_req, ip-sysctl.rst tcp_abort_on_overflow, include/net/sock.h "
     "sk_acceptq_is_full, "
-    "net/ipv4/tcp_input.c tcp_conn_request (a SYN meeting a full accept queue is dropped). With a long delay "
-    "(default 10 ms) "
-    "every SYN arrives before the first handshake ends, so the late clients' final ACKs meet the full queue; with a "
-    "loopback-like delay (e.g. 0.00005 s) each handshake ends before the next SYN, so the late clients' SYNs are "
-    "dropped "
-    "and they stay in SYN_SENT, as on a real loopback.",
+    "net/ipv4/tcp_input.c tcp_conn_request (a SYN meeting a full accept queue is dropped). The first `backlog` "
+    "clients connect 1 ms apart, the others one and a half round trips later. With a long delay (default 10 ms) the "
+    "late clients' SYNs find room (both queues hold backlog + 1, include/net/inet_connection_sock.h and "
+    "include/net/sock.h), but the accept queue fills before their final ACKs arrive; with a loopback-like delay "
+    "(e.g. 0.00005 s) each handshake ends before the next SYN, so the late clients' SYNs are dropped and they stay "
+    "in SYN_SENT, as on a real loopback.",
     abort_on_overflow=Param(0, "tcp_abort_on_overflow", choices=(0, 1)),
     clients=Param(5, "clients connecting at once", 1, 50),
     backlog=Param(3, "listen() backlog", 1, 64),
@@ -898,7 +898,9 @@ def _sc_accept_overflow(
         seed, profile, delay=delay, server={"tcp_abort_on_overflow": abort_on_overflow, "tcp_syncookies": 0}
     )
     Server(s, PORT, backlog=backlog, accept="never").start()
-    apps = [Client(c, SERVER, PORT, at=0.001 * i, close="never").start() for i in range(clients)]
+    # the late clients start once the first ones completed their handshakes (a SYN ends at +3 delays)
+    starts = [0.001 * i + (3 * delay if i >= backlog else 0.0) for i in range(clients)]
+    apps = [Client(c, SERVER, PORT, at=at, close="never").start() for at in starts]
     net.run(until=10)
     return net, {
         "client_believes_connected": sum(1 for a in apps if a.connected_at is not None and a.error is None),

@@ -42,10 +42,12 @@ plain callable.  Time is virtual and nothing here reads the wall clock.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import math
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -61,7 +63,45 @@ R = TypeVar("R", bound=TraceRecord)
 if TYPE_CHECKING:
     from .links import Link, Nat
 
-__all__ = ["Simulator", "Event", "Network", "Host", "Socket", "URGENT", "NORMAL", "LATE", "MAX_EVENTS", "MAX_HOSTS"]
+__all__ = [
+    "Simulator",
+    "Event",
+    "Network",
+    "Host",
+    "Socket",
+    "URGENT",
+    "NORMAL",
+    "LATE",
+    "MAX_EVENTS",
+    "MAX_HOSTS",
+    "interface_mtu",
+]
+
+#: The interface MTU hosts get when :meth:`Network.add_host` is not told one (None: the profile's).
+_DEFAULT_MTU: ContextVar[int | None] = ContextVar("tcpkit_default_mtu", default=None)
+
+
+@contextlib.contextmanager
+def interface_mtu(mtu: int | None) -> Iterator[None]:
+    """Within the ``with`` block, hosts added to any :class:`Network` get an interface of this MTU.
+
+    For running an existing scenario as if its hosts talked over loopback (``lo`` has MTU 65536:
+    MSS 65495) without changing the scenario; a host given an explicit ``mtu=`` knob keeps it.
+
+    Examples
+    --------
+    >>> with interface_mtu(65536):
+    ...     h = Network().add_host("a", "192.0.2.1")
+    >>> h.profile["mtu"], h.profile.params.mss, Network().add_host("b", "192.0.2.2").profile.params.mss
+    (65536, 65495, 1460)
+    """
+    if mtu is not None and (isinstance(mtu, bool) or not isinstance(mtu, int) or not 68 <= mtu <= 65536):
+        raise ParameterError("mtu", mtu, "an interface MTU from 68 to 65536 bytes, or None")
+    token = _DEFAULT_MTU.set(mtu)
+    try:
+        yield
+    finally:
+        _DEFAULT_MTU.reset(token)
 
 
 #: Priorities: lower runs first among events at the same time.
@@ -355,7 +395,7 @@ class Socket:
         port = checks.port("port", port, zero=True)
         if addr is not None:
             addr = checks.address("addr", addr)
-        self.host.stack.bind(self.fd, port, addr, now=self.host.net.now)
+        self.host.stack.bind(self.host.net.now, self.fd, port, addr)
 
     def listen(self, backlog: int = 128) -> None:
         """Listen with this ``backlog`` (capped by ``somaxconn``)."""
@@ -585,6 +625,10 @@ class Network:
             raise ParameterError("addr", addr, "an address no other host or NAT uses")
         if port_range is not None:
             knobs.update(_port_knobs(profile, port_range))
+        mtu = _DEFAULT_MTU.get()
+        if mtu is not None and "mtu" not in knobs:
+            base = get_profile(profile)
+            knobs["mtu"] = min(mtu, int(base.knob("mtu").hi or mtu))
         prof = get_profile(profile, **knobs)
         seed = self.rng("host", name).getrandbits(32)
         if isinstance(isn, str):

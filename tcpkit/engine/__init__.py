@@ -8,10 +8,12 @@ plots.  What it does is told through typed trace events
 
 Modules, bottom up: ``errors``, ``seqnum`` (mod 2**32 arithmetic), ``segment``
 (segments and their notation), ``options`` (SYN options per OS), ``states``
-(the 11 states and the transition table), ``profiles`` (knobs), ``timers``
-(schedules and the RTO), ``siphash``, ``isn``, ``syncookies``, ``trace``,
-``connection`` (one TCB), ``listener`` (SYN and accept queues), ``stack``
-(one host).  ``events`` holds the typed trace events, ``trace`` the
+(the 11 states and the transition table), ``osrules`` (how the OSes differ,
+as data), ``profiles`` (knobs), ``timers`` (schedules, the RTO, a connection's
+timer table), ``siphash``, ``isn``, ``syncookies``, ``trace``, ``tcb`` (the
+parts of a TCB), ``sender`` (output and the send-side timers), ``connection``
+(one TCB and RFC 9293 §3.10 event processing), ``listener`` (SYN and accept
+queues), ``stack`` (one host).  ``events`` holds the typed trace events, ``trace`` the
 :class:`Trace` that collects them and its saved JSON form.
 
 >>> from tcpkit.engine import State, lookup, Event

@@ -18,7 +18,7 @@ Examples
 >>> sent = []
 >>> def child(now, remote):
 ...     return Connection(get_profile("linux").params, local=("10.0.0.1", 80), remote=remote, iss=7000, passive=True)
->>> lst = Listener(get_profile("linux").params, local=("10.0.0.1", 80), backlog=1, make_child=child)
+>>> lst = Listener(0.0, get_profile("linux").params, local=("10.0.0.1", 80), backlog=1, make_child=child)
 >>> syn = parse_segment("S 0:0(0) win 65535 <mss 1460>").replace(src_port=5000, dst_port=80)
 >>> c = lst.segment_arrives(0.0, "10.0.0.2", syn, send=sent.append)
 >>> c.state, lst.queue_lengths()
@@ -26,7 +26,7 @@ Examples
 >>> ack = parse_segment(". 1:1(0) ack 7001 win 500").replace(src_port=5000, dst_port=80)
 >>> lst.child_segment(0.1, c, ack, send=sent.append); lst.queue_lengths()
 (0, 1)
->>> lst.accept() is c
+>>> lst.accept(0.1) is c
 True
 
 Notes
@@ -34,7 +34,8 @@ Notes
 Linux: ``net/ipv4/tcp_input.c`` ``tcp_conn_request()`` (SYN admission, cookie
 decision, ``tcp_max_syn_backlog``), ``net/ipv4/tcp_minisocks.c``
 ``tcp_check_req()`` (final ACK, ``tcp_abort_on_overflow``),
-``include/net/inet_connection_sock.h`` ``inet_csk_reqsk_queue_is_full()``,
+``include/net/inet_connection_sock.h`` ``inet_csk_reqsk_queue_is_full()`` (full when
+the SYN queue holds MORE than the backlog since Linux 6.13, commit 3479c7549fb1),
 ``include/net/sock.h`` ``sk_acceptq_is_full()``,
 ``net/ipv4/inet_connection_sock.c`` ``reqsk_timer_handler()`` (SYN-ACK
 retransmission, with ``acked`` requests kept alive), ``net/ipv4/syncookies.c``
@@ -51,10 +52,18 @@ from tcpkit.engine import syncookies
 from .connection import Connection
 from .events import ConnId, CounterChanged, QueueChanged, SegmentDropped, SegmentSent, StateChanged, Tracer, TraceRecord
 from .profiles import Params
-from .segment import Flags, Segment
+from .segment import MSS, Flags, Segment
 from .states import ACCEPT_OVERFLOW, Event, State, lookup
 
-__all__ = ["Listener", "COUNTERS"]
+__all__ = [
+    "Listener",
+    "COUNTERS",
+    "syn_queue_is_full",
+    "accept_queue_is_full",
+    "syn_backlog_reserved",
+    "syn_queue_capacity",
+    "synack_retry_limit",
+]
 
 #: The nstat counters a listener maintains.
 COUNTERS: tuple[str, ...] = (
@@ -73,11 +82,187 @@ Send = Callable[[Segment], None]
 SYNCOOKIE_VALID = 120.0
 
 
+# ---------------------------------------------------------------------------- the queue rules
+# Pure functions of the profile and the queue lengths, so that the Listener below and the
+# SYN-flood model (tcpkit.drivers.flood_model) apply the very same rules.
+
+
+def syn_queue_is_full(params: Params, qlen: int, backlog: int) -> bool:
+    """``inet_csk_reqsk_queue_is_full()``: is a SYN queue of ``qlen`` requests full?
+
+    Parameters
+    ----------
+    params : Params
+    qlen : int
+        Requests in the SYN queue.
+    backlog : int
+        The listen backlog already capped by ``somaxconn`` (``sk_max_ack_backlog``).
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> from dataclasses import replace
+    >>> from tcpkit.engine.profiles import get_profile
+    >>> p = get_profile("linux").params
+    >>> syn_queue_is_full(p, 1, 1), syn_queue_is_full(p, 2, 1), syn_queue_is_full(p, 0, 0)
+    (False, True, False)
+    >>> old = replace(p, syn_queue_full_above_backlog=False)      # Linux 4.4 to 6.12
+    >>> syn_queue_is_full(old, 1, 1), syn_queue_is_full(old, 0, 0)
+    (True, True)
+
+    Notes
+    -----
+    Linux: include/net/inet_connection_sock.h compares ``inet_csk_reqsk_queue_len(sk)``
+    with ``sk->sk_max_ack_backlog`` using ``>`` since Linux 6.13 (commit 3479c7549fb1,
+    "tcp/dccp: allow a connection when sk_max_ack_backlog is zero") and ``>=`` from
+    Linux 4.4 (commit ef547f2ac16b) to 6.12; :attr:`Params.syn_queue_full_above_backlog`
+    says which.  ``tcp_conn_request()`` (net/ipv4/tcp_input.c) asks it for every SYN, with
+    SYN cookies on or off.  FreeBSD's syncache is bounded by its own size
+    (``net.inet.tcp.syncache.cachelimit``, here ``max_syn_backlog``), not by the backlog.
+    """
+    if params.os == "freebsd":
+        return qlen >= params.max_syn_backlog
+    if params.syn_queue_full_above_backlog:
+        return qlen > backlog
+    return qlen >= backlog
+
+
+def accept_queue_is_full(params: Params, alen: int, backlog: int) -> bool:
+    """``sk_acceptq_is_full()``: is an accept queue of ``alen`` connections full?
+
+    Linux calls it full only when MORE than ``backlog`` wait, so ``backlog + 1`` fit.
+
+    Examples
+    --------
+    >>> from tcpkit.engine.profiles import get_profile
+    >>> p = get_profile("linux").params
+    >>> accept_queue_is_full(p, 1, 1), accept_queue_is_full(p, 2, 1)
+    (False, True)
+
+    Notes
+    -----
+    include/net/sock.h: ``READ_ONCE(sk->sk_ack_backlog) > READ_ONCE(sk->sk_max_ack_backlog)``.
+    FreeBSD ``sonewconn()`` (sys/kern/uipc_socket.c): over when ``sol_qlen > 3 * sol_qlimit / 2``.
+    """
+    if params.os == "freebsd":
+        return alen > 3 * backlog // 2
+    return alen > backlog
+
+
+def syn_backlog_reserved(params: Params, qlen: int) -> bool:
+    """With SYN cookies off, is the SYN queue in the last quarter of ``tcp_max_syn_backlog``?
+
+    Such a SYN is dropped unless its peer is "proven alive" (this model keeps no TCP
+    metrics cache, so no peer is).  It counts ``ListenDrops`` only: ``TCPReqQFullDrop``
+    belongs to the queue-full test (:func:`syn_queue_is_full`).
+
+    Examples
+    --------
+    >>> from tcpkit.engine.profiles import get_profile
+    >>> p = get_profile("linux", tcp_syncookies=0, tcp_max_syn_backlog=8).params
+    >>> [syn_backlog_reserved(p, q) for q in (5, 6, 7)]          # 8 - qlen < 8 >> 2
+    [False, False, True]
+    >>> syn_backlog_reserved(get_profile("linux", tcp_max_syn_backlog=8).params, 7)   # cookies on
+    False
+
+    Notes
+    -----
+    net/ipv4/tcp_input.c ``tcp_conn_request()``: ``!syncookies && (max_syn_backlog -
+    inet_csk_reqsk_queue_len(sk) < (max_syn_backlog >> 2)) && !tcp_peer_is_proven(...)``
+    then ``goto drop_and_release`` (``tcp_listendrop()``: ``ListenDrops``).
+    """
+    msb = params.max_syn_backlog
+    return not params.syncookies and msb - qlen < (msb >> 2)
+
+
+def syn_queue_capacity(params: Params, backlog: int) -> int:
+    """How many requests the SYN queue takes before every new SYN is refused or answered with a cookie.
+
+    The smallest queue length at which :func:`syn_queue_is_full` or (cookies off)
+    :func:`syn_backlog_reserved` holds.  With ``tcp_syncookies = 2`` no request is ever
+    queued, but the queue rules still say how many could be.
+
+    Examples
+    --------
+    >>> from tcpkit.engine.profiles import get_profile
+    >>> syn_queue_capacity(get_profile("linux").params, 128)       # backlog + 1 requests fit
+    129
+    >>> syn_queue_capacity(get_profile("linux", tcp_syncookies=0, tcp_max_syn_backlog=16).params, 128)
+    13
+    """
+
+    def refused(q: int) -> bool:
+        return syn_queue_is_full(params, q, backlog) or syn_backlog_reserved(params, q)
+
+    lo, hi = 0, max(backlog + 1, params.max_syn_backlog)  # refused(hi) holds; both tests grow with q
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if refused(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def synack_retry_limit(params: Params, qlen: int, young: int, backlog: int) -> int:
+    """How many SYN-ACK retransmissions a request may make when its timer fires (``reqsk_timer_handler``).
+
+    Normally ``tcp_synack_retries``.  On Linux, when the SYN queue is more than half
+    full (``qlen << 1 > max(8, backlog)``), old requests are pruned: the limit drops by
+    one (down to 2) for each doubling of the "young" count (requests that have not
+    retransmitted yet) that the queue length still reaches -- "we reserve half of room
+    for young embrions; and abort old ones without pity".  A request expires when the
+    number of SYN-ACKs it has retransmitted reaches the limit.
+
+    Parameters
+    ----------
+    params : Params
+    qlen : int
+        Requests in the SYN queue (``reqsk_queue_len``).
+    young : int
+        Those that have not retransmitted yet (``reqsk_queue_len_young``).
+    backlog : int
+        The listen backlog capped by ``somaxconn`` (``sk_max_ack_backlog``).
+
+    Examples
+    --------
+    >>> from tcpkit.engine.profiles import get_profile
+    >>> p = get_profile("linux").params
+    >>> synack_retry_limit(p, 5, 5, 8)         # half full or less: no pruning
+    5
+    >>> synack_retry_limit(p, 8, 8, 8), synack_retry_limit(p, 8, 4, 8), synack_retry_limit(p, 8, 0, 8)
+    (5, 4, 2)
+    >>> synack_retry_limit(get_profile("freebsd").params, 8, 0, 8)   # no such rule in the syncache
+    3
+
+    Notes
+    -----
+    net/ipv4/inet_connection_sock.c ``reqsk_timer_handler()`` (``max_syn_ack_retries``,
+    ``reqsk_queue_len_young``) and ``syn_ack_recalc()``.  FreeBSD's syncache has no such rule.
+    """
+    limit = params.synack_retries
+    if params.os != "linux":
+        return limit
+    if qlen << 1 > max(8, backlog):
+        y = young << 1
+        while limit > 2:
+            if qlen < y:
+                break
+            limit -= 1
+            y <<= 1
+    return limit
+
+
 class Listener:
     """The LISTEN socket of a passive open.
 
     Parameters
     ----------
+    now : float
+        When ``listen()`` was called.
     params : Params
     local : (addr, port)
     backlog : int
@@ -94,6 +279,7 @@ class Listener:
 
     def __init__(
         self,
+        now: float,
         params: Params,
         *,
         local: tuple[str, int],
@@ -103,7 +289,6 @@ class Listener:
         tracer: Tracer | None = None,
         counters: dict[str, int] | None = None,
         cookie_seed: int = 0,
-        now: float = 0.0,
     ) -> None:
         self.params = params
         self.local = local
@@ -167,49 +352,34 @@ class Listener:
             )
 
     def queue_limits(self) -> tuple[int, int]:
-        """``(SYN queue, accept queue)`` limits as :meth:`syn_queue_full` and :meth:`accept_queue_full` use them.
+        """``(SYN queue, accept queue)`` limits: a queue is full when it holds MORE than its limit.
+
+        On Linux both limits are the backlog (``sk_max_ack_backlog``), so ``backlog + 1``
+        requests and ``backlog + 1`` connections fit (:func:`syn_queue_is_full`,
+        :func:`accept_queue_is_full`); with cookies off ``tcp_max_syn_backlog`` may stop
+        the SYN queue earlier (:func:`syn_backlog_reserved`).
 
         >>> from tcpkit.engine.profiles import get_profile
-        >>> Listener(get_profile("linux").params, local=("a", 80), backlog=8, make_child=print).queue_limits()
+        >>> Listener(0.0, get_profile("linux").params, local=("a", 80), backlog=8, make_child=print).queue_limits()
         (8, 8)
         """
         syn = self.params.max_syn_backlog if self.params.os == "freebsd" else self.backlog
         return (syn, self.backlog)
 
     def syn_queue_full(self) -> bool:
-        """``inet_csk_reqsk_queue_is_full()``: the SYN queue holds ``backlog`` requests.
-
-        Notes
-        -----
-        include/net/inet_connection_sock.h: ``reqsk_queue_len(...) >= sk->sk_max_ack_backlog``,
-        where ``sk_max_ack_backlog`` is the listen backlog capped by ``somaxconn`` (net/socket.c).
+        """``inet_csk_reqsk_queue_is_full()`` for this listener (see :func:`syn_queue_is_full`).
 
         Examples
         --------
         >>> from tcpkit.engine.profiles import get_profile
-        >>> lst = Listener(get_profile("linux").params, local=("a", 80), backlog=0, make_child=print)
-        >>> lst.syn_queue_full(), lst.accept_queue_full()
-        (True, False)
+        >>> lst = Listener(0.0, get_profile("linux").params, local=("a", 80), backlog=0, make_child=print)
+        >>> lst.syn_queue_full(), lst.accept_queue_full()      # listen(0) still admits one request
+        (False, False)
         """
-        if self.params.os == "freebsd":
-            # the syncache is not bounded by the backlog (sys/netinet/tcp_syncache.c cache_limit)
-            return len(self.syn_queue) >= self.params.max_syn_backlog
-        return len(self.syn_queue) >= self.backlog
+        return syn_queue_is_full(self.params, len(self.syn_queue), self.backlog)
 
     def synack_retry_limit(self) -> int:
-        """How many SYN-ACK retransmissions a request may still make (``reqsk_timer_handler``).
-
-        Normally ``tcp_synack_retries``.  On Linux, when the SYN queue is more than half
-        full (``qlen << 1 > max(8, backlog)``), old requests are pruned: the limit drops by
-        one (down to 2) for each doubling of the "young" count (requests that have not
-        retransmitted yet) that the queue length still reaches -- "we reserve half of room
-        for young embrions; and abort old ones without pity".
-
-        Notes
-        -----
-        net/ipv4/inet_connection_sock.c ``reqsk_timer_handler()`` (``max_syn_ack_retries``,
-        ``reqsk_queue_len_young``) and ``syn_ack_recalc()`` (a request expires when its
-        ``num_timeout`` reaches the limit).  FreeBSD's syncache has no such rule.
+        """How many SYN-ACK retransmissions a request may still make (:func:`synack_retry_limit`).
 
         Examples
         --------
@@ -218,7 +388,7 @@ class Listener:
         >>> p = get_profile("linux").params
         >>> def child(now, remote):
         ...     return Connection(p, local=("10.0.0.1", 80), remote=remote, iss=7, passive=True)
-        >>> lst = Listener(p, local=("10.0.0.1", 80), backlog=8, make_child=child)
+        >>> lst = Listener(0.0, p, local=("10.0.0.1", 80), backlog=8, make_child=child)
         >>> for port in range(5000, 5005):
         ...     syn = parse_segment("S 0:0(0) win 65535").replace(src_port=port, dst_port=80)
         ...     _ = lst.segment_arrives(0.0, "10.0.0.2", syn, send=lambda s: None)
@@ -229,37 +399,20 @@ class Listener:
         >>> lst.synack_retry_limit()
         2
         """
-        limit = self.params.synack_retries
-        if self.params.os != "linux":
-            return limit
-        qlen = len(self.syn_queue)
-        if qlen << 1 > max(8, self.backlog):
-            young = sum(1 for c in self.syn_queue.values() if c.retransmits == 0) << 1
-            while limit > 2:
-                if qlen < young:
-                    break
-                limit -= 1
-                young <<= 1
-        return limit
+        young = sum(1 for c in self.syn_queue.values() if c.retransmits == 0)
+        return synack_retry_limit(self.params, len(self.syn_queue), young, self.backlog)
 
     def accept_queue_full(self) -> bool:
-        """``sk_acceptq_is_full()``: MORE than ``backlog`` children wait (so backlog + 1 fit).
-
-        Notes
-        -----
-        include/net/sock.h: ``READ_ONCE(sk->sk_ack_backlog) > READ_ONCE(sk->sk_max_ack_backlog)``.
+        """``sk_acceptq_is_full()``: MORE than ``backlog`` children wait (see :func:`accept_queue_is_full`).
 
         Examples
         --------
         >>> from tcpkit.engine.profiles import get_profile
-        >>> lst = Listener(get_profile("linux").params, local=("a", 80), backlog=1, make_child=print)
+        >>> lst = Listener(0.0, get_profile("linux").params, local=("a", 80), backlog=1, make_child=print)
         >>> lst.accept_queue.extend(["c1", "c2"]); lst.accept_queue_full()    # backlog 1 holds two
         True
         """
-        if self.params.os == "freebsd":
-            # sonewconn(): over when sol_qlen > 3 * sol_qlimit / 2 (sys/kern/uipc_socket.c)
-            return len(self.accept_queue) > 3 * self.backlog // 2
-        return len(self.accept_queue) > self.backlog
+        return accept_queue_is_full(self.params, len(self.accept_queue), self.backlog)
 
     # ------------------------------------------------------------------ segments
     def segment_arrives(self, now: float, src_addr: str, seg: Segment, *, send: Send) -> Connection | None:
@@ -312,9 +465,10 @@ class Listener:
             self._count(now, "ListenDrops")
             self._drop(now, seg, "accept queue full")
             return None
-        if not want_cookie and not p.syncookies and p.max_syn_backlog - len(self.syn_queue) < (p.max_syn_backlog >> 2):
+        if not want_cookie and syn_backlog_reserved(p, len(self.syn_queue)):
             # the last quarter of tcp_max_syn_backlog is kept for peers proven alive
             # (tcp_peer_is_proven); this model has no TCP metrics cache, so none is proven.
+            # Counted as ListenDrops only (TCPReqQFullDrop is tcp_syn_flood_action()'s).
             self._count(now, "ListenDrops")
             self._drop(now, seg, "tcp_max_syn_backlog: last quarter kept for proven peers")
             return None
@@ -332,7 +486,7 @@ class Listener:
                 seed=self.cookie_seed,
             )
             child.iss = child.snd_una = child.snd_nxt = child.snd_max = c.cookie
-            child.accept_syn(now, seg)
+            child.accept_syn(now, seg, cookie=True)
             for out in child.take_outgoing():
                 send(out)
             self._count(now, "SyncookiesSent")
@@ -369,7 +523,7 @@ class Listener:
         Examples
         --------
         >>> from tcpkit.engine.profiles import get_profile
-        >>> lst = Listener(get_profile("linux").params, local=("a", 80), backlog=1, make_child=print)
+        >>> lst = Listener(0.0, get_profile("linux").params, local=("a", 80), backlog=1, make_child=print)
         >>> lst.no_recent_overflow(5.0)
         True
         >>> lst._note_overflow(5.0); lst.no_recent_overflow(100.0), lst.no_recent_overflow(126.0)
@@ -401,15 +555,13 @@ class Listener:
             return True, None
         child = self.make_child(now, (src_addr, seg.src_port))
         child.listener = self
-        from .segment import MSS
-
         syn = Segment(
             src_port=seg.src_port,
             dst_port=seg.dst_port,
             seq=(seg.seq - 1) & 0xFFFFFFFF,
             flags=Flags.SYN,
             window=seg.window,
-            options=(MSS(mss),),
+            options=(MSS(mss), *syncookies.options_from_ack(seg)),
         )
         cookie = (seg.ack - 1) & 0xFFFFFFFF
         child.iss = child.snd_una = child.snd_nxt = child.snd_max = cookie
@@ -474,7 +626,7 @@ class Listener:
         if self.syn_queue.pop(child.conn_id, None) is not None:
             self._emit_queue(now)
 
-    def accept(self, now: float = 0.0) -> Connection | None:
+    def accept(self, now: float) -> Connection | None:
         """The oldest child of the accept queue, or ``None``."""
         while self.accept_queue:
             c = self.accept_queue.popleft()
@@ -497,7 +649,7 @@ class Listener:
         Examples
         --------
         >>> from tcpkit.engine.profiles import get_profile
-        >>> lst = Listener(get_profile("linux").params, local=("a", 80), backlog=4, make_child=print)
+        >>> lst = Listener(0.0, get_profile("linux").params, local=("a", 80), backlog=4, make_child=print)
         >>> lst.close(1.0), lst.state
         ([], <State.CLOSED: 'CLOSED'>)
         """

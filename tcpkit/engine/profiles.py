@@ -43,8 +43,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import KnobError, RemovedKnobError
+from .osrules import FREEBSD, LINUX, RFC9293, OsRules
 
-__all__ = ["Knob", "Profile", "Params", "get_profile", "PROFILES", "REMOVED_KNOBS"]
+__all__ = ["Knob", "Profile", "Params", "get_profile", "PROFILES", "REMOVED_KNOBS", "TCP_BACKOFF"]
+
+#: FreeBSD ``tcp_backoff[]`` (sys/netinet/tcp_timer.c): RTO multipliers per retransmission, SYNs included.
+#: (Before FreeBSD 13 SYNs used ``tcp_syn_backoff[] = {1, 1, 1, 1, 1, 2, 4, ...}`` with a 3 s first RTO.)
+TCP_BACKOFF = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 512, 512, 512)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +160,18 @@ def _fmt(x: float | None) -> str:
 class Params:
     """What the engine needs to know, the same fields for every profile.
 
-    Times are in seconds.
+    Times are in seconds.  Besides the knobs, a few fields are facts of a kernel version
+    (there is no sysctl for them); each names the version it follows:
+
+    syn_queue_full_above_backlog : bool
+        Linux ``inet_csk_reqsk_queue_is_full()`` (include/net/inet_connection_sock.h): True
+        when the SYN queue is full only when it holds MORE than the listen backlog
+        (``qlen > sk_max_ack_backlog``, so ``backlog + 1`` requests fit and ``listen(0)``
+        admits one), as since Linux 6.13 (commit 3479c7549fb1, "tcp/dccp: allow a connection
+        when sk_max_ack_backlog is zero", January 2025, also taken into the 5.15, 6.1, 6.6 and
+        6.12 stable series); False for the ``>=`` of Linux 4.4 (commit ef547f2ac16b, "tcp:
+        remove max_qlen_log") to 6.12.  The ``linux`` profile follows the current kernel
+        (True); other profiles ignore it.
     """
 
     os: str
@@ -163,7 +179,7 @@ class Params:
     time_wait: float
     syn_retries: int
     syn_linear_timeouts: int
-    syn_backoff: tuple[float, ...]  # multipliers of rto_initial for SYN retransmissions (FreeBSD); () = exponential
+    syn_backoff: tuple[float, ...]  # FreeBSD tcp_backoff[] for SYN/SYN-ACK timeouts (plus rexmit_slop); () = Linux/RFC
     connect_timeout: float | None  # FreeBSD keepinit: give up connecting after this long
     synack_retries: int
     data_retries: int
@@ -193,7 +209,16 @@ class Params:
     initial_cwnd: int
     port_low: int
     port_high: int
+    mtu: int  # the interface MTU (the MSS offered follows from it)
+    max_tw_buckets: int | None  # most TIME_WAIT sockets a host keeps (None: no limit)
+    rexmit_slop: float  # added to backed-off SYN/SYN-ACK timeouts (FreeBSD TCPT_RANGESET)
+    ecn_syn_retries: int | None  # ECN requested on the SYN and this many retransmissions (None: not requested)
+    syn_drop_options_after: int | None  # SYN retransmissions after which options are dropped (None: never)
+    rules: OsRules  # how this OS differs from the others (tcpkit.engine.osrules)
+    rcvbuf: int  # a new socket's receive buffer before SO_RCVBUF
+    sndbuf: int  # a new socket's send buffer before SO_SNDBUF
     extra: Mapping[str, Any] = field(default_factory=dict)
+    syn_queue_full_above_backlog: bool = False
 
 
 def _k(
@@ -452,14 +477,42 @@ LINUX_KNOBS: tuple[Knob, ...] = (
     _k(
         "tcp_rmem_max",
         "net.ipv4.tcp_rmem",
-        6291456,
+        33554432,
         "bytes",
         "int",
         4096,
         1 << 30,
-        "Largest receive buffer (third value of tcp_rmem); sets the window scale offered.",
-        "最大接收缓冲区（tcp_rmem 第三个值），决定通告的窗口缩放因子。",
-        _IPS,
+        "Largest receive buffer (third value of tcp_rmem, 32 MB since Linux 6.16, 6 MB before); sets the window "
+        "scale offered (10 for 32 MB, 7 for 6 MB).",
+        "最大接收缓冲区（tcp_rmem 第三个值，Linux 6.16 起为 32 MB，之前为 6 MB），"
+        "决定通告的窗口缩放因子（32 MB 对应 10，6 MB 对应 7）。",
+        _IPS + "; commit 572be9bf9d0d (tcp: increase tcp_rmem[2] to 32 MB)",
+    ),
+    _k(
+        "tcp_max_tw_buckets",
+        "net.ipv4.tcp_max_tw_buckets",
+        262144,
+        "sockets",
+        "int",
+        0,
+        1 << 30,
+        "Most TIME_WAIT sockets the host keeps; beyond it a closing socket skips TIME_WAIT (TCPTimeWaitOverflow). "
+        "The default is half the established-hash size, which depends on memory.",
+        "主机保留的 TIME_WAIT 套接字上限；超出时关闭的套接字跳过 TIME_WAIT（计数 TCPTimeWaitOverflow）。"
+        "默认值为已建立连接哈希表大小的一半，随内存而定。",
+        _IPS + "; net/ipv4/tcp_ipv4.c tcp_sk_init(), net/ipv4/inet_timewait_sock.c inet_twsk_alloc()",
+    ),
+    _k(
+        "mtu",
+        None,
+        1500,
+        "bytes",
+        "int",
+        68,
+        65536,
+        "Interface MTU (ip link set dev ... mtu; 65536 on lo). The MSS offered is min(MTU, 65535) - 40 for IPv4.",
+        "接口 MTU（ip link set dev ... mtu；lo 为 65536）。通告的 MSS 为 min(MTU, 65535) - 40（IPv4）。",
+        "net/ipv4/route.c ipv4_default_advmss() (IPV4_MAX_PMTU = 65535)",
     ),
     _k(
         "rto_initial",
@@ -668,6 +721,79 @@ FREEBSD_KNOBS: tuple[Knob, ...] = (
         "Upper bound on listen() backlog (formerly kern.ipc.somaxconn).",
         "listen() backlog 的上限（旧名 kern.ipc.somaxconn）。",
         "sys/kern/uipc_socket.c",
+    ),
+    _k(
+        "maxsockbuf",
+        "kern.ipc.maxsockbuf",
+        2097152,
+        "bytes",
+        "int",
+        1024,
+        (1 << 32) - 1,
+        "Largest socket buffer; the window scale offered is the smallest s with 65535 << s >= maxsockbuf (max 14).",
+        "套接字缓冲区上限；通告的窗口缩放因子为满足 65535 << s >= maxsockbuf 的最小 s（最大 14）。",
+        "sys/kern/uipc_sockbuf.c sb_max; sys/netinet/tcp_usrreq.c tcp_connect(), tcp_syncache.c syncache_add()",
+    ),
+    _k(
+        "mtu",
+        None,
+        1500,
+        "bytes",
+        "int",
+        72,
+        65535,
+        "Interface MTU (ifconfig ... mtu; 16384 on lo0). The MSS offered is MTU - 40 for IPv4.",
+        "接口 MTU（ifconfig ... mtu；lo0 为 16384）。通告的 MSS 为 MTU - 40（IPv4）。",
+        "sys/netinet/tcp_subr.c tcp_maxmtu(); tcp_input.c tcp_mssopt()",
+    ),
+    _k(
+        "ecn_enable",
+        "net.inet.tcp.ecn.enable",
+        2,
+        "",
+        "choice",
+        None,
+        None,
+        "ECN (RFC 3168): 0 off, 1 request it on outgoing SYNs (flags E and W) and accept it, 2 only accept it.",
+        "ECN（RFC 3168）：0 关闭，1 在发出的 SYN 上请求（E 与 W 标志）并接受，2 只接受。",
+        "sys/netinet/tcp_ecn.c tcp_ecn_output_syn_sent()",
+        choices=(0, 1, 2),
+    ),
+    _k(
+        "ecn_maxretries",
+        "net.inet.tcp.ecn.maxretries",
+        1,
+        "count",
+        "int",
+        0,
+        127,
+        "SYN retransmissions that still ask for ECN; later ones go without E and W.",
+        "仍然请求 ECN 的 SYN 重传次数；之后的重传不带 E 与 W。",
+        "sys/netinet/tcp_ecn.c tcp_ecn_output_syn_sent()",
+    ),
+    _k(
+        "rexmit_slop",
+        "net.inet.tcp.rexmit_slop",
+        200,
+        "ms",
+        "int",
+        0,
+        60000,
+        "Added to every backed-off retransmission timeout (TCPT_RANGESET).",
+        "加到每个退避后的重传超时上的余量（TCPT_RANGESET）。",
+        "sys/netinet/tcp_timer.h TCPTV_CPU_VAR, TCPT_RANGESET",
+    ),
+    _k(
+        "rexmit_drop_options",
+        "net.inet.tcp.rexmit_drop_options",
+        0,
+        "",
+        "bool",
+        None,
+        None,
+        "Send the 4th and later SYN without window scale, timestamps and SACK (for broken middleboxes).",
+        "第 4 次及以后的 SYN 不带窗口缩放、时间戳与 SACK（应对有问题的中间设备）。",
+        "sys/netinet/tcp_timer.c tcp_timer_rexmt()",
     ),
     _k(
         "rfc1323",
@@ -924,6 +1050,18 @@ RFC9293_KNOBS: tuple[Knob, ...] = (
         "listen backlog 上限。",
         "",
     ),
+    _k(
+        "mtu",
+        None,
+        1500,
+        "bytes",
+        "int",
+        68,
+        65535,
+        "Interface MTU; the MSS offered is MTU - 40 (IPv4 and TCP headers without options).",
+        "接口 MTU；通告的 MSS 为 MTU - 40（不含选项的 IPv4 与 TCP 头部）。",
+        "RFC 9293 §3.7.1; RFC 879",
+    ),
 )
 
 #: Knobs that used to exist, and why they are gone.
@@ -952,7 +1090,7 @@ def _derive_linux(v: Mapping[str, Any]) -> Params:
         connect_timeout=None,
         synack_retries=v["tcp_synack_retries"],
         data_retries=v["tcp_retries2"],
-        orphan_retries=v["tcp_orphan_retries"] or 8,
+        orphan_retries=v["tcp_orphan_retries"],  # 0: tcp_orphan_retries() picks 8 while the RTO is below rto_max
         rto_initial=v["rto_initial"],
         rto_min=v["rto_min"],
         rto_max=v["rto_max"],
@@ -971,13 +1109,22 @@ def _derive_linux(v: Mapping[str, Any]) -> Params:
         timestamps=v["tcp_timestamps"] != 0,
         sack=v["tcp_sack"],
         window_scaling=v["tcp_window_scaling"],
-        mss=1460,
+        mss=min(v["mtu"], 65535) - 40,  # ipv4_default_advmss(): IPV4_MAX_PMTU - header sizes
         rmem_max=v["tcp_rmem_max"],
         syn_window=64240,
         delayed_ack=v["delayed_ack"],
         initial_cwnd=10,
         port_low=v["ip_local_port_low"],
         port_high=v["ip_local_port_high"],
+        mtu=v["mtu"],
+        max_tw_buckets=v["tcp_max_tw_buckets"],
+        rexmit_slop=0.0,
+        ecn_syn_retries=None,
+        syn_drop_options_after=None,
+        rules=LINUX,
+        rcvbuf=131072,  # tcp_rmem[1] since 4.20
+        sndbuf=262144,  # 2 x tcp_wmem[1], as getsockopt(SO_SNDBUF) reports it
+        syn_queue_full_above_backlog=True,
     )
 
 
@@ -987,9 +1134,9 @@ def _derive_freebsd(v: Mapping[str, Any]) -> Params:
         os="freebsd",
         msl=msl,
         time_wait=2 * msl,
-        syn_retries=12,
+        syn_retries=12,  # V_tcp_retries = TCP_MAXRXTSHIFT
         syn_linear_timeouts=0,
-        syn_backoff=(1, 1, 1, 1, 1, 2, 4, 8, 16, 32, 64, 64, 64),
+        syn_backoff=TCP_BACKOFF,
         connect_timeout=v["keepinit"] / 1000.0,
         synack_retries=v["rexmtlimit"],
         data_retries=12,
@@ -1012,14 +1159,22 @@ def _derive_freebsd(v: Mapping[str, Any]) -> Params:
         timestamps=v["rfc1323"],
         sack=v["sack_enable"],
         window_scaling=v["rfc1323"],
-        mss=1460,
+        mss=v["mtu"] - 40,  # tcp_mssopt(): if_mtu - min_protoh
         rmem_max=v["recvspace"],
         syn_window=65535,
         delayed_ack=v["delacktime"] / 1000.0,
         initial_cwnd=10,
         port_low=v["portrange_first"],
         port_high=v["portrange_last"],
-        extra={"recvspace": v["recvspace"], "sendspace": v["sendspace"]},
+        mtu=v["mtu"],
+        max_tw_buckets=None,
+        rexmit_slop=v["rexmit_slop"] / 1000.0,
+        ecn_syn_retries=v["ecn_maxretries"] if v["ecn_enable"] == 1 else None,
+        syn_drop_options_after=3 if v["rexmit_drop_options"] else None,
+        rules=FREEBSD,
+        rcvbuf=v["recvspace"],
+        sndbuf=v["sendspace"],
+        extra={"recvspace": v["recvspace"], "sendspace": v["sendspace"], "maxsockbuf": v["maxsockbuf"]},
     )
 
 
@@ -1054,13 +1209,21 @@ def _derive_rfc9293(v: Mapping[str, Any]) -> Params:
         timestamps=False,
         sack=False,
         window_scaling=False,
-        mss=1460,
+        mss=v["mtu"] - 40,
         rmem_max=65535,
         syn_window=65535,
         delayed_ack=0.0,
         initial_cwnd=10,
         port_low=49152,
         port_high=65535,
+        mtu=v["mtu"],
+        max_tw_buckets=None,
+        rexmit_slop=0.0,
+        ecn_syn_retries=None,
+        syn_drop_options_after=None,
+        rules=RFC9293,
+        rcvbuf=65535,
+        sndbuf=65535,
     )
 
 

@@ -44,6 +44,8 @@ reference ``vectors.h`` (key ``00 01 .. 0f``, messages ``""``, ``00``, ``00 01``
 
 from __future__ import annotations
 
+import random
+
 from .errors import ParameterError
 
 __all__ = ["siphash24", "siphash_3u32", "siphash_4u32", "key_from_seed"]
@@ -186,8 +188,6 @@ def key_from_seed(seed: int | str, label: str) -> bytes:
     >>> len(key_from_seed(0, "syncookie0"))
     16
     """
-    import random
-
     if isinstance(seed, bool) or not isinstance(seed, int | str):
         raise ParameterError("seed", seed, "an integer or a string")
     # A str seed is hashed with SHA-512 by random.Random, the same in every process.

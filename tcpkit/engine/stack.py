@@ -17,8 +17,8 @@ Examples
 >>> from tcpkit.engine.errors import TcpError
 >>> srv = Stack(name="server", addr="10.0.0.1", profile="linux", seed=1)
 >>> cli = Stack(name="client", addr="10.0.0.2", profile="linux", seed=2)
->>> lfd = srv.socket(); srv.bind(lfd, 80); srv.listen(0.0, lfd, backlog=8)
->>> fd = cli.socket()
+>>> lfd = srv.socket(0.0); srv.bind(0.0, lfd, 80); srv.listen(0.0, lfd, backlog=8)
+>>> fd = cli.socket(0.0)
 >>> try:
 ...     cli.connect(0.0, fd, "10.0.0.1", 80)
 ... except TcpError as e:
@@ -50,6 +50,8 @@ open a new incarnation (Linux ``tcp_timewait_state_process()``, FreeBSD
 from __future__ import annotations
 
 import hashlib
+import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,11 +59,13 @@ from typing import Any
 from .connection import SHUT_RD, SHUT_RDWR, SHUT_WR, Connection, default_rcvbuf, default_sndbuf
 from .errors import ParameterError, TcpError
 from .events import CallMade, ConnId, CounterChanged, SegmentDropped, SegmentReceived, SegmentSent, Tracer, TraceRecord
+from .isn import make_isn
 from .listener import COUNTERS, Listener
 from .profiles import Profile, get_profile
 from .segment import Flags, Segment
 from .seqnum import MASK, seq_add, seq_gt
 from .states import Event, State, lookup
+from .tcb import TimeWaitBuckets
 
 __all__ = ["Stack", "Datagram", "SocketInfo", "O_NONBLOCK", "SOCKOPTS"]
 
@@ -117,21 +121,37 @@ class _Socket:
     nonblocking: bool = False
     explicit: bool = False  # bound by bind(), not by connect()
     opts: dict[str, Any] = field(default_factory=dict)
+    connecting: bool = False  # connect() started and its outcome not yet reported (Linux SS_CONNECTING)
 
 
 #: ``tcp_tw_reuse_delay`` (ip-sysctl.rst, Linux 6.13+; before: "more than 1 s" in whole seconds), seconds.
 TW_REUSE_DELAY = 1.0
 
 
-class _DefaultIsn:
-    """Deterministic fallback ISNs (a hash of seed and 4-tuple plus a 4 us clock)."""
+def _integer(name: str, value: Any, lo: int, hi: int, allowed: str) -> int:
+    """``value`` as an int in ``[lo, hi]`` (numpy integers welcome), or a ParameterError naming ``name``."""
+    if type(value) is int and lo <= value <= hi:  # the common case, without the ABC check
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not lo <= int(value) <= hi:
+        raise ParameterError(name, value, allowed)
+    return int(value)
 
-    def __init__(self, seed: int) -> None:
-        self.seed = seed
 
-    def __call__(self, now: float, conn: ConnId) -> int:
-        h = hashlib.blake2b(repr((self.seed, conn)).encode(), digest_size=4).digest()
-        return (int.from_bytes(h, "big") + int(now * 250_000)) & MASK
+def _time(now: Any) -> float:
+    """``now`` as a float (seconds of virtual time), or a ParameterError."""
+    if type(now) is float and 0.0 <= now < math.inf:  # the common case, without the ABC check
+        return now
+    if isinstance(now, bool) or not isinstance(now, numbers.Real) or not math.isfinite(now) or now < 0:
+        raise ParameterError("now", now, "a time in seconds (a finite number >= 0)")
+    return float(now)
+
+
+def _resolve_profile(profile: Any) -> Profile:
+    if isinstance(profile, Profile):
+        return profile
+    if isinstance(profile, str):
+        return get_profile(profile)
+    raise ParameterError("profile", profile, "a profile name (linux, freebsd, rfc9293) or a Profile")
 
 
 class Stack:
@@ -170,13 +190,17 @@ class Stack:
         ts_offset: int | None = None,
         first_fd: int = 3,
     ) -> None:
+        if not isinstance(name, str):
+            raise ParameterError("name", name, "a host name (text)")
+        if not isinstance(addr, str) or not addr:
+            raise ParameterError("addr", addr, "an IP address as text, e.g. '192.0.2.1'")
         self.name = name
         self.addr = addr
-        self.profile = get_profile(profile) if isinstance(profile, str) else profile
+        self.profile = _resolve_profile(profile)
         self.params = self.profile.params
-        self.seed = seed
+        self.seed = _integer("seed", seed, -(1 << 63), 1 << 63, "an integer")
         self.tracer = tracer
-        self.isn = isn if isn is not None else _make_default_isn(self.params.os, seed)
+        self.isn = isn if isn is not None else make_isn(self.params.rules.isn_algorithm, seed=seed)
         self.ts_offset = ts_offset
         self.first_fd = first_fd
         self.fds: dict[int, _Socket] = {}
@@ -194,16 +218,21 @@ class Stack:
                 "TCPAbortOnClose": 0,
                 "PAWSEstab": 0,
                 "TWRecycled": 0,
+                "EmbryonicRsts": 0,
+                "TCPLossProbes": 0,
+                "TCPSynRetrans": 0,
+                "TCPTimeWaitOverflow": 0,
             }
         )
+        #: the host's TIME_WAIT sockets, counted against ``tcp_max_tw_buckets``
+        self.tw_buckets = TimeWaitBuckets()
         self._out: list[Datagram] = []
         self._port_counter = 0
-        self._now = 0.0
         self._isn_override: dict[ConnId, int] = {}
 
     def set_profile(self, profile: str | Profile) -> None:
         """Change the knobs (``sysctl -w``): sysctls are global, so live connections see them too."""
-        self.profile = get_profile(profile) if isinstance(profile, str) else profile
+        self.profile = _resolve_profile(profile)
         self.params = self.profile.params
         for c in self.conns.values():
             c.params = self.params
@@ -231,17 +260,19 @@ class Stack:
 
     # ------------------------------------------------------------------ descriptors
     def _sock(self, fd: int) -> _Socket:
+        fd = _integer("fd", fd, -(1 << 31), (1 << 31) - 1, "a socket descriptor (an integer)")
         s = self.fds.get(fd)
         if s is None:
             raise TcpError("EBADF", f"fd {fd} is not an open socket (open: {sorted(self.fds) or 'none'})")
         return s
 
-    def socket(self, now: float = 0.0) -> int:
+    def socket(self, now: float) -> int:
         """A new TCP socket; returns the lowest free descriptor (from ``first_fd``).
 
-        >>> Stack().socket()
+        >>> Stack().socket(0.0)
         3
         """
+        now = _time(now)
         fd = self.first_fd
         while fd in self.fds:
             fd += 1
@@ -269,6 +300,7 @@ class Stack:
             tracer=self.tracer,
             passive=passive,
             counters=self.counters,
+            tw_buckets=self.tw_buckets,
         )
         if opts:
             self._apply_opts(now, conn, opts)
@@ -277,10 +309,14 @@ class Stack:
     def _ts_offset(self, cid: ConnId) -> int:
         if self.ts_offset is not None:
             return self.ts_offset
-        if self.params.os == "linux":
-            h = hashlib.blake2b(repr((self.seed, "ts", cid)).encode(), digest_size=4).digest()
-            return int.from_bytes(h, "big")
+        if self.params.rules.ts_offset_per_connection:
+            return self._seeded("ts", cid)
         return 0
+
+    def _seeded(self, *parts: object) -> int:
+        """A 32-bit number fixed by the seed and ``parts``: the one place the Stack hashes its seed."""
+        h = hashlib.blake2b(repr((self.seed, *parts)).encode(), digest_size=4).digest()
+        return int.from_bytes(h, "big")
 
     # ------------------------------------------------------------------ bind / ports
     def _port_in_use(self, addr: str, port: int, *, reuse: bool, exclude: int | None = None) -> bool:
@@ -299,7 +335,7 @@ class Stack:
                 return True
         return False
 
-    def bind(self, fd: int, port: int = 0, addr: str | None = None, *, now: float = 0.0) -> None:
+    def bind(self, now: float, fd: int, port: int = 0, addr: str | None = None) -> None:
         """Give the socket a local address (``port=0``: an ephemeral port).
 
         Raises
@@ -308,23 +344,34 @@ class Stack:
             ``EADDRINUSE`` when another socket holds the port (SO_REUSEADDR lets a
             new socket share it with TIME_WAIT and closed sockets, not with a listener);
             ``EINVAL`` when the socket is already bound.
+        ParameterError
+            When ``port`` is not an integer from 0 to 65535 or ``addr`` is not text.
+
+        Examples
+        --------
+        >>> st = Stack(); fd = st.socket(0.0); st.bind(0.0, fd, "80")
+        Traceback (most recent call last):
+        ...
+        tcpkit.engine.errors.ParameterError: parameter port = '80' is not allowed: expected an integer from 0 to 65535
         """
+        now = _time(now)
         s = self._sock(fd)
+        port = _integer("port", port, 0, 65535, "an integer from 0 to 65535")
+        if addr is not None and (not isinstance(addr, str) or not addr):
+            raise ParameterError("addr", addr, "an IP address as text, or None for the host's address")
         text = f"bind({fd}, {addr or self.addr}:{port})"
         if s.local is not None:
             raise self._fail(now, text, TcpError("EINVAL", f"fd {fd} is already bound to port {s.local[1]}"))
-        if not 0 <= port <= 65535:
-            raise ParameterError("port", port, "an integer from 0 to 65535")
         a = addr or self.addr
         if port == 0:
-            port = self._ephemeral(a, None)
+            port = self._ephemeral(now, a, None)
         elif self._port_in_use(a, port, reuse=bool(s.opts.get("SO_REUSEADDR")), exclude=fd):
             raise self._fail(now, text, TcpError("EADDRINUSE", f"port {port} is in use"))
         s.local = (a, port)
         s.explicit = True
         self._call(now, text, "0")
 
-    def _ephemeral(self, addr: str, remote: tuple[str, int] | None, now: float = 0.0) -> int:
+    def _ephemeral(self, now: float, addr: str, remote: tuple[str, int] | None) -> int:
         """Linux-like ephemeral port choice: hashed offset, then increments (``__inet_hash_connect``).
 
         For ``connect`` (``remote`` given) a port is free when the 4-tuple is unused and no
@@ -335,22 +382,21 @@ class Stack:
         """
         low, high = self.params.port_low, self.params.port_high
         span = high - low + 1
-        key = repr((self.seed, addr, remote)).encode()
-        offset = int.from_bytes(hashlib.blake2b(key, digest_size=4).digest(), "big") + self._port_counter
-        linux = self.params.os == "linux"
-        if linux:
+        offset = self._seeded(addr, remote) + self._port_counter
+        parity = self.params.rules.ephemeral_parity
+        if parity:
             # connect() tries ports of one parity first, bind() the other (Linux >= 4.6)
             offset = (offset & ~1) | (0 if remote is not None else 1)
         for i in range(span):
-            if linux and span % 2 == 0:
+            if parity and span % 2 == 0:
                 step = 2 * i if 2 * i < span else 2 * (i - span // 2) + 1
             else:
-                step = 2 * i if linux else i
+                step = 2 * i if parity else i
             port = low + (offset + step) % span
             if remote is not None:
                 held = self.conns.get((addr, port, remote[0], remote[1]))
                 taken = (
-                    held is not None and not (held.state is State.TIME_WAIT and self._tw_reuse_ok(held, now))
+                    held is not None and not (held.state is State.TIME_WAIT and self._tw_reuse_ok(now, held))
                 ) or any(
                     x.local is not None and x.local[1] == port and (x.explicit or x.listener is not None)
                     for x in self.fds.values()
@@ -358,7 +404,7 @@ class Stack:
             else:
                 taken = self._port_in_use(addr, port, reuse=False) or any(cid[1] == port for cid in self.conns)
             if not taken:
-                self._port_counter += 2 if linux else 1
+                self._port_counter += 2 if parity else 1
                 return port
         raise TcpError("EADDRNOTAVAIL", f"no free ephemeral port in {low}-{high}")
 
@@ -368,11 +414,17 @@ class Stack:
 
         Examples
         --------
-        >>> st = Stack(); fd = st.socket(); st.bind(fd, 80); st.listen(0.0, fd, backlog=16)
+        >>> st = Stack(); fd = st.socket(0.0); st.bind(0.0, fd, 80); st.listen(0.0, fd, backlog=16)
         >>> st.state(fd), st.sockets()[0].conn
         (<State.LISTEN: 'LISTEN'>, ('192.0.2.1', 80, '0.0.0.0', 0))
+        >>> st.listen(0.0, fd, "8")
+        Traceback (most recent call last):
+        ...
+        tcpkit.engine.errors.ParameterError: parameter backlog = '8' is not allowed: expected an integer (the ...
         """
+        now = _time(now)
         s = self._sock(fd)
+        backlog = _integer("backlog", backlog, -(1 << 31), (1 << 31) - 1, "an integer (the accept-queue length)")
         text = f"listen({fd}, {backlog})"
         if s.conn is not None:
             raise self._fail(now, text, TcpError("EINVAL", f"fd {fd} is connected"))
@@ -381,7 +433,7 @@ class Stack:
             self._call(now, text, "0")
             return
         if s.local is None:
-            s.local = (self.addr, self._ephemeral(self.addr, None))
+            s.local = (self.addr, self._ephemeral(now, self.addr, None))
         for other in self.fds.values():
             if (
                 other is not s
@@ -398,6 +450,7 @@ class Stack:
             return self._make_conn(t, local, remote, passive=True, opts=opts)
 
         s.listener = Listener(
+            now,
             self.params,
             local=s.local,
             backlog=backlog,
@@ -406,7 +459,6 @@ class Stack:
             tracer=self.tracer,
             counters=self.counters,
             cookie_seed=self.seed,
-            now=now,
         )
         self.listeners[s.local] = s.listener
         self._call(now, text, "0")
@@ -416,12 +468,13 @@ class Stack:
 
         Examples
         --------
-        >>> st = Stack(); fd = st.socket(); st.bind(fd, 80); st.listen(0.0, fd)
+        >>> st = Stack(); fd = st.socket(0.0); st.bind(0.0, fd, 80); st.listen(0.0, fd)
         >>> st.accept(0.0, fd)
         Traceback (most recent call last):
         ...
         tcpkit.engine.errors.TcpError: EAGAIN (Resource temporarily unavailable): no connection is waiting
         """
+        now = _time(now)
         s = self._sock(fd)
         text = f"accept({fd})"
         if s.listener is None:
@@ -435,7 +488,6 @@ class Stack:
         ns.local = conn.local
         ns.conn = conn
         ns.opts = dict(s.opts)
-        self._count(now, "PassiveOpens")
         self._call(now, text, str(nfd))
         return nfd
 
@@ -448,13 +500,15 @@ class Stack:
         TcpError
             ``EINPROGRESS`` (success), ``EALREADY`` (still connecting), ``EISCONN``,
             the pending error of a failed attempt, or ``EADDRNOTAVAIL``.
+        ParameterError
+            When ``addr`` is not text or ``port`` not an integer from 1 to 65535.
         """
+        now = _time(now)
         s = self._sock(fd)
-        text = f"connect({fd}, {addr}:{port})"
         if not isinstance(addr, str) or not addr:
             raise ParameterError("address", addr, "an IP address as text, e.g. '192.0.2.1'")
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port <= 65535:
-            raise ParameterError("port", port, "an integer from 1 to 65535")
+        port = _integer("port", port, 1, 65535, "an integer from 1 to 65535")
+        text = f"connect({fd}, {addr}:{port})"
         if s.listener is not None:
             raise self._fail(now, text, TcpError("EINVAL", f"fd {fd} is listening"))
         if s.conn is not None:
@@ -465,38 +519,46 @@ class Stack:
                 raise self._fail(now, text, TcpError("EISCONN", f"fd {fd} is connected ({st.value})"))
             pending = s.conn.take_error()
             if pending:
+                # __inet_stream_connect(): the failed attempt is reported (sock_error) and the
+                # socket is unconnected again: the next connect() sends a new SYN
+                s.connecting = False
                 raise self._fail(now, text, TcpError(pending, "the earlier connect failed"))
+            if s.connecting and s.nonblocking:
+                # ... and when SO_ERROR has already taken the error: -ECONNABORTED
+                s.connecting = False
+                raise self._fail(now, text, TcpError("ECONNABORTED", "the earlier connect failed"))
             if s.conn.ever_connected:
                 raise self._fail(now, text, TcpError("EISCONN", "the connection has closed"))
         remote = (addr, port)
         if s.local is None:
             try:
-                s.local = (self.addr, self._ephemeral(self.addr, remote, now))
+                s.local = (self.addr, self._ephemeral(now, self.addr, remote))
             except TcpError as err:
                 raise self._fail(now, text, err) from None
         local = (s.local[0] if s.local[0] != "0.0.0.0" else self.addr, s.local[1])
         cid = (local[0], local[1], addr, port)
         old = self.conns.get(cid)
         if old is not None:
-            if old.state is State.TIME_WAIT and self._tw_reuse_ok(old, now):
+            if old.state is State.TIME_WAIT and self._tw_reuse_ok(now, old):
                 old.abort(now)  # tcp_twsk_unique(): the TIME_WAIT socket gives way
-                self._collect(old, now)
+                self._collect(now, old)
                 del self.conns[cid]
                 self._count(now, "TWRecycled")  # LINUX_MIB_TIMEWAITRECYCLED
-                if self.params.os == "linux":
+                if self.params.rules.tw_isn_above_old:
                     # the new ISN continues above the old one (tcp_twsk_unique: tw_snd_nxt + 65535 + 2)
                     self._isn_override[cid] = seq_add(old.snd_nxt, 65535 + 2) or 1
             else:
                 raise self._fail(now, text, TcpError("EADDRNOTAVAIL", f"4-tuple {cid} is in use ({old.state.value})"))
         conn = self._make_conn(now, local, remote, passive=False, opts=s.opts)
         s.conn = conn
+        s.connecting = True
         self.conns[cid] = conn
         conn.open_active(now)
         self._count(now, "ActiveOpens")
-        self._collect(conn, now)
+        self._collect(now, conn)
         raise self._fail(now, text, TcpError("EINPROGRESS", "SYN sent"))
 
-    def _tw_reuse_ok(self, tw: Connection, now: float) -> bool:
+    def _tw_reuse_ok(self, now: float, tw: Connection) -> bool:
         """May an outgoing connection take over the 4-tuple of TIME_WAIT socket ``tw``?
 
         ``tcp_tw_reuse`` 1 (2: loopback only), timestamps in use on ``tw``, and its
@@ -511,9 +573,9 @@ class Stack:
         Examples
         --------
         >>> from tcpkit.engine.connection import handshake_pair
-        >>> c, _s = handshake_pair("linux")
+        >>> c, _s = handshake_pair(0.0, "linux")
         >>> st = Stack(profile=get_profile("linux", tcp_tw_reuse=1))
-        >>> st._tw_reuse_ok(c, now=0.5), st._tw_reuse_ok(c, now=1.5)
+        >>> st._tw_reuse_ok(0.5, c), st._tw_reuse_ok(1.5, c)
         (False, True)
         """
         mode = self.params.tw_reuse
@@ -534,6 +596,9 @@ class Stack:
 
     def send(self, now: float, fd: int, data: bytes | int) -> int:
         """Queue bytes (or a byte count) for sending; returns how many were accepted."""
+        now = _time(now)
+        if not isinstance(data, bytes | bytearray | memoryview):
+            data = _integer("send data", data, 0, 1 << 40, "bytes or a byte count >= 0")
         n = len(data) if isinstance(data, bytes | bytearray | memoryview) else data
         text = f"send({fd}, {n!r})"
         try:
@@ -541,19 +606,21 @@ class Stack:
             r = conn.send(now, data)
         except TcpError as err:
             raise self._fail(now, text, err) from None
-        self._collect(conn, now)
+        self._collect(now, conn)
         self._call(now, text, str(r))
         return r
 
     def recv(self, now: float, fd: int, n: int) -> bytes:
         """Up to ``n`` received bytes; ``b""`` at end of stream; ``EAGAIN`` when nothing yet."""
+        now = _time(now)
+        n = _integer("recv size", n, 0, 1 << 40, "a byte count >= 0")
         text = f"recv({fd}, {n})"
         try:
             conn = self._conn(fd, "recv")
             data = conn.recv(now, n)
         except TcpError as err:
             raise self._fail(now, text, err) from None
-        self._collect(conn, now)
+        self._collect(now, conn)
         self._call(now, text, str(len(data)))
         return data
 
@@ -562,12 +629,13 @@ class Stack:
 
         Examples
         --------
-        >>> st = Stack(); fd = st.socket()
+        >>> st = Stack(); fd = st.socket(0.0)
         >>> st.shutdown(0.0, fd, "SHUT_WR")
         Traceback (most recent call last):
         ...
         tcpkit.engine.errors.TcpError: ENOTCONN (Transport endpoint is not connected): shutdown on fd 3, which is ...
         """
+        now = _time(now)
         text = f"shutdown({fd}, {how})"
         if how not in (SHUT_RD, SHUT_WR, SHUT_RDWR):
             raise ParameterError("how", how, "SHUT_RD, SHUT_WR or SHUT_RDWR")
@@ -576,7 +644,7 @@ class Stack:
             conn.shutdown(now, how)
         except TcpError as err:
             raise self._fail(now, text, err) from None
-        self._collect(conn, now)
+        self._collect(now, conn)
         self._call(now, text, "0")
 
     def close(self, now: float, fd: int) -> None:
@@ -584,24 +652,26 @@ class Stack:
 
         Examples
         --------
-        >>> st = Stack(); fd = st.socket(); st.close(0.0, fd); st.fds
+        >>> st = Stack(); fd = st.socket(0.0); st.close(0.0, fd); st.fds
         {}
         """
+        now = _time(now)
         s = self._sock(fd)
+        fd = s.fd
         text = f"close({fd})"
         del self.fds[fd]
         if s.listener is not None:
             lst = s.listener
             dropped = lst.close(now, abort=self._linger_zero(s))
             for c in dropped:
-                self._collect(c, now)
+                self._collect(now, c)
                 self.conns.pop(c.conn_id, None)
             if s.local is not None:
                 self.listeners.pop(s.local, None)
         elif s.conn is not None:
             s.conn.close(now, linger_zero=self._linger_zero(s))
-            self._collect(s.conn, now)
-            self._cleanup(s.conn)
+            self._collect(now, s.conn)
+            self._cleanup(now, s.conn)
         self._call(now, text, "0")
 
     @staticmethod
@@ -614,20 +684,22 @@ class Stack:
 
         The same as ``close`` with ``SO_LINGER`` on and 0 seconds.
         """
+        now = _time(now)
         s = self._sock(fd)
+        fd = s.fd
         del self.fds[fd]
         if s.listener is not None:
             lst = s.listener
             for c in lst.close(now, abort=True):
-                self._collect(c, now)
+                self._collect(now, c)
                 self.conns.pop(c.conn_id, None)
             if s.local is not None:
                 self.listeners.pop(s.local, None)
         elif s.conn is not None:
             s.conn.orphan = True
             s.conn.abort(now)
-            self._collect(s.conn, now)
-            self._cleanup(s.conn)
+            self._collect(now, s.conn)
+            self._cleanup(now, s.conn)
         self._call(now, f"abort({fd})", "0")
 
     # ------------------------------------------------------------------ options
@@ -638,7 +710,7 @@ class Stack:
         ``SO_LINGER`` takes ``(on, seconds)``; ``TCP_USER_TIMEOUT`` is in milliseconds;
         ``TCP_KEEP*`` in seconds (``TCP_KEEPCNT`` a count).
 
-        >>> st = Stack(); fd = st.socket()
+        >>> st = Stack(); fd = st.socket(0.0)
         >>> st.setsockopt(0.0, fd, "SO_SNDBUF", 21000); st.getsockopt(fd, "SO_SNDBUF")
         42000
         >>> st.setsockopt(0.0, fd, "SO_FOO", 1)
@@ -646,7 +718,9 @@ class Stack:
         ...
         tcpkit.engine.errors.ParameterError: parameter socket option = 'SO_FOO' is not allowed: expected one of ...
         """
+        now = _time(now)
         s = self._sock(fd)
+        fd = s.fd
         if name not in SOCKOPTS or name in ("SO_ERROR", "TCP_INFO", "SO_TYPE"):
             raise ParameterError(
                 "socket option",
@@ -654,31 +728,32 @@ class Stack:
                 "one of " + ", ".join(o for o in SOCKOPTS if o not in ("SO_ERROR", "TCP_INFO", "SO_TYPE")),
             )
         if name == "SO_LINGER":
-            if isinstance(value, int | bool):
+            if isinstance(value, numbers.Integral):
                 value = (bool(value), 0)
-            if not (isinstance(value, tuple) and len(value) == 2):
+            if not (isinstance(value, tuple | list) and len(value) == 2):
                 raise ParameterError("SO_LINGER", value, "a pair (on, seconds)")
-            value = (bool(value[0]), int(value[1]))
+            value = (bool(value[0]), _integer("SO_LINGER seconds", value[1], 0, 1 << 31, "seconds >= 0"))
         elif name in ("SO_RCVBUF", "SO_SNDBUF"):
-            if not isinstance(value, int) or value < 0:
-                raise ParameterError(name, value, "a byte count >= 0")
-            if self.params.os == "linux":
+            value = _integer(name, value, 0, 1 << 31, "a byte count >= 0")
+            if self.params.rules.sockbuf_doubling:
                 value = max(value * 2, 2304 if name == "SO_RCVBUF" else 4608)  # SOCK_MIN_RCVBUF/SNDBUF
         elif name in ("TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT"):
-            if not isinstance(value, int | float) or value < 1 or value > 32767:
+            numeric = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            if not numeric or not 1 <= float(value) <= 32767:
                 raise ParameterError(name, value, "a number from 1 to 32767")
-        elif name == "TCP_USER_TIMEOUT" and (not isinstance(value, int) or value < 0):
-            raise ParameterError(name, value, "milliseconds >= 0")
+        elif name == "TCP_USER_TIMEOUT":
+            value = _integer(name, value, 0, (1 << 31) - 1, "milliseconds >= 0")
         s.opts[name] = value
         if s.conn is not None:
             self._apply_opts(now, s.conn, {name: value})
-            self._collect(s.conn, now)
+            self._collect(now, s.conn)
         self._call(now, f"setsockopt({fd}, {name}, {value!r})", "0")
 
     def _apply_opts(self, now: float, conn: Connection, opts: dict[str, Any]) -> None:
         for name, value in opts.items():
             if name == "SO_RCVBUF":
                 conn.rcvbuf = value
+                conn.recvq.locked = True  # SOCK_RCVBUF_LOCK: the window scale follows this buffer (Linux)
             elif name == "SO_SNDBUF":
                 conn.sndbuf = value
             elif name == "TCP_KEEPIDLE":
@@ -701,7 +776,10 @@ class Stack:
         if name == "SO_ERROR":
             if c is None:
                 return 0
-            return c.take_error() or 0
+            err = c.take_error()
+            if err and not s.nonblocking:
+                s.connecting = False  # a blocking connect() would have returned this error itself
+            return err or 0
         if name == "SO_TYPE":
             return "SOCK_STREAM"
         if name == "TCP_INFO":
@@ -743,7 +821,7 @@ class Stack:
         if cmd == "F_GETFL":
             return O_RDWR | (O_NONBLOCK if s.nonblocking else 0)
         if cmd == "F_SETFL":
-            s.nonblocking = bool(arg & O_NONBLOCK) or bool(arg & 4 and self.params.os == "freebsd")
+            s.nonblocking = bool(arg & (O_NONBLOCK | self.params.rules.o_nonblock))
             return 0
         raise ParameterError("fcntl command", cmd, "F_GETFL or F_SETFL")
 
@@ -753,7 +831,7 @@ class Stack:
 
         Examples
         --------
-        >>> st = Stack(); fd = st.socket(); sorted(st.poll(fd))
+        >>> st = Stack(); fd = st.socket(0.0); sorted(st.poll(fd))
         ['hup', 'out']
         """
         s = self._sock(fd)
@@ -781,7 +859,7 @@ class Stack:
 
         Examples
         --------
-        >>> st = Stack(); fd = st.socket(); st.bind(fd, 8080); st.listen(0.0, fd)
+        >>> st = Stack(); fd = st.socket(0.0); st.bind(0.0, fd, 8080); st.listen(0.0, fd)
         >>> [(i.state.value, i.fd) for i in st.sockets()]
         [('LISTEN', 3)]
         """
@@ -804,12 +882,13 @@ class Stack:
         >>> Stack().tcpdrop(0.0, "TIME_WAIT")
         0
         """
-        st = State(state) if isinstance(state, str) else state
+        now = _time(now)
+        st = State.parse(state)
         victims = [c for c in self.conns.values() if c.state is st]
         for c in victims:
             c.abort(now)
-            self._collect(c, now)
-            self._cleanup(c)
+            self._collect(now, c)
+            self._cleanup(now, c)
         return len(victims)
 
     # ------------------------------------------------------------------ segments
@@ -818,7 +897,7 @@ class Stack:
         out, self._out = self._out, []
         return out
 
-    def _collect(self, conn: Connection, now: float) -> None:
+    def _collect(self, now: float, conn: Connection) -> None:
         for seg in conn.take_outgoing():
             self._out.append(Datagram(conn.local[0], conn.remote[0], seg))
             if seg.rst:
@@ -830,14 +909,14 @@ class Stack:
             self._count(now, "OutRsts")
         self._emit(SegmentSent(time=now, host=self.name, conn=conn, segment=seg))
 
-    def _cleanup(self, conn: Connection) -> None:
+    def _cleanup(self, now: float, conn: Connection) -> None:
         if conn.state in (State.CLOSED, State.LISTEN):
             if self.conns.get(conn.conn_id) is conn:
                 del self.conns[conn.conn_id]
             lst = conn.listener
             if isinstance(lst, Listener):
-                lst._forget(self._now, conn)
-                lst.child_changed(self._now, conn)
+                lst._forget(now, conn)
+                lst.child_changed(now, conn)
 
     def _find_listener(self, addr: str, port: int) -> Listener | None:
         return self.listeners.get((addr, port)) or self.listeners.get(("0.0.0.0", port))
@@ -856,7 +935,6 @@ class Stack:
         >>> st.take_outgoing()[0].segment.notation()
         'R. 0:0(0) ack 101 win 0'
         """
-        self._now = now
         cid = (dst, seg.dst_port, src, seg.src_port)
         conn = self.conns.get(cid)
         base = conn.seq_base if conn is not None else None
@@ -873,21 +951,32 @@ class Stack:
             owner = conn.listener
             if isinstance(owner, Listener) and conn.state is State.SYN_RECEIVED:
                 owner.child_segment(now, conn, seg, send=self._listener_send(now, dst, src))
+                self._passive_open(now, conn)
             else:
                 conn.segment_arrives(now, seg)
-                self._collect(conn, now)
-            if conn.error == "ECONNRESET" and conn.state is State.CLOSED:
-                self._count(now, "EstabResets")
-            self._cleanup(conn)
+                self._collect(now, conn)
+            self._cleanup(now, conn)
             return
         if lst is not None:
             child = lst.segment_arrives(now, src, seg, send=self._listener_send(now, dst, src))
             if child is not None:
-                self._collect(child, now)
+                self._collect(now, child)
+                self._passive_open(now, child)  # a valid SYN cookie completes at once
                 if child.state is not State.CLOSED:
                     self.conns[child.conn_id] = child
             return
         self._closed_port(now, src, dst, seg, cid)
+
+    def _passive_open(self, now: float, child: Connection) -> None:
+        """Count ``PassiveOpens`` when a request's handshake completes, not at accept().
+
+        Linux ``tcp_create_openreq_child()`` counts it when the final ACK (or a valid SYN
+        cookie) turns the request into a full socket -- after the accept-queue check, so a
+        final ACK dropped on overflow does not count.
+        """
+        if child.passive and child.ever_connected and not child.counted_open:
+            child.counted_open = True
+            self._count(now, "PassiveOpens")
 
     def _listener_send(self, now: float, src: str, dst: str) -> Callable[[Segment], None]:
         """Where a listener (or its request) puts its replies; resets count as ``OutRsts``."""
@@ -911,16 +1000,16 @@ class Stack:
             tw.ts_ok
             and seg.timestamp is not None
             and seq_gt(seg.timestamp[0], tw.ts_recent)
-            and self.params.os == "linux"
+            and self.params.rules.tw_reopen_by_timestamp
         )
         if not (seq_gt(seg.seq, tw.rcv_nxt) or newer_ts):
             return False
         row = lookup(State.TIME_WAIT, Event.RCV_SYN, "new incarnation")
         tw._transition(now, row.event, row.condition)
         self.conns.pop(tw.conn_id, None)
-        self._collect(tw, now)
+        self._collect(now, tw)
         # the new ISN continues above the old connection's (Linux: tw_snd_nxt + 65535 + 2)
-        if self.params.os == "linux":
+        if self.params.rules.tw_isn_above_old:
             self._isn_override[tw.conn_id] = seq_add(tw.snd_nxt, 65535 + 2)
         return True
 
@@ -946,7 +1035,7 @@ class Stack:
     def next_deadline(self) -> float | None:
         """The earliest timer of any connection, or ``None``.
 
-        >>> st = Stack(); fd = st.socket()
+        >>> st = Stack(); fd = st.socket(0.0)
         >>> st.next_deadline() is None
         True
         >>> from tcpkit.engine.errors import TcpError
@@ -957,14 +1046,15 @@ class Stack:
         >>> st.next_deadline()                  # the SYN retransmission
         3.0
         """
-        ds = [d for c in self.conns.values() if (d := c.next_deadline()) is not None]
+        # the hottest loop of a simulation: read each connection's timer table directly
+        ds = [min(dl.values()) for c in self.conns.values() if (dl := c.timer.deadlines)]
         return min(ds) if ds else None
 
     def handle_timer(self, now: float) -> None:
         """Fire every timer due at or before ``now``.
 
         >>> from tcpkit.engine.errors import TcpError
-        >>> st = Stack(); fd = st.socket()
+        >>> st = Stack(); fd = st.socket(0.0)
         >>> try:
         ...     st.connect(0.0, fd, "192.0.2.9", 80)
         ... except TcpError:
@@ -972,25 +1062,16 @@ class Stack:
         >>> _ = st.take_outgoing(); st.handle_timer(1.0); st.take_outgoing()[0].segment.flags
         <Flags.SYN: 2>
         """
-        self._now = now
         for c in list(self.conns.values()):
             d = c.next_deadline()
             if d is not None and d <= now:
                 c.handle_timer(now)
-                self._collect(c, now)
+                self._collect(now, c)
                 lst = c.listener
                 if isinstance(lst, Listener):
                     lst.child_changed(now, c)
-                self._cleanup(c)
+                self._cleanup(now, c)
 
 
 def _default_buf(stack: Stack, which: str) -> int:
     return default_rcvbuf(stack.params) if which == "rcv" else default_sndbuf(stack.params)
-
-
-def _make_default_isn(os_name: str, seed: int) -> IsnGenerator:
-    try:
-        from .isn import make_isn
-    except ImportError:  # pragma: no cover - isn.py is written in parallel
-        return _DefaultIsn(seed)
-    return make_isn("linux" if os_name == "linux" else "rfc6528", seed=seed)

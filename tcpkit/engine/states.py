@@ -10,9 +10,9 @@ Examples
 --------
 >>> State.FIN_WAIT_1.zh
 '终止等待1'
->>> t = lookup(State.FIN_WAIT_1, Event.RCV_FIN_ACK)
+>>> t = lookup(State.FIN_WAIT_2, Event.RCV_FIN)
 >>> t.dst, t.send, t.rfc
-(<State.TIME_WAIT: 'TIME_WAIT'>, 'ACK', 'RFC 9293 §3.10.7.4 (eighth, FIN-WAIT-1)')
+(<State.TIME_WAIT: 'TIME_WAIT'>, 'ACK', 'RFC 9293 §3.10.7.4 (eighth, FIN-WAIT-2)')
 >>> len(STATES)
 11
 >>> sum(1 for t in TRANSITIONS if t.event is Event.RCV_RST) >= 9
@@ -21,11 +21,16 @@ True
 Notes
 -----
 RFC 9293 Figure 5 is "only a summary" (its own words).  This table adds the
-edges the figure leaves out: FIN_WAIT_1 -> TIME_WAIT on a FIN that also
-acknowledges our FIN (§3.10.7.4, FIN processing), every RST edge (§3.5.3,
+edges the figure leaves out: every RST edge (§3.5.3,
 §3.10.7.4 second check), SYN_RECEIVED -> LISTEN when the connection came from
 a passive open (§3.10.7.4), the timeouts (§3.8.3, §3.10.8; the 2MSL timer of
 §3.6), keepalive (§3.8.4) and the RFC 5961 / RFC 1337 variants.
+
+A FIN that also acknowledges our FIN takes two rows, FIN_WAIT_1 -> FIN_WAIT_2
+(fifth check: "if the FIN segment is now acknowledged, then enter FIN-WAIT-2
+and continue processing in that state") and FIN_WAIT_2 -> TIME_WAIT (eighth
+check), exactly as Linux (``tcp_rcv_state_process()`` then ``tcp_fin()``) and
+FreeBSD (``tcp_do_segment()``) report it.
 """
 
 from __future__ import annotations
@@ -48,12 +53,14 @@ __all__ = [
     "ACCEPT_OVERFLOW",
     "UNREAD_DATA",
     "DATA_AFTER_CLOSE",
+    "TW_OVERFLOW",
 ]
 
 #: Row conditions used by the engine (the strings appear in STATE trace records).
 ACCEPT_OVERFLOW = "accept queue full, tcp_abort_on_overflow"
 UNREAD_DATA = "unread data"
 DATA_AFTER_CLOSE = "data after close"
+TW_OVERFLOW = "tcp_max_tw_buckets full"
 
 
 class State(enum.Enum):
@@ -238,7 +245,6 @@ class Event(enum.Enum):
     RCV_ACK = "rcv ACK of SYN"
     RCV_FIN = "rcv FIN"
     RCV_ACK_OF_FIN = "rcv ACK of FIN"
-    RCV_FIN_ACK = "rcv FIN+ACK of FIN"
     RCV_RST = "rcv RST"
     RCV_DATA = "rcv data"
     # timers (RFC 9293 §3.8, §3.10.8)
@@ -263,7 +269,6 @@ _EVENT_ZH = {
     Event.RCV_ACK: "收到对 SYN 的 ACK",
     Event.RCV_FIN: "收到 FIN",
     Event.RCV_ACK_OF_FIN: "收到对 FIN 的 ACK",
-    Event.RCV_FIN_ACK: "收到 FIN 且确认了我方 FIN",
     Event.RCV_RST: "收到 RST",
     Event.RCV_DATA: "收到数据",
     Event.TIMEOUT_2MSL: "2MSL 超时",
@@ -485,7 +490,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "",
         _R + "§3.10.7.4 (fifth: ACK in FIN-WAIT-1)",
         "active_close",
-        note="our FIN is acknowledged; the peer may still send",
+        note="our FIN is acknowledged; the peer may still send (a FIN on the same segment then moves on to TIME_WAIT)",
     ),
     _t(
         S.FIN_WAIT_1,
@@ -495,15 +500,6 @@ TRANSITIONS: tuple[Transition, ...] = (
         _R + "§3.10.7.4 (eighth, FIN-WAIT-1); §3.6 case 3",
         "simultaneous",
         note="simultaneous close: the peer's FIN crossed ours",
-    ),
-    _t(
-        S.FIN_WAIT_1,
-        E.RCV_FIN_ACK,
-        S.TIME_WAIT,
-        "ACK",
-        _R + "§3.10.7.4 (eighth, FIN-WAIT-1)",
-        "active_close",
-        note="FIN and ACK of our FIN together (a three-segment close); missing from Figure 5",
     ),
     _t(
         S.FIN_WAIT_2,
@@ -522,6 +518,21 @@ TRANSITIONS: tuple[Transition, ...] = (
         _R + "§3.10.7.4 (fifth: ACK in CLOSING)",
         "simultaneous",
         note="both FINs acknowledged",
+    ),
+    *(
+        _t(
+            st,
+            ev,
+            S.CLOSED,
+            send,
+            "Linux net/ipv4/tcp_minisocks.c tcp_time_wait(), inet_timewait_sock.c inet_twsk_alloc(); ip-sysctl.rst "
+            "tcp_max_tw_buckets",
+            "timeout",
+            condition=TW_OVERFLOW,
+            note="the host already holds tcp_max_tw_buckets TIME_WAIT sockets: this one closes at once "
+            "(TCPTimeWaitOverflow)",
+        )
+        for st, ev, send in ((S.FIN_WAIT_2, E.RCV_FIN, "ACK"), (S.CLOSING, E.RCV_ACK_OF_FIN, ""))
     ),
     _t(
         S.TIME_WAIT,
@@ -758,7 +769,7 @@ def transitions_from(src: State) -> tuple[Transition, ...]:
     """Every row leaving ``src``.
 
     >>> sorted({t.dst.value for t in transitions_from(State.FIN_WAIT_1)})
-    ['CLOSED', 'CLOSING', 'FIN_WAIT_2', 'TIME_WAIT']
+    ['CLOSED', 'CLOSING', 'FIN_WAIT_2']
     """
     return tuple(t for t in TRANSITIONS if t.src is src)
 

@@ -53,7 +53,7 @@ from functools import lru_cache
 
 from .errors import ParameterError
 from .isn import addr_bytes
-from .segment import Segment
+from .segment import Option, SackPermitted, Segment, Timestamp, WScale
 from .seqnum import MASK
 from .siphash import key_from_seed, siphash24, siphash_4u32
 
@@ -79,6 +79,7 @@ __all__ = [
     "decode",
     "encode_timestamp",
     "decode_timestamp",
+    "options_from_ack",
 ]
 
 #: Bits of the cookie that hold the hash + MSS index; the top 8 hold the counter.
@@ -491,3 +492,29 @@ def decode_timestamp(tsecr: int) -> TsCookieOptions:
         sack=bool(tsecr & TS_OPT_SACK),
         ecn=bool(tsecr & TS_OPT_ECN),
     )
+
+
+def options_from_ack(ack: Segment) -> tuple[Option, ...]:
+    """The SYN options a cookie's final ACK gives back (beyond the MSS): ``cookie_timestamp_decode()``.
+
+    With a timestamp, its echo (TSecr) carries the client's window scale and SACK; without one
+    both are lost and the connection runs without them.
+
+    >>> from tcpkit.engine.segment import Flags
+    >>> echo = encode_timestamp(100_000, wscale=7, sack=True)
+    >>> ack = Segment(src_port=1, dst_port=2, seq=1, ack=2, flags=Flags.ACK, options=(Timestamp(5, echo),))
+    >>> [str(o) for o in options_from_ack(ack)]
+    ['TS val 5 ecr 99991', 'wscale 7', 'sackOK']
+    >>> options_from_ack(ack.replace(options=()))
+    ()
+    """
+    if ack.timestamp is None:
+        return ()
+    tsval, tsecr = ack.timestamp
+    opts = decode_timestamp(tsecr)
+    out: list[Option] = [Timestamp(tsval, tsecr)]
+    if opts.wscale is not None:
+        out.append(WScale(opts.wscale))
+    if opts.sack:
+        out.append(SackPermitted())
+    return tuple(out)

@@ -397,8 +397,8 @@ class Trace(Sequence[TraceRecord]):
         >>> t = run_scenario("open_close_client_first", seed=1)
         >>> for r in t.of(SegmentSent, "client")[:2]:
         ...     print(r.segment.notation(relative_to=r.seq_base))
-        S 0:0(0) win 64240 <mss 1460,sackOK,TS val ... ecr 0,nop,wscale 7>
-        . 1:1(0) ack 1 win 501 <nop,nop,TS val ... ecr ...>
+        S 0:0(0) win 64240 <mss 1460,sackOK,TS val ... ecr 0,nop,wscale 10>
+        . 1:1(0) ack 1 win 62 <nop,nop,TS val ... ecr ...>
         """
         return [
             r
@@ -485,7 +485,11 @@ class Trace(Sequence[TraceRecord]):
             raise _bad("trace: records", "a list of records", records)
         if len(records) > MAX_RECORDS:
             raise TraceFormatError(f"trace: records: {len(records)} records is too many (at most {MAX_RECORDS})")
-        return cls((record_from_dict(r, f"trace: records[{i}]", version) for i, r in enumerate(records)), meta)
+        out: list[TraceRecord] = []
+        for i, r in enumerate(records):
+            where = f"trace: records[{i}]"
+            out.extend(_legacy_rows(r, where, version) or [record_from_dict(r, where, version)])
+        return cls(out, meta)
 
     # -- display -------------------------------------------------------------------
     def table(self, limit: int | None = None) -> str:
@@ -522,6 +526,31 @@ class Trace(Sequence[TraceRecord]):
 
 
 # ---------------------------------------------------------------------------------------------- validation helpers
+#: The event of a row that is now two rows (tcpkit <= round 2 saved it as one).
+_LEGACY_FIN_ACK = "rcv FIN+ACK of FIN"
+
+
+def _legacy_rows(d: Any, where: str, version: int) -> list[TraceRecord] | None:
+    """Read an old FIN_WAIT_1 --rcv FIN+ACK of FIN--> TIME_WAIT record as the two rows it is now.
+
+    Earlier traces saved the FIN that also acknowledges our FIN as one edge; the table now
+    has FIN_WAIT_1 --rcv ACK of FIN--> FIN_WAIT_2 and FIN_WAIT_2 --rcv FIN--> TIME_WAIT
+    (RFC 9293 §3.10.7.4 fifth and eighth checks), so such a record becomes both.
+    """
+    if not isinstance(d, dict) or d.get("kind") != Kind.STATE.value or d.get("event") != _LEGACY_FIN_ACK:
+        return None
+    src_key = "src_state" if version == 1 else "src"
+    if d.get(src_key) != State.FIN_WAIT_1.value:
+        return None
+    first = record_from_dict(
+        {**d, "event": Event.RCV_ACK_OF_FIN.value, ("dst_state" if version == 1 else "dst"): State.FIN_WAIT_2.value},
+        where,
+        version,
+    )
+    second = record_from_dict({**d, "event": Event.RCV_FIN.value, src_key: State.FIN_WAIT_2.value}, where, version)
+    return [first, second]
+
+
 def _type_name(v: Any) -> str:
     return "null" if v is None else type(v).__name__
 

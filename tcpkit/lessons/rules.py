@@ -134,7 +134,7 @@ def _listen_then(rng: Rng) -> Given:
     def answer() -> State:
         stack = Stack("10.0.0.2", profile="linux")
         fd = stack.socket(0.0)
-        stack.bind(fd, 80, now=0.0)
+        stack.bind(0.0, fd, 80)
         stack.listen(0.0, fd, 8)
         return stack.state(fd)
 

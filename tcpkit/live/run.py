@@ -40,10 +40,10 @@ from typing import Any
 from tcpkit.capture.pcap import read_capture
 from tcpkit.engine.errors import ParameterError, TcpkitError, TraceFormatError
 from tcpkit.engine.states import State
-from tcpkit.engine.trace import QueueChanged
+from tcpkit.engine.trace import QueueChanged, SegmentSent, Trace
 from tcpkit.i18n import register, tr
 
-from .compare import RoleVerdict, compare_paths, dedupe
+from .compare import RoleVerdict, SegmentVerdict, Token, compare_paths, compare_segments, dedupe, segment_tokens
 from .extras import LoopbackCapture, capture_unavailable, summarize_pcap
 from .lab import Call, Lab
 from .model import ModelPath, model_trace, role_paths
@@ -99,6 +99,14 @@ class LiveResult:
         capture shipped in ``tcpkit/data/captures/`` for the fallback).
     capture_trace : Trace or None
         That capture read back and annotated by :mod:`tcpkit.capture.pcap`.
+    timing_notes : list of str
+        Differences of timing only (the machine or the application slower than a
+        kernel timer), which do not make the verdict "differ".
+    model_segments : dict
+        client role -> the order of its connection's segments in the model
+        (:func:`tcpkit.live.compare.segment_tokens`), run with loopback's MTU.
+    segment_verdicts : list of SegmentVerdict
+        The captured segment order against the model's, when there is a capture.
     model_accept_queue : int or None
         The model's accept-queue peak, for scenarios about the queue.
     sockets : dict
@@ -124,6 +132,9 @@ class LiveResult:
     polls: int = 0
     capture: bytes | None = None
     capture_trace: Any = None
+    timing_notes: list[str] = field(default_factory=list)
+    model_segments: dict[str, list[Token]] = field(default_factory=dict)
+    segment_verdicts: list[SegmentVerdict] = field(default_factory=list)
     model_accept_queue: int | None = None
     sockets: dict[str, tuple[str, int, str, int]] = field(default_factory=dict)
 
@@ -146,11 +157,13 @@ class LiveResult:
             return "skipped"
         if not self.verdicts:
             return "no model"
-        return "agree" if all(v.agree for v in self.verdicts) else "differ"
+        agree = all(v.agree for v in self.verdicts) and all(v.agree for v in self.segment_verdicts)
+        return "agree" if agree else "differ"
 
     @property
     def differences(self) -> list[str]:
-        return [f"{v.role}: {d}" for v in self.verdicts for d in v.differences]
+        paths = [f"{v.role}: {d}" for v in self.verdicts for d in v.differences]
+        return paths + [f"{v.role} segments: {d}" for v in self.segment_verdicts for d in v.differences]
 
     def accept_queue(self) -> list[tuple[float, int]]:
         """The listener's accept-queue length over time (``rx_queue`` on a LISTEN socket)."""
@@ -160,8 +173,11 @@ class LiveResult:
     def judge(self) -> None:
         """Fill :attr:`verdicts` from :attr:`observed` and :attr:`model`."""
         self.verdicts = []
+        self.timing_notes = []
+        self.segment_verdicts = []
         if not self.model:
             return
+        self._judge_segments()
         roles = list(self.model) + [r for r in self.observed if r not in self.model]
         for role in roles:
             obs = self.observed_path(role)
@@ -189,7 +205,8 @@ class LiveResult:
                     )
                 )
                 continue
-            v = compare_paths(role, mp.states, obs, not_waited_from=mp.not_waited_from)
+            v = compare_paths(role, mp.states, obs, not_waited_from=mp.not_waited_from, instant=mp.instant)
+            self.timing_notes += [f"{role}: {note}" for note in v.timing]
             if role == "listener" and self.model_accept_queue is not None:
                 peak = max((n for _, n in self.accept_queue()), default=0)
                 if peak != self.model_accept_queue:
@@ -203,12 +220,21 @@ class LiveResult:
                         ),
                     )
             self.verdicts.append(v)
-            if "FIN_WAIT_2" in v.observed and "FIN_WAIT_2" not in v.model and not v.agree:
-                self.notes.append(
-                    f"{role}: FIN_WAIT_2 appears when the peer's application closes later than the delayed-ACK "
-                    "timer (40 ms): the ACK of the FIN then goes alone instead of riding on the peer's FIN. "
-                    "That is a timing difference (a busy machine), not a different TCP."
-                )
+
+    def _judge_segments(self) -> None:
+        """The capture's segment order against the model's, connection by connection."""
+        if self.capture_trace is None or not self.model_segments:
+            return
+        observed = connection_tokens(self.capture_trace)
+        kernel_roles = sorted(observed)
+        for k, role in enumerate(sorted(self.model_segments)):
+            if role in observed:
+                got = observed[role]
+            else:
+                got = observed[kernel_roles[k]] if k < len(kernel_roles) else []
+            v = compare_segments(role, self.model_segments[role], got)
+            self.segment_verdicts.append(v)
+            self.timing_notes += [f"{role} segments: {note}" for note in v.timing]
 
     # -- showing -----------------------------------------------------------------------------
     def summary(self) -> str:
@@ -226,6 +252,8 @@ class LiveResult:
             lines.append(f"  model: {self.model_error}")
         for v in self.verdicts:
             lines.append("  " + v.summary())
+        for sv in self.segment_verdicts:
+            lines.append("  " + sv.summary())
         q = self.accept_queue()
         peak = max((n for _, n in q), default=0)
         if self.backlog is not None and (peak or self.model_accept_queue is not None):
@@ -235,6 +263,7 @@ class LiveResult:
                 f"  listener: listen(backlog={self.backlog}){send_q}; accept queue (Recv-Q) peaked at {peak}{model_q}"
             )
         lines += [f"  note: {n}" for n in self.notes]
+        lines += [f"  timing: {n}" for n in self.timing_notes]
         return "\n".join(lines)
 
     def table(self) -> str:
@@ -293,6 +322,17 @@ class LiveResult:
                 }
                 for v in self.verdicts
             },
+            "segments": {
+                v.role: {
+                    "kernel": [list(x) for x in v.observed],
+                    "model": [list(x) for x in v.model],
+                    "agree": v.agree,
+                    "differences": list(v.differences),
+                    "timing": list(v.timing),
+                }
+                for v in self.segment_verdicts
+            },
+            "timing_notes": list(self.timing_notes),
             "observed": {
                 role: [
                     [round(o.time, 6), o.state.value, o.tx_queue, o.rx_queue, o.retransmits]
@@ -465,6 +505,7 @@ def _attach_model(res: LiveResult, sc: Script, model: bool, profile: str) -> Non
         res.model_error = f"the model could not run this scenario: {exc}"
         return
     res.model = role_paths(trace, horizon=_HORIZON.get(res.scenario))
+    res.model_segments = connection_tokens(trace)
     if sc.compare_queue:
         peaks = [r.accept_queue for r in trace.of(QueueChanged, "server")]
         res.model_accept_queue = max(peaks, default=0)
@@ -597,6 +638,29 @@ def _run_netns(sc: Script, *, model: bool, profile: str, root_extras: bool) -> L
     else:
         _attach_model(res, sc, model, profile)
     return res
+
+
+def connection_tokens(trace: Trace) -> dict[str, list[Token]]:
+    """Each client connection's segments, in order, as tokens (both directions).
+
+    Roles are named as :func:`tcpkit.live.model.role_paths` names them (``client``,
+    ``client1`` ...); a model trace and a capture read back by :mod:`tcpkit.capture.pcap`
+    give the same names.
+
+    >>> from tcpkit.live.model import model_trace
+    >>> connection_tokens(model_trace("abort_rst"))["client"][:3]
+    [('client', 'SYN'), ('server', 'SYN-ACK'), ('client', 'ACK')]
+    """
+    out: dict[str, list[Token]] = {}
+    for role, path in role_paths(trace).items():
+        if not role.startswith("client") or path.conn is None:
+            continue
+        conn = path.conn
+        back = (conn[2], conn[3], conn[0], conn[1])
+        mine = [r for r in trace.of(SegmentSent) if r.conn in (conn, back)]
+        segs = [("client" if r.conn == conn else "server", r.segment) for r in mine]
+        out[role] = segment_tokens(segs)
+    return out
 
 
 def _free_ports(n: int) -> list[int]:

@@ -19,11 +19,22 @@ Examples
 
 from __future__ import annotations
 
+import re
+
 from tcpkit.engine.errors import ParameterError
 from tcpkit.engine.states import Event, State
 from tcpkit.i18n import get_language, register, tr
 
-__all__ = ["tr", "state_name", "state_description", "event_text", "note_text", "condition_text", "zh"]
+__all__ = [
+    "tr",
+    "state_name",
+    "state_description",
+    "event_text",
+    "note_text",
+    "record_note_text",
+    "condition_text",
+    "zh",
+]
 
 register(
     {
@@ -226,6 +237,35 @@ def event_text(event: Event | str) -> str:
 def note_text(note: str) -> str:
     """A transition note in the current language."""
     return _NOTES_ZH.get(note, note) if zh() else note
+
+
+#: The engine's Note at the end of a handshake (``Connection._negotiated_note``).
+_NEGOTIATED = re.compile(
+    r"negotiated: MSS ours (\d+), peer's (\d+) -> segments of (\d+) bytes( \(12 for timestamps\))?; "
+    r"(?:window scale: we shift by (\d+), the peer by (\d+)|no window scale); SACK (on|off); timestamps (on|off)"
+)
+
+
+def record_note_text(text: str) -> str:
+    """The text of a trace ``Note`` in the current language (a note it does not know passes through).
+
+    >>> from tcpkit.i18n import set_language
+    >>> set_language("zh")
+    >>> record_note_text("negotiated: MSS ours 1460, peer's 1460 -> segments of 1460 bytes; no window scale; "
+    ...                  "SACK on; timestamps off")
+    '协商结果：MSS 我方 1460，对方 1460 → 每段 1460 字节；不缩放窗口；SACK 开；时间戳 关'
+    >>> set_language("en")
+    """
+    m = _NEGOTIATED.fullmatch(text) if zh() else None
+    if m is None:
+        return text
+    ours, peers, seg, ts_cost, ws_ours, ws_peer, sack, ts = m.groups()
+    onoff = {"on": "开", "off": "关"}
+    ws = f"窗口缩放：我方左移 {ws_ours} 位，对方 {ws_peer} 位" if ws_ours is not None else "不缩放窗口"
+    return (
+        f"协商结果：MSS 我方 {ours}，对方 {peers} → 每段 {seg} 字节{'（时间戳占 12 字节）' if ts_cost else ''}；"
+        f"{ws}；SACK {onoff[sack]}；时间戳 {onoff[ts]}"
+    )
 
 
 def condition_text(condition: str) -> str:

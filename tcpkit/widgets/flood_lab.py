@@ -38,9 +38,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from plotly.utils import PlotlyJSONEncoder
 
+from tcpkit.drivers.flood import phase_map as flood_phase_map
 from tcpkit.drivers.flood import simulate_flood
 from tcpkit.engine.errors import ParameterError
-from tcpkit.engine.profiles import get_profile
 from tcpkit.i18n import get_language, register
 from tcpkit.viz.labels import tr
 
@@ -160,8 +160,8 @@ def run_flood(
     """One flood run through :func:`tcpkit.drivers.flood.simulate_flood`.
 
     >>> r = run_flood(flood_rate=2000, backlog=64, tcp_synack_retries=5, tcp_syncookies=0, duration=5, legit_rate=10)
-    >>> r.syn_limit, max(s[1] for s in r.samples), r.attempts
-    (64, 64, 50)
+    >>> r.syn_limit, max(s[1] for s in r.samples), r.attempts      # since Linux 6.13 backlog + 1 requests fit
+    (64, 65, 50)
     """
     res = simulate_flood(
         duration=duration,
@@ -173,11 +173,10 @@ def run_flood(
         tcp_synack_retries=tcp_synack_retries,
         tcp_syncookies=tcp_syncookies,
     )
-    cap = min(backlog, get_profile("linux").params.somaxconn)
     return FloodRun(
         samples=tuple(res.samples),
-        syn_limit=cap,
-        accept_limit=cap + 1,  # sk_acceptq_is_full(): full when it holds more than the backlog
+        syn_limit=res.syn_limit,
+        accept_limit=res.accept_limit,
         attempts=res.attempts,
         connected=res.connected,
         failed=res.failed,
@@ -198,26 +197,22 @@ def phase_map(
 ) -> list[list[float]]:
     """Honest-client success (0–1) for every backlog (rows) × flood rate (columns).
 
+    Computed by :func:`tcpkit.drivers.flood.phase_map`.
+
     >>> grid = phase_map([100, 5000], [16, 1024], tcp_synack_retries=5, tcp_syncookies=0, duration=5, legit_rate=10)
     >>> [[round(v, 1) for v in row] for row in grid]
     [[0.0, 0.0], [1.0, 0.0]]
     """
-    return [
-        [
-            simulate_flood(
-                duration=duration,
-                flood_rate=rate,
-                legit_rate=legit_rate,
-                backlog=backlog,
-                rtt=rtt,
-                sample_interval=duration,
-                tcp_synack_retries=tcp_synack_retries,
-                tcp_syncookies=tcp_syncookies,
-            ).success_rate
-            for rate in rates
-        ]
-        for backlog in backlogs
-    ]
+    m = flood_phase_map(
+        flood_rates=list(rates),
+        backlogs=list(backlogs),
+        duration=duration,
+        legit_rate=legit_rate,
+        rtt=rtt,
+        tcp_synack_retries=tcp_synack_retries,
+        tcp_syncookies=tcp_syncookies,
+    )
+    return [list(row) for row in m.success]
 
 
 # -- the lab -----------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from tcpkit.engine.trace import (
     CallMade,
     CounterChanged,
     Kind,
+    Note,
     QueueChanged,
     StateChanged,
     TimerCancelled,
@@ -41,7 +42,7 @@ from tcpkit.engine.trace import (
 )
 from tcpkit.i18n import register
 from tcpkit.viz.graph import Highlighter, state_graph_figure
-from tcpkit.viz.labels import event_text, note_text, state_name, tr
+from tcpkit.viz.labels import event_text, note_text, record_note_text, state_name, tr
 from tcpkit.viz.ladder import MAX_SEGMENTS, LadderView, ladder_pages
 
 from ._base import TcpkitWidget, replace_figure
@@ -105,6 +106,8 @@ def describe_record(r: TraceRecord) -> str:
         )
     if isinstance(r, CounterChanged):
         return tr("w.rec.counter", host=host, name=r.name, value=r.value)
+    if isinstance(r, Note):
+        return tr("w.rec.other", host=host, text=record_note_text(r.text))
     return tr("w.rec.other", host=host, text=r.describe())
 
 
