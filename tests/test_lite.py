@@ -194,6 +194,46 @@ def test_site_serves_everything_itself(site: Path) -> None:
         assert (site / "extensions" / ext / "package.json").exists(), ext
 
 
+@pytest.mark.slow
+def test_served_wheels_are_byte_compiled_for_pyodides_python(site: Path) -> None:
+    """Every module of every served wheel (tests aside) has an unchecked-hash .pyc for Pyodide's Python, in RECORD.
+
+    One magic number for all, newer than this host Python's (Pyodide's Python is newer than 3.11; the host
+    cannot recompute its source hashes, which are keyed by that magic number).
+    """
+    import base64
+    import hashlib
+    import importlib.util
+    import zipfile
+
+    info = json.loads((site / build.MARKER).read_text())
+    assert info["precompiled"] is True
+    tag = "cpython-" + "".join(info["python"].split(".")[:2])
+    wheels = sorted((site / "static" / "pyodide").glob("*.whl"))
+    assert len(wheels) >= 30
+    magics = set()
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as z:
+            names = set(z.namelist())
+            [record] = [n for n in names if n.endswith(".dist-info/RECORD")]
+            listed = {line.split(",")[0]: line.split(",")[1] for line in z.read(record).decode().splitlines() if line}
+            sources = [n for n in names if n.endswith(".py") and ".dist-info/" not in n and "/tests/" not in n]
+            sources = [n for n in sources if not n.startswith(("tests/", "test/")) and "/test/" not in n]
+            for src in sources:
+                folder, _, file = src.rpartition("/")
+                pyc_name = (folder + "/" if folder else "") + f"__pycache__/{file[:-3]}.{tag}.pyc"
+                assert pyc_name in names, (wheel.name, src)
+                pyc = z.read(pyc_name)
+                flags = int.from_bytes(pyc[4:8], "little")
+                assert flags == 0b01, (pyc_name, "unchecked-hash pyc expected")  # PEP 552: hash-based, unchecked
+                magics.add(pyc[:4])
+                digest = base64.urlsafe_b64encode(hashlib.sha256(pyc).digest()).rstrip(b"=").decode()
+                assert listed[pyc_name] == f"sha256={digest}", pyc_name
+    [magic] = magics
+    assert magic[2:] == b"\r\n"
+    assert int.from_bytes(magic[:2], "little") > int.from_bytes(importlib.util.MAGIC_NUMBER[:2], "little")
+
+
 # --- in the browser --------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def served(site: Path) -> Any:

@@ -16,7 +16,9 @@ site it makes needs nothing but a static file server:
 2. the browser's wheels from PyPI (``requirements-browser.txt``, pip
    ``--require-hashes``), tcpkit's wheel built from this checkout, and the
    kernel's own wheels (piplite, pyodide-kernel, the ipykernel shim) that ship
-   inside jupyterlite-pyodide-kernel;
+   inside jupyterlite-pyodide-kernel, each byte-compiled for Pyodide's Python by
+   Pyodide itself under Node.js (``precompile.py``: the browser then skips
+   compiling several thousand modules at every page load);
 3. a ``pyodide-lock.json`` listing exactly those wheels, next to them (sha256,
    imports, and dependencies worked out from each wheel's metadata for
    Pyodide's Python, every one checked to be served and to satisfy its
@@ -501,8 +503,23 @@ class Timer:
         self.t0 = now
 
 
-def build(out: Path) -> dict[str, Any]:
-    """Build the site into ``out`` and return what :data:`MARKER` records about it."""
+def _precompile_module() -> Any:
+    """``tools/lite/precompile.py``, loaded by path (this file runs as a script and is loaded by path in tests)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("tcpkit_lite_precompile", HERE / "precompile.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build(out: Path, compile_wheels: bool = True) -> dict[str, Any]:
+    """Build the site into ``out`` and return what :data:`MARKER` records about it.
+
+    ``compile_wheels=False`` serves the wheels as downloaded (sources only): the browser then compiles every
+    module it imports at each page load (for comparing load times).
+    """
     try:
         import jupyterlite_pyodide_kernel.constants as kc
     except ImportError:
@@ -527,7 +544,20 @@ def build(out: Path) -> dict[str, Any]:
         t.step(f"{len(pypi)} wheels from PyPI")
         tcpkit = build_tcpkit_wheel(tmp / "tcpkit")
         t.step(f"tcpkit wheel {tcpkit.name}")
-        wheels = [read_wheel(p) for p in (*pypi, tcpkit, *kernel_wheels())]
+        served = [*pypi, tcpkit, *kernel_wheels()]
+        if compile_wheels:
+            pc = _precompile_module()
+            try:
+                served, counts = pc.precompile(
+                    served, tmp / "pyodide", upstream, DOWNLOADS / "compiled", pin["version"]
+                )
+            except pc.PrecompileError as exc:
+                raise BuildError(str(exc)) from None
+            t.step(
+                f"{counts['modules']} modules of {counts['compiled_now']} wheels byte-compiled in Pyodide "
+                f"({counts['wheels'] - counts['compiled_now']} from the cache)"
+            )
+        wheels = [read_wheel(p) for p in served]
         lock = make_lock(upstream, wheels, preload_packages())
         stage(tmp / "lite", tmp / "pyodide", lock, wheels)
         jupyter_lite_build(tmp / "lite", tmp / "site")
@@ -538,6 +568,7 @@ def build(out: Path) -> dict[str, Any]:
             "built_by": "tools/lite/build.py",
             "source_digest": source_digest(),
             "pyodide": pin["version"],
+            "precompiled": compile_wheels,
             "python": str(upstream["info"]["python"]),
             "homework_page": (HOMEWORK_PAGE if HOMEWORK_PAGE.exists() else HOMEWORK_PLACEHOLDER)
             .relative_to(ROOT)
@@ -637,13 +668,16 @@ def pyodide_version_python(version: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python3 tasks.py lite", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to put the site (default build/lite/)")
+    ap.add_argument(
+        "--no-precompile", action="store_true", help="serve the wheels uncompiled (slower loads; for comparison)"
+    )
     ap.add_argument("--repin", action="store_true", help="refresh the hashes in tools/lite/ after changing a version")
     args = ap.parse_args(argv)
     try:
         if args.repin:
             repin()
         else:
-            build(args.out)
+            build(args.out, compile_wheels=not args.no_precompile)
     except BuildError as exc:
         print(f"lite: error: {exc}", file=sys.stderr)
         return 1
