@@ -124,7 +124,9 @@ class _Socket:
     connecting: bool = False  # connect() started and its outcome not yet reported (Linux SS_CONNECTING)
 
 
-#: ``tcp_tw_reuse_delay`` (ip-sysctl.rst, Linux 6.13+; before: "more than 1 s" in whole seconds), seconds.
+#: ``tcp_tw_reuse_delay`` (ip-sysctl.rst, Linux 6.14+, counted from the entry into TIME_WAIT in ms; up to 6.13:
+#: the last timestamp more than 1 s old, in whole seconds), seconds.  :meth:`Stack._tw_reuse_ok` counts from the
+#: last timestamp received, which for an active closer is the peer's FIN that started TIME_WAIT.
 TW_REUSE_DELAY = 1.0
 
 
