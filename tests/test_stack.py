@@ -94,6 +94,36 @@ def test_time_wait_outlives_fd_and_blocks_bind_without_reuseaddr() -> None:
     link.b.bind(link.now, fd, 80)
 
 
+def test_reuseaddr_needs_both_sides_on_linux_not_on_freebsd() -> None:
+    # measured on Linux 6.18 loopback: bind() beside a TIME_WAIT succeeds only when the old socket and
+    # the new one both set SO_REUSEADDR (inet_bind_conflict(): sk->sk_reuse && sk2->sk_reuse)
+    for profile, old_flag, new_flag, expect in (
+        ("linux", 0, 1, "EADDRINUSE"),
+        ("linux", 1, 0, "EADDRINUSE"),
+        ("linux", 1, 1, None),
+        ("freebsd", 0, 1, None),
+    ):
+        link = make_pair(profile)
+        lfd = link.b.socket(link.now)
+        link.b.setsockopt(link.now, lfd, "SO_REUSEADDR", old_flag)
+        link.b.bind(link.now, lfd, 8080)
+        link.b.listen(link.now, lfd, 4)
+        c = link.a.socket(link.now)
+        errno_of(lambda c=c, link=link: link.a.connect(link.now, c, SERVER_ADDR, 8080))
+        link.settle()
+        s = link.b.accept(link.now, lfd)
+        link.b.close(link.now, s)  # the accepted socket inherited the listener's flag
+        link.b.close(link.now, lfd)
+        link.settle()
+        link.a.close(link.now, c)
+        link.settle()
+        assert State.TIME_WAIT in [i.state for i in link.b.sockets()]
+        fd = link.b.socket(link.now)
+        link.b.setsockopt(link.now, fd, "SO_REUSEADDR", new_flag)
+        got = errno_of(lambda fd=fd, link=link: link.b.bind(link.now, fd, 8080))
+        assert got == expect, (profile, old_flag, new_flag, got)
+
+
 def test_new_incarnation_from_time_wait() -> None:
     link = make_pair("linux")
     c, lfd, s = connect_pair(link, port=80)
@@ -145,6 +175,7 @@ def test_tw_reuse_loopback_only() -> None:
         srv.bind(0.0, lfd, 80)
         srv.listen(0.0, lfd)
         fd = cli.socket(0.0)
+        cli.setsockopt(0.0, fd, "SO_REUSEADDR", 1)  # Linux: the TIME_WAIT socket must carry it too
         errno_of(lambda fd=fd, cli=cli, remote=remote: cli.connect(0.0, fd, remote, 80))
         for t in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6):
             for a, b in ((cli, srv), (srv, cli)):

@@ -301,11 +301,13 @@ class _Replay:
                     f"{_fmt(c.conn)}: {end.name} sent {len(ka.probes)} keepalive probes: "
                     + ", ".join(f"{k}={v}" for k, v in opts.items())
                 )
-        # the same 4-tuple used again: the later incarnation binds with SO_REUSEADDR
-        seen_tuples: set[ConnId] = set()
+        # the same 4-tuple used again: every incarnation binds with SO_REUSEADDR (on Linux a bind() beside a
+        # TIME_WAIT socket needs the flag on both, inet_bind_conflict())
+        uses: dict[ConnId, int] = {}
         for rc in self.conns:
-            rc.reused_port = rc.conn in seen_tuples
-            seen_tuples.add(rc.conn)
+            uses[rc.conn] = uses.get(rc.conn, 0) + 1
+        for rc in self.conns:
+            rc.reused_port = uses[rc.conn] > 1
         for ep, rcs in by_endpoint.items():
             if any(rc.b.role == "listen" for rc in rcs):
                 self._listen(ep, rcs)

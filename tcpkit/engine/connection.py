@@ -238,6 +238,7 @@ class Connection:
         self.outbox: list[Segment] = []
         self.transitions: list[tuple[State, Event, str]] = []
         self.orphan = False  # the application has closed the socket
+        self.reuse_addr = False  # SO_REUSEADDR on its socket (kept after close, like Linux tw_reuse)
         self.error: str | None = None  # pending SO_ERROR
         self.ever_connected = False
         self.counted_open = False  # PassiveOpens counted for this child (by the Stack)

@@ -132,6 +132,12 @@ class OsRules:
     tw_isn_above_old : bool
         A connection that takes over a TIME_WAIT 4-tuple starts its ISN above the old SND.NXT
         (Linux ``tcp_twsk_unique()``/``tcp_conn_request()``: ``tw_snd_nxt + 65535 + 2``).
+    reuseaddr_both_sides : bool
+        ``SO_REUSEADDR`` lets ``bind()`` share a port with closed-but-lingering connections only
+        when they carried the flag too (Linux ``inet_bind_conflict()``: ``sk->sk_reuse &&
+        sk2->sk_reuse``; a TIME_WAIT socket keeps ``tw_reuse``, an accepted socket inherits its
+        listener's).  Otherwise the new socket's flag alone decides (the other profiles: not
+        checked against their kernels).
     """
 
     name: str
@@ -167,6 +173,7 @@ class OsRules:
     o_nonblock: int
     tw_reopen_by_timestamp: bool
     tw_isn_above_old: bool
+    reuseaddr_both_sides: bool
 
 
 #: FreeBSD's ``kern.ipc.maxsockbuf`` default, from which it derives the window scale it offers.
@@ -273,6 +280,7 @@ LINUX = OsRules(
     o_nonblock=0o4000,
     tw_reopen_by_timestamp=True,
     tw_isn_above_old=True,
+    reuseaddr_both_sides=True,
 )
 
 FREEBSD = OsRules(
@@ -309,6 +317,7 @@ FREEBSD = OsRules(
     o_nonblock=4,
     tw_reopen_by_timestamp=False,
     tw_isn_above_old=False,
+    reuseaddr_both_sides=False,
 )
 
 RFC9293 = OsRules(
@@ -345,6 +354,7 @@ RFC9293 = OsRules(
     o_nonblock=0o4000,
     tw_reopen_by_timestamp=False,
     tw_isn_above_old=False,
+    reuseaddr_both_sides=False,
 )
 
 _BY_NAME = {r.name: r for r in (LINUX, FREEBSD, RFC9293)}

@@ -124,7 +124,9 @@ class _Socket:
     connecting: bool = False  # connect() started and its outcome not yet reported (Linux SS_CONNECTING)
 
 
-#: ``tcp_tw_reuse_delay`` (ip-sysctl.rst, Linux 6.13+; before: "more than 1 s" in whole seconds), seconds.
+#: ``tcp_tw_reuse_delay`` (ip-sysctl.rst, Linux 6.14+, counted from the entry into TIME_WAIT in ms; up to 6.13:
+#: the last timestamp more than 1 s old, in whole seconds), seconds.  :meth:`Stack._tw_reuse_ok` counts from the
+#: last timestamp received, which for an active closer is the peer's FIN that started TIME_WAIT.
 TW_REUSE_DELAY = 1.0
 
 
@@ -330,7 +332,7 @@ class Stack:
             return True
         for cid, c in self.conns.items():
             if cid[1] == port and cid[0] in (addr, "0.0.0.0") and c.orphan:
-                if reuse:
+                if reuse and (c.reuse_addr or not self.params.rules.reuseaddr_both_sides):
                     continue
                 return True
         return False
@@ -342,7 +344,8 @@ class Stack:
         ------
         TcpError
             ``EADDRINUSE`` when another socket holds the port (SO_REUSEADDR lets a
-            new socket share it with TIME_WAIT and closed sockets, not with a listener);
+            new socket share it with TIME_WAIT and closed sockets, not with a listener;
+            on Linux only when those carried SO_REUSEADDR too);
             ``EINVAL`` when the socket is already bound.
         ParameterError
             When ``port`` is not an integer from 0 to 65535 or ``addr`` is not text.
@@ -766,6 +769,8 @@ class Stack:
                 conn.user_timeout = value / 1000.0
             elif name == "SO_KEEPALIVE":
                 conn.set_keepalive(now, bool(value))
+            elif name == "SO_REUSEADDR":
+                conn.reuse_addr = bool(value)
 
     def getsockopt(self, fd: int, name: str) -> Any:
         """Read a socket option; ``SO_ERROR`` returns the pending error name (and clears it) or 0."""

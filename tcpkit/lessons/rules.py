@@ -45,7 +45,7 @@ from tcpkit.engine.states import STATES, SYNCHRONIZED, TRANSITIONS, Event, State
 from tcpkit.engine.timers import syn_retransmit_times
 from tcpkit.engine.trace import CounterChanged, SegmentReceived, SegmentSent, StateChanged
 
-from . import demos
+from . import closing, demos
 from .runs import build_run, connected_pair
 
 __all__ = ["Given", "RULES", "compute", "rule"]
@@ -589,6 +589,45 @@ def _linger_zero(rng: Rng) -> Given:
     return Given({}, answer)
 
 
+#: the three closes of notebook 04's table: (the client sent data first, the server closes this long after the FIN)
+_CLOSES = ((False, 0.01), (True, 0.01), (True, 1.0))
+
+
+@rule("close-three-which")
+def _close_three_which(rng: Rng) -> Given:
+    def answer() -> str:
+        a, b, c = (closing.close_segments(data=d, server_delay=t).count == 3 for d, t in _CLOSES)
+        three = (a, b, c)
+        return {(False, False, False): "none", (False, True, False): "quick-data", (True, True, False): "quick"}.get(
+            three, "all" if all(three) else "other"
+        )
+
+    return Given({}, answer)
+
+
+@rule("linger-dead-peer")
+def _linger_dead_peer(rng: Rng) -> Given:
+    def answer() -> str:
+        r = closing.linger_close(5, peer_alive=False)
+        if r["returns_after"] >= 5.0 and r["fins_sent"] > 1 and r["state_then"] == State.FIN_WAIT_1.value:
+            return "returns-goes-on"
+        return "at-once" if r["returns_after"] < 1 else "other"
+
+    return Given({}, answer)
+
+
+@rule("orphan-zero-window")
+def _orphan_zero_window(rng: Rng) -> Given:
+    def answer() -> str:
+        g = closing.give_up("zero_window_orphan")
+        if g.after is None:
+            return "forever"
+        fin_timeout = get_profile("linux").params.fin_timeout
+        return "fin-timeout" if abs(g.after - fin_timeout) < 1 else "minutes"
+
+    return Given({}, answer)
+
+
 # ------------------------------------------------------------------------------------------- 05: TIME_WAIT
 @rule("no-time-wait-lost-ack")
 def _no_tw_lost_ack(rng: Rng) -> Given:
@@ -704,6 +743,52 @@ def _linux_time_wait(rng: Rng) -> Given:
     return Given({}, lambda: get_profile("linux").params.time_wait)
 
 
+@rule("server-time-wait-ports")
+def _server_tw_ports(rng: Rng) -> Given:
+    def answer() -> str:
+        r = closing.port_use(closes_first="server")
+        return "all" if r["connected"] == 40 and not r["errors"] else "half"
+
+    return Given({}, answer)
+
+
+@rule("bind-before-connect")
+def _bind_before_connect(rng: Rng) -> Given:
+    def answer() -> str:
+        plain = closing.port_use(destinations=2)["connected"]
+        bound = closing.port_use(destinations=2, bind_first=True)["connected"]
+        return "fewer" if bound < plain else ("same" if bound == plain else "more")
+
+    return Given({}, answer)
+
+
+@rule("tw-buckets-overflow")
+def _tw_buckets_overflow(rng: Rng) -> Given:
+    limit = 3 if rng is None else rng.randint(1, 5)
+
+    def answer() -> int:
+        return int(closing.tw_buckets(limit)["time_wait"])
+
+    return Given({"limit": limit, "connections": 6}, answer)
+
+
+@rule("retries2-seconds")
+def _retries2_seconds(rng: Rng) -> Given:
+    def answer() -> float:
+        g = closing.give_up("retries2")
+        return float(g.after or 0.0)
+
+    return Given({"retries": get_profile("linux").params.data_retries}, answer)
+
+
+@rule("keepalive-user-timeout")
+def _keepalive_user_timeout(rng: Rng) -> Given:
+    def answer() -> float:
+        return float(closing.give_up("keepalive_user_timeout").after or 0.0)
+
+    return Given({}, answer)
+
+
 # ------------------------------------------------------------------------------------------- 06: the kernel lab
 @rule("lab-who-time-wait")
 def _lab_who_time_wait(rng: Rng) -> Given:
@@ -751,3 +836,29 @@ def _lab_short_state(rng: Rng) -> Given:
 @rule("proc-time-wait-number")
 def _proc_time_wait(rng: Rng) -> Given:
     return Given({}, lambda: State.TIME_WAIT.linux_code)
+
+
+@rule("ss-time-wait-timer")
+def _ss_time_wait_timer(rng: Rng) -> Given:
+    def answer() -> str:
+        net, cli, srv = connected_pair()
+        net.at(1.0, cli.close)
+        net.at(1.0, srv.close)
+        net.run(until=2.0)
+        line = closing.ss_lines(net.hosts["client"], net.now)[0]
+        return line.split("timer:(")[1].split(",")[0]
+
+    return Given({}, answer)
+
+
+@rule("capture-ack-delay")
+def _capture_ack_delay(rng: Rng) -> Given:
+    def answer() -> str:
+        rows = closing.capture_close("client_closes_first").rows
+        fin_acks = [r for r in rows if r[1].startswith("server")]
+        first = fin_acks[0]
+        if "F" in first[1]:
+            return "with-fin"
+        return "delayed" if float(first[0]) >= 10.0 else "at-once"
+
+    return Given({}, answer)
