@@ -17,6 +17,7 @@ from tcpkit.engine.trace import (
     MAX_DEPTH,
     CallMade,
     CounterChanged,
+    HostRestarted,
     Kind,
     Note,
     QueueChanged,
@@ -48,6 +49,7 @@ def _one_of_each() -> Trace:
             QueueChanged(time=1.7, host="s", syn_queue=1, accept_queue=2, syn_limit=8, accept_limit=8),
             CounterChanged(time=1.8, host="s", name="ListenOverflows", value=3),
             Note(time=1.9, host="s", text="hello"),
+            HostRestarted(time=2.0, host="c"),
         ],
         {"seed": 1},
     )
@@ -65,6 +67,19 @@ def test_a_scenario_trace_round_trips_byte_for_byte() -> None:
     t = run_scenario("lost_final_ack", seed=3)
     text = t.to_json()
     assert Trace.from_json(text).to_json() == text
+
+
+def test_a_restart_closes_every_connection_of_the_host_in_its_state_path() -> None:
+    from tcpkit.lessons.runs import build_run
+
+    t = build_run("half-open-reconnect").finish()
+    [crash] = t.of(HostRestarted)
+    conn = ("10.0.0.1", 40000, "10.0.0.2", 80)
+    before = [s for time, s in t.states("client", conn) if time < crash.time]
+    assert before[-1] is State.ESTABLISHED
+    assert (crash.time, State.CLOSED) in t.states("client", conn)
+    back = Trace.from_json(t.to_json())
+    assert back.states("client", conn) == t.states("client", conn)
 
 
 def test_state_changes_carry_the_table_row() -> None:

@@ -65,6 +65,7 @@ __all__ = [
     "CallMade",
     "ConnId",
     "CounterChanged",
+    "HostRestarted",
     "Kind",
     "Note",
     "QueueChanged",
@@ -101,6 +102,7 @@ class Kind(enum.StrEnum):
     QUEUE = "queue"
     COUNTER = "counter"
     NOTE = "note"
+    RESTART = "restart"
 
 
 def _conn_text(c: ConnId) -> str:
@@ -322,6 +324,20 @@ class Note(TraceRecord):
         return self.text
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostRestarted(TraceRecord):
+    """The host crashed and came back: every connection it had is gone (CLOSED), and nothing was sent.
+
+    No row of the transition table covers a crash (RFC 9293 §3.5.1 describes its effect on the peer:
+    a half-open connection), so it is its own event; :meth:`Trace.states` closes the host's connections here.
+    """
+
+    kind: ClassVar[Kind] = Kind.RESTART
+
+    def describe(self) -> str:
+        return "crashed and restarted: every connection it had is forgotten, nothing is sent"
+
+
 #: Event classes by kind (the JSON discriminator).
 CLASSES: dict[Kind, type[TraceRecord]] = {
     cls.kind: cls
@@ -337,6 +353,7 @@ CLASSES: dict[Kind, type[TraceRecord]] = {
         QueueChanged,
         CounterChanged,
         Note,
+        HostRestarted,
     )
 }
 SEGMENT_EVENTS = (SegmentSent, SegmentReceived, SegmentDropped)

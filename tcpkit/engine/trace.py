@@ -46,6 +46,7 @@ from .events import (
     CallMade,
     ConnId,
     CounterChanged,
+    HostRestarted,
     Kind,
     Note,
     QueueChanged,
@@ -74,6 +75,7 @@ __all__ = [
     "MAX_DOCUMENT_BYTES",
     "MAX_RECORDS",
     "Note",
+    "HostRestarted",
     "QueueChanged",
     "SCHEMA",
     "SegmentDropped",
@@ -223,7 +225,7 @@ def record_to_dict(r: TraceRecord) -> dict[str, Any]:
         d.update(name=r.name, value=r.value)
     elif isinstance(r, Note):
         d["text"] = r.text
-    return d
+    return d  # HostRestarted: the common fields say it all
 
 
 def record_from_dict(d: Any, where: str = "record", version: int = VERSION) -> TraceRecord:
@@ -307,6 +309,8 @@ def record_from_dict(d: Any, where: str = "record", version: int = VERSION) -> T
             name=_str(name, f"{where}.name", "a counter name"),
             value=_int(value, f"{where}.value", -(2**63), 2**63),
         )
+    if kind is Kind.RESTART:
+        return HostRestarted(**base)
     return Note(**base, text=_str(d.get("text"), f"{where}.text", "text"))
 
 
@@ -411,12 +415,27 @@ class Trace(Sequence[TraceRecord]):
         return self.of(StateChanged, host, conn)
 
     def states(self, host: str, conn: ConnId | None = None) -> list[tuple[float, State]]:
-        """The ``(time, state)`` path of one host (optionally one connection)."""
+        """The ``(time, state)`` path of one host (optionally one connection).
+
+        A :class:`HostRestarted` of the host ends whatever state it was in with CLOSED.
+
+        >>> from tcpkit.engine.states import Event, lookup
+        >>> row = lookup(State.CLOSED, Event.ACTIVE_OPEN)
+        >>> t = Trace([StateChanged(time=0, host="a", row=row), HostRestarted(time=1, host="a")])
+        >>> [s.value for _, s in t.states("a")]
+        ['CLOSED', 'SYN_SENT', 'CLOSED']
+        """
         out: list[tuple[float, State]] = []
-        for r in self.state_changes(host, conn):
-            if not out:
-                out.append((r.time, r.src))
-            out.append((r.time, r.dst))
+        for r in self._records:
+            if r.host != host:
+                continue
+            if isinstance(r, HostRestarted):
+                if out and out[-1][1] is not State.CLOSED:
+                    out.append((r.time, State.CLOSED))
+            elif isinstance(r, StateChanged) and (conn is None or r.conn == conn):
+                if not out:
+                    out.append((r.time, r.src))
+                out.append((r.time, r.dst))
         return out
 
     def final_state(self, host: str, conn: ConnId | None = None) -> State | None:

@@ -30,7 +30,7 @@ from tcpkit.drivers.sim import Network, Socket
 from tcpkit.engine.errors import ParameterError
 from tcpkit.engine.segment import format_flags
 from tcpkit.engine.stack import Stack
-from tcpkit.engine.trace import Kind, Trace
+from tcpkit.engine.trace import HostRestarted, Kind, Trace
 
 __all__ = ["Run", "RUNS", "build_run", "find_record", "connected_pair", "reboot"]
 
@@ -121,7 +121,7 @@ def reboot(net: Network, name: str) -> None:
         tracer=net.records.append,
         ts_offset=host.ts_offset,
     )
-    net.note(name, "the host crashes and reboots: every connection it had is forgotten, nothing is sent")
+    net.records.append(HostRestarted(time=net.now, host=name))
     net.settle(host, wake=False)
 
 
@@ -192,13 +192,13 @@ def _half_open_reconnect(seed: int) -> Run:
     net.at(1.0, reboot, net, "client")
     again: dict[str, Socket] = {}
 
-    def reconnect() -> None:
+    def new_socket() -> None:  # one call per step, so a stepped run shows the state between them
         sock = net.hosts["client"].socket()
         sock.bind(40000)
-        sock.connect("10.0.0.2", 80)
         again["client"] = sock
 
-    net.at(2.0, reconnect)
+    net.at(2.0, new_socket)
+    net.at(2.0, lambda: again["client"].connect("10.0.0.2", 80))
     return Run("half-open reconnect", net, 5.0, {"listener": listener})
 
 

@@ -30,6 +30,7 @@ from tcpkit.engine.errors import ParameterError
 from tcpkit.engine.trace import (
     CallMade,
     CounterChanged,
+    HostRestarted,
     Kind,
     Note,
     QueueChanged,
@@ -66,6 +67,10 @@ register(
         ),
         "w.rec.counter": ("{host}: counter {name} = {value}", "{host}：计数器 {name} = {value}"),
         "w.rec.other": ("{host}: {text}", "{host}：{text}"),
+        "w.rec.restart": (
+            "{host} crashed and restarted: every connection it had is forgotten (CLOSED), nothing is sent",
+            "{host} 崩溃并重启：它的所有连接都被遗忘（CLOSED），什么也没有发送",
+        ),
     }
 )
 
@@ -108,6 +113,8 @@ def describe_record(r: TraceRecord) -> str:
         return tr("w.rec.counter", host=host, name=r.name, value=r.value)
     if isinstance(r, Note):
         return tr("w.rec.other", host=host, text=record_note_text(r.text))
+    if isinstance(r, HostRestarted):
+        return tr("w.rec.restart", host=host)
     return tr("w.rec.other", host=host, text=r.describe())
 
 
