@@ -202,9 +202,11 @@ def test_tw_reuse_loopback_only() -> None:
         assert cli.counters["TWRecycled"] == (1 if ok else 0)
 
 
-def _tw_client(tw_reuse: int, *, ports: int = 2) -> tuple[Stack, Stack, int, list[int]]:
+def _tw_client(tw_reuse: int, *, ports: int = 2, **knobs: int) -> tuple[Stack, Stack, int, list[int]]:
     """A client with ``ports`` ephemeral ports whose every 4-tuple to the server is in TIME_WAIT."""
-    prof = get_profile("linux", tcp_tw_reuse=tw_reuse, ip_local_port_low=50000, ip_local_port_high=50000 + ports - 1)
+    prof = get_profile(
+        "linux", tcp_tw_reuse=tw_reuse, ip_local_port_low=50000, ip_local_port_high=50000 + ports - 1, **knobs
+    )
     srv = Stack(name="s", addr="10.9.0.1", profile="linux", seed=3)
     cli = Stack(name="c", addr="10.9.0.2", profile=prof, seed=4)
     lfd = srv.socket(0.0)
@@ -247,6 +249,26 @@ def test_tw_reuse_on_ephemeral_connect(tw_reuse: int) -> None:
     conn = cli.connection(fd)
     assert conn is not None and conn.local[1] in used and conn.state is State.SYN_SENT
     assert sorted(i.state.value for i in cli.sockets()) == ["SYN_SENT", "TIME_WAIT"]
+
+
+@pytest.mark.parametrize(("delay_ms", "refused_at", "taken_at"), [(1000, 0.9, 1.2), (2500, 2.4, 2.7)])
+def test_tw_reuse_waits_tcp_tw_reuse_delay_from_the_entry_into_time_wait(
+    delay_ms: int, refused_at: float, taken_at: float
+) -> None:
+    # Linux 6.14+ tcp_twsk_unique(): tcp_clock_ms() after tw_entry_stamp + tcp_tw_reuse_delay
+    cli, _srv, _lfd, _used = _tw_client(1, ports=1, tcp_tw_reuse_delay=delay_ms)  # TIME_WAIT from about 0.05 s
+    fd = cli.socket(0.0)
+    assert errno_of(lambda: cli.connect(refused_at, fd, "10.9.0.1", 80)) == "EADDRNOTAVAIL"
+    assert errno_of(lambda: cli.connect(taken_at, fd, "10.9.0.1", 80)) == "EINPROGRESS"
+
+
+def test_tw_reuse_counts_from_the_entry_not_from_the_last_timestamp() -> None:
+    from tcpkit.engine.connection import handshake_pair
+
+    c, _s = handshake_pair(0.0, "linux")
+    c.time_wait_since, c.opts.ts_recent_time = 0.0, 0.9  # a late timestamp (a retransmitted FIN) in TIME_WAIT
+    st = Stack(profile=get_profile("linux", tcp_tw_reuse=1))
+    assert st._tw_reuse_ok(1.05, c)  # up to Linux 6.13 this waited until 1.9 s
 
 
 def test_tw_reuse_needs_timestamps() -> None:

@@ -238,6 +238,7 @@ class Connection:
         self.outbox: list[Segment] = []
         self.transitions: list[tuple[State, Event, str]] = []
         self.orphan = False  # the application has closed the socket
+        self.time_wait_since: float | None = None  # when it entered TIME_WAIT
         self.reuse_addr = False  # SO_REUSEADDR on its socket (kept after close, like Linux tw_reuse)
         self.error: str | None = None  # pending SO_ERROR
         self.ever_connected = False
@@ -439,6 +440,7 @@ class Connection:
         self._emit(StateChanged(time=now, host=self.host, conn=self.conn_id, row=row))
         if dst is State.TIME_WAIT and src is not State.TIME_WAIT:
             self.tw_buckets.used += 1
+            self.time_wait_since = now  # Linux tw_entry_stamp (tcp_time_wait())
         elif src is State.TIME_WAIT and dst is not State.TIME_WAIT:
             self.tw_buckets.used -= 1
         if dst is State.CLOSED:

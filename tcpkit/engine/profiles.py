@@ -199,6 +199,7 @@ class Params:
     syncookies: int
     abort_on_overflow: bool
     tw_reuse: int
+    tw_reuse_delay: float  # seconds in TIME_WAIT before tcp_tw_reuse may hand the 4-tuple on (Linux 6.14+)
     timestamps: bool
     sack: bool
     window_scaling: bool
@@ -424,6 +425,20 @@ LINUX_KNOBS: tuple[Knob, ...] = (
         "允许主动 connect() 在时间戳证明安全时复用 TIME_WAIT 的四元组：0 关闭，1 开启，2 仅回环。",
         _IPS,
         choices=(0, 1, 2),
+    ),
+    _k(
+        "tcp_tw_reuse_delay",
+        "net.ipv4.tcp_tw_reuse_delay",
+        1000,
+        "ms",
+        "int",
+        1,
+        600000,
+        "How long a socket must have been in TIME_WAIT before tcp_tw_reuse may give its 4-tuple to a new "
+        "connect() (Linux 6.14+; up to 6.13 the last timestamp had to be over 1 s old).",
+        "tcp_tw_reuse 把 TIME_WAIT 的四元组交给新的 connect() 之前，该套接字至少要在 TIME_WAIT 中停留的时间"
+        "（Linux 6.14 起；6.13 及以前要求最后一个时间戳超过 1 秒）。",
+        _IPS + "; net/ipv4/tcp_ipv4.c tcp_twsk_unique()",
     ),
     _k(
         "tcp_rfc1337",
@@ -1106,6 +1121,7 @@ def _derive_linux(v: Mapping[str, Any]) -> Params:
         syncookies=v["tcp_syncookies"],
         abort_on_overflow=v["tcp_abort_on_overflow"],
         tw_reuse=v["tcp_tw_reuse"],
+        tw_reuse_delay=v["tcp_tw_reuse_delay"] / 1000,
         timestamps=v["tcp_timestamps"] != 0,
         sack=v["tcp_sack"],
         window_scaling=v["tcp_window_scaling"],
@@ -1156,6 +1172,7 @@ def _derive_freebsd(v: Mapping[str, Any]) -> Params:
         syncookies=1 if v["syncookies"] else 0,
         abort_on_overflow=False,
         tw_reuse=0,
+        tw_reuse_delay=1.0,
         timestamps=v["rfc1323"],
         sack=v["sack_enable"],
         window_scaling=v["rfc1323"],
@@ -1206,6 +1223,7 @@ def _derive_rfc9293(v: Mapping[str, Any]) -> Params:
         syncookies=0,
         abort_on_overflow=False,
         tw_reuse=0,
+        tw_reuse_delay=1.0,
         timestamps=False,
         sack=False,
         window_scaling=False,

@@ -124,12 +124,6 @@ class _Socket:
     connecting: bool = False  # connect() started and its outcome not yet reported (Linux SS_CONNECTING)
 
 
-#: ``tcp_tw_reuse_delay`` (ip-sysctl.rst, Linux 6.14+, counted from the entry into TIME_WAIT in ms; up to 6.13:
-#: the last timestamp more than 1 s old, in whole seconds), seconds.  :meth:`Stack._tw_reuse_ok` counts from the
-#: last timestamp received, which for an active closer is the peer's FIN that started TIME_WAIT.
-TW_REUSE_DELAY = 1.0
-
-
 def _integer(name: str, value: Any, lo: int, hi: int, allowed: str) -> int:
     """``value`` as an int in ``[lo, hi]`` (numpy integers welcome), or a ParameterError naming ``name``."""
     if type(value) is int and lo <= value <= hi:  # the common case, without the ABC check
@@ -564,8 +558,10 @@ class Stack:
     def _tw_reuse_ok(self, now: float, tw: Connection) -> bool:
         """May an outgoing connection take over the 4-tuple of TIME_WAIT socket ``tw``?
 
-        ``tcp_tw_reuse`` 1 (2: loopback only), timestamps in use on ``tw``, and its
-        last timestamp (``tw_ts_recent_stamp``) more than a second old.
+        ``tcp_tw_reuse`` 1 (2: loopback only), timestamps in use on ``tw``, and ``tw`` in TIME_WAIT for longer
+        than ``tcp_tw_reuse_delay`` (1000 ms).  Linux 6.14 made that delay a sysctl counted in ms from the entry
+        into TIME_WAIT (``tw_entry_stamp``); up to 6.13 the *last timestamp received* had to be more than 1 s
+        old, which for an active closer is usually the peer's FIN that started TIME_WAIT, so the two agree then.
 
         Notes
         -----
@@ -577,16 +573,20 @@ class Stack:
         --------
         >>> from tcpkit.engine.connection import handshake_pair
         >>> c, _s = handshake_pair(0.0, "linux")
+        >>> c.time_wait_since = 0.0  # as if TIME_WAIT had started at 0 s
         >>> st = Stack(profile=get_profile("linux", tcp_tw_reuse=1))
         >>> st._tw_reuse_ok(0.5, c), st._tw_reuse_ok(1.5, c)
         (False, True)
+        >>> Stack(profile=get_profile("linux", tcp_tw_reuse=1, tcp_tw_reuse_delay=2000))._tw_reuse_ok(1.5, c)
+        False
         """
         mode = self.params.tw_reuse
         if not mode or not tw.ts_ok:
             return False
         if mode == 2 and not (tw.remote[0].startswith("127.") and tw.local[0].startswith("127.")):
             return False
-        return now - tw.ts_recent_time > TW_REUSE_DELAY
+        since = tw.time_wait_since if tw.time_wait_since is not None else tw.ts_recent_time
+        return now - since > self.params.tw_reuse_delay
 
     # ------------------------------------------------------------------ data
     def _conn(self, fd: int, what: str) -> Connection:
