@@ -443,3 +443,24 @@ def test_a_resolved_profile_is_used_as_given() -> None:
     assert st.profile is prof and st.params is prof.params
     with pytest.raises(ParameterError, match="profile"):
         Stack(profile=42)  # type: ignore[arg-type]
+
+
+def test_tcp_keepidle_on_a_connected_socket_moves_the_running_keepalive_timer() -> None:
+    # Linux tcp_sock_set_keepidle_locked(): reset to keepalive_time minus the time already idle
+    srv = Stack(name="s", addr="10.9.0.1", profile="linux", seed=3)
+    cli = Stack(name="c", addr="10.9.0.2", profile="linux", seed=4)
+    lfd = srv.socket(0.0)
+    srv.bind(0.0, lfd, 80)
+    srv.listen(0.0, lfd)
+    fd = cli.socket(0.0)
+    errno_of(lambda: cli.connect(0.0, fd, "10.9.0.1", 80))
+    for t in (0.01, 0.02, 0.03):
+        for a, b in ((cli, srv), (srv, cli)):
+            for d in a.take_outgoing():
+                b.segment_arrives(t, d.src, d.dst, d.segment)
+    cli.setsockopt(1.0, fd, "SO_KEEPALIVE", 1)
+    conn = cli.connection(fd)
+    assert conn is not None and conn.timers["keepalive"] == pytest.approx(7201.0)
+    cli.setsockopt(5.0, fd, "TCP_KEEPIDLE", 10)
+    last = conn.clocks.last_recv_time
+    assert last < 1.0 and conn.timers["keepalive"] == pytest.approx(last + 10)  # idle since the last arrival

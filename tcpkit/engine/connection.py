@@ -869,6 +869,21 @@ class Connection:
         self.recvq.data.clear()
         self._transition(now, Event.ABORT)
 
+    def set_keepidle(self, now: float, seconds: float) -> None:
+        """TCP_KEEPIDLE on a connection: a running keepalive timer follows the new idle time at once.
+
+        Examples
+        --------
+        >>> a, b = handshake_pair(0.0)
+        >>> a.set_keepalive(1.0, True); a.timers["keepalive"]
+        7201.0
+        >>> a.set_keepidle(10.0, 30.0); a.timers["keepalive"]  # 30 s after the last arrival, at 0.02 s
+        30.02
+        >>> a.set_keepidle(100.0, 30.0); a.timers["keepalive"]  # idle for longer already: probe now
+        100.0
+        """
+        self.sender.set_keepidle(now, seconds)
+
     def set_keepalive(self, now: float, on: bool) -> None:
         """SO_KEEPALIVE: start or stop the keepalive timer.
 

@@ -766,6 +766,17 @@ class Sender:
         elif not on:
             c.timer.cancel(now, "keepalive")
 
+    def set_keepidle(self, now: float, idle: float) -> None:
+        """TCP_KEEPIDLE: a keepalive timer already running is moved to ``idle`` after the last arrival.
+
+        Linux ``tcp_sock_set_keepidle_locked()`` (net/ipv4/tcp.c) resets it to ``idle`` minus the time already
+        idle (``keepalive_time_elapsed()``), or to now if the connection has been idle longer than that.
+        """
+        c = self.conn
+        c.keep.idle = idle
+        if c.keep.on and c.state in (State.ESTABLISHED, State.CLOSE_WAIT):
+            c.timer.set(now, "keepalive", max(now, c.clocks.last_recv_time + idle))
+
     def arm_keepalive(self, now: float) -> None:
         """Restart the idle clock after a segment arrived (no trace record: it moves often)."""
         c = self.conn

@@ -760,7 +760,7 @@ class Stack:
             elif name == "SO_SNDBUF":
                 conn.sndbuf = value
             elif name == "TCP_KEEPIDLE":
-                conn.keepidle = float(value)
+                conn.set_keepidle(now, float(value))
             elif name == "TCP_KEEPINTVL":
                 conn.keepintvl = float(value)
             elif name == "TCP_KEEPCNT":
