@@ -684,3 +684,19 @@ def test_ack_of_a_bare_syn_ack_stops_the_retransmission_timer() -> None:
     assert len(server_fins) == 1
     fired = [r for r in trace if r.host == "server" and r.kind is Kind.TIMER_FIRE and r.timer == "rexmt"]
     assert fired == []
+
+
+def test_a_device_without_tso_shows_the_super_segment_cut_at_the_mss() -> None:
+    # Linux builds one 10-MSS segment; software GSO cuts it before the tap, PSH on the last piece only
+    from tcpkit.engine.connection import handshake_pair
+    from tcpkit.engine.profiles import get_profile
+    from tcpkit.engine.segment import Flags
+
+    for tso, want in ((1, [5000]), (0, [1448, 1448, 1448, 656])):
+        a, _b = handshake_pair(0.0, get_profile("linux", tso=tso))
+        a.outbox.clear()
+        a.send(1.0, b"x" * 5000)
+        data = [s for s in a.outbox if s.length]
+        assert [s.length for s in data] == want
+        assert [bool(s.flags & Flags.PSH) for s in data] == [False] * (len(want) - 1) + [True]
+        assert all(s.seq == data[0].seq + 1448 * k for k, s in enumerate(data))

@@ -31,7 +31,9 @@ were captured but lost before delivery (never acknowledged, then resent;
 keepalive probes never answered), which are then *not* delivered and are
 listed in ``report.undelivered``; responders that never send anything, which
 are black holes (nothing is delivered to them, so no RST is invented);
-keepalive settings from the probes; and an accept queue that overflowed (a
+keepalive settings from the probes; a side whose data segments are all cut
+at the MSS (at least two full-sized, none longer), which was captured behind a
+device without segmentation offload and is replayed with ``tso=0``; and an accept queue that overflowed (a
 listening port that leaves SYNs unanswered), which makes the replayed server
 accept lazily with the backlog the capture implies.
 
@@ -230,6 +232,17 @@ class _Replay:
         self.conns: list[_Conn] = []
         self.listeners: dict[tuple[str, int], _Listener] = {}
         self._delivered_notes: set[tuple[int, int]] = set()
+        self._cut_at_mss = {
+            side: why
+            for side, why in (self._cut_at_mss_sides(conns) if setup.infer else {}).items()
+            if "tso" not in setup.side(side).knobs  # what the user said wins
+            and any(k.name == "tso" for k in setup.profile_of(side).knobs)  # only Linux builds super-segments
+        }
+        for side, why in sorted(self._cut_at_mss.items()):
+            self.report.inferred.append(
+                f"{self.names[0 if side else 1]}: {why}: the capture point sees segments after TSO/GSO cut them "
+                "(a device without segmentation offload), modelled with tso=0"
+            )
         self._build(conns)
 
     # -- set-up -------------------------------------------------------------------
@@ -240,8 +253,42 @@ class _Replay:
             base = self.names[0 if initiator else 1]
             n = sum(1 for (i, _a) in self.hosts if i == initiator)
             name = base if n == 0 else f"{base}{n + 1}"
-            h = self.hosts[key] = _Host(name, addr, initiator, self.setup.profile_of(initiator), self.records.append)
+            profile = self.setup.profile_of(initiator)
+            if initiator in self._cut_at_mss:
+                profile = profile.set(tso=0)
+            h = self.hosts[key] = _Host(name, addr, initiator, profile, self.records.append)
         return h
+
+    def _cut_at_mss_sides(self, conns: list[Connection]) -> dict[bool, str]:
+        """Sides whose data segments the capture shows cut at the MSS (a device without TSO/GSO), with why.
+
+        A side counts when it sent at least two full-sized segments (payload = the MSS its peer offered, less
+        12 bytes when timestamps are on) and never a longer one; a longer segment means the capture saw the
+        stack's super-segments (TSO/GSO on, as on loopback).
+        """
+        full: dict[bool, int] = {}
+        longer: set[bool] = set()
+        for c in conns:
+            mss: dict[bool, int] = {}
+            for p in c.packets:
+                seg = p.segment
+                from_a = (p.src, seg.src_port) == (c.conn[0], c.conn[1])
+                if seg.syn and seg.mss is not None:
+                    mss[not from_a] = seg.mss - (12 if seg.timestamp is not None else 0)
+            for p in c.packets:
+                seg = p.segment
+                from_a = (p.src, seg.src_port) == (c.conn[0], c.conn[1])
+                if not seg.length or from_a not in mss:
+                    continue
+                if seg.length > mss[from_a]:
+                    longer.add(from_a)
+                elif seg.length == mss[from_a]:
+                    full[from_a] = full.get(from_a, 0) + 1
+        return {
+            side: f"{n} data segments of exactly the MSS and none longer"
+            for side, n in full.items()
+            if n >= 2 and side not in longer
+        }
 
     def _build(self, conns: list[Connection]) -> None:
         # what each responder endpoint does in the whole capture

@@ -220,6 +220,7 @@ class Params:
     sndbuf: int  # a new socket's send buffer before SO_SNDBUF
     extra: Mapping[str, Any] = field(default_factory=dict)
     syn_queue_full_above_backlog: bool = False
+    device_tso: bool = True  # the device takes super-segments; with False a capture sees them cut (rules.tso)
 
 
 def _k(
@@ -528,6 +529,23 @@ LINUX_KNOBS: tuple[Knob, ...] = (
         "Interface MTU (ip link set dev ... mtu; 65536 on lo). The MSS offered is min(MTU, 65535) - 40 for IPv4.",
         "接口 MTU（ip link set dev ... mtu；lo 为 65536）。通告的 MSS 为 min(MTU, 65535) - 40（IPv4）。",
         "net/ipv4/route.c ipv4_default_advmss() (IPV4_MAX_PMTU = 65535)",
+    ),
+    _k(
+        "tso",
+        None,
+        1,
+        "",
+        "choice",
+        None,
+        None,
+        "Whether the device takes segments longer than the MSS (TSO/GSO, ethtool -k; on for lo and packetdrill's "
+        "tun): 1 a capture shows the stack's large segments; 0 it shows them cut into MSS-sized ones, PSH and FIN "
+        "on the last piece only.",
+        "设备是否接受长于 MSS 的报文段（TSO/GSO，ethtool -k；lo 与 packetdrill 的 tun 均开启）：1 抓包看到协议栈发出的"
+        "大报文段；0 看到切成 MSS 大小的报文段，只有最后一段带 PSH 和 FIN。",
+        "net/core/dev.c validate_xmit_skb() (software GSO before the capture tap when the device lacks the "
+        "feature); net/ipv4/tcp_offload.c tcp_gso_segment() (PSH and FIN kept on the last segment only)",
+        choices=(0, 1),
     ),
     _k(
         "rto_initial",
@@ -1133,6 +1151,7 @@ def _derive_linux(v: Mapping[str, Any]) -> Params:
         port_low=v["ip_local_port_low"],
         port_high=v["ip_local_port_high"],
         mtu=v["mtu"],
+        device_tso=bool(v["tso"]),
         max_tw_buckets=v["tcp_max_tw_buckets"],
         rexmit_slop=0.0,
         ecn_syn_retries=None,

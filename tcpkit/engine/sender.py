@@ -340,7 +340,10 @@ class Sender:
             seq = snd.nxt
             if snd.una == snd.max:
                 c.clocks.unacked_since = now  # the oldest unacknowledged byte leaves now
-            self.segment(now, flags, seq, payload=payload)
+            if tso and n > c.opts.smss and not c.params.device_tso:
+                self._segment_cut(now, flags, seq, payload, c.opts.smss)
+            else:
+                self.segment(now, flags, seq, payload=payload)
             sent_any = True
             if not seq_lt(seq, snd.max):
                 sendq.in_flight.append((seq, seq_add(seq, n + (1 if fin else 0)), fin, now))
@@ -364,6 +367,18 @@ class Sender:
         self.check_persist(now)
         if not sent_any and c.ack.pending and "delack" not in timer:
             self.send_ack(now)
+
+    def _segment_cut(self, now: float, flags: Flags, seq: int, payload: bytes, smss: int) -> None:
+        """One super-segment as a device without TSO/GSO sends it: ``smss``-sized pieces, PSH and FIN on the last.
+
+        Linux software GSO (``validate_xmit_skb()``, ``tcp_gso_segment()`` in net/ipv4/tcp_offload.c) cuts the
+        skb before the capture tap and keeps PSH and FIN on the last piece only.
+        """
+        last = (len(payload) - 1) // smss
+        for k in range(last + 1):
+            piece = payload[k * smss : (k + 1) * smss]
+            f = flags if k == last else flags & ~(Flags.PSH | Flags.FIN)
+            self.segment(now, f, seq_add(seq, k * smss), payload=piece)
 
     def retransmit_head(self, now: float) -> None:
         """Send the oldest unacknowledged segment again (one SMSS, with the FIN if it fits)."""
