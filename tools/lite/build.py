@@ -554,9 +554,11 @@ def build(out: Path, compile_wheels: bool = True) -> dict[str, Any]:
             except pc.PrecompileError as exc:
                 raise BuildError(str(exc)) from None
             t.step(
-                f"{counts['modules']} modules of {counts['compiled_now']} wheels byte-compiled in Pyodide "
-                f"({counts['wheels'] - counts['compiled_now']} from the cache)"
+                f"{counts['modules']} modules of {counts['wheels']} wheels byte-compiled in Pyodide, the ones the "
+                f"course imports{' (from the cache)' if counts['cached'] else ''}"
             )
+            for failed in counts["failed_steps"]:
+                print(f"  (a workload step did not run in Node, its modules compile in the browser: {failed})")
         wheels = [read_wheel(p) for p in served]
         lock = make_lock(upstream, wheels, preload_packages())
         stage(tmp / "lite", tmp / "pyodide", lock, wheels)
@@ -569,6 +571,7 @@ def build(out: Path, compile_wheels: bool = True) -> dict[str, Any]:
             "source_digest": source_digest(),
             "pyodide": pin["version"],
             "precompiled": compile_wheels,
+            "precompiled_modules": counts["modules"] if compile_wheels else 0,
             "python": str(upstream["info"]["python"]),
             "homework_page": (HOMEWORK_PAGE if HOMEWORK_PAGE.exists() else HOMEWORK_PLACEHOLDER)
             .relative_to(ROOT)
