@@ -32,6 +32,7 @@ __all__ = [
     "live_widgets",
     "figure_bundle",
     "figure_spec",
+    "default_template",
     "static_html",
     "static_bundle",
     "strip_tags",
@@ -171,6 +172,15 @@ def strip_tags(text: str) -> str:
 def _template() -> dict[str, Any]:
     """Plotly's default template as plain JSON (what a go.Figure would carry)."""
     return json.loads(json.dumps(pio.templates[pio.templates.default].to_plotly_json(), cls=PlotlyJSONEncoder))
+
+
+def default_template() -> dict[str, Any]:
+    """Plotly's default template as plain JSON, computed once (shared: do not modify it).
+
+    >>> default_template() is default_template()
+    True
+    """
+    return _template()
 
 
 def figure_spec(fig: go.Figure | dict[str, Any]) -> dict[str, Any]:

@@ -244,7 +244,7 @@ class FloodLab(Lab):
     -----
     The phase map depends only on ``tcp_syncookies`` and ``tcp_synack_retries``;
     it is computed once per pair and kept, so moving the rate or backlog only
-    moves the marker.  The listener rules are those of
+    moves the marker.  Runs are kept per setting too (:meth:`Lab.cached`).  The listener rules are those of
     :func:`tcpkit.drivers.flood.simulate_flood` (Linux ``tcp_conn_request()``,
     ``net/ipv4/tcp_input.c``).
     """
@@ -295,12 +295,15 @@ class FloodLab(Lab):
 
     def draw(self, *, flood_rate: int, backlog: int, tcp_synack_retries: int, tcp_syncookies: int, **_: Any) -> View:
         setup = {"duration": self.duration, "legit_rate": self.legit_rate, "rtt": self.rtt}
-        run = run_flood(
-            flood_rate=flood_rate,
-            backlog=backlog,
-            tcp_synack_retries=tcp_synack_retries,
-            tcp_syncookies=tcp_syncookies,
-            **setup,
+        run = self.cached(
+            ("run", flood_rate, backlog, tcp_synack_retries, tcp_syncookies),
+            lambda: run_flood(
+                flood_rate=flood_rate,
+                backlog=backlog,
+                tcp_synack_retries=tcp_synack_retries,
+                tcp_syncookies=tcp_syncookies,
+                **setup,
+            ),
         )
         key = (tcp_syncookies, tcp_synack_retries)
         if key not in self._maps:
