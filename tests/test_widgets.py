@@ -483,8 +483,14 @@ def test_flood_lab_adapter_matches_the_flood_model_and_the_map_is_cached() -> No
     assert BACKLOGS.index(348) < marker.y[0] < BACKLOGS.index(645)
     lab.set(tcp_syncookies=1)
     assert lab.grid_success is not first and min(min(r) for r in lab.grid_success) > 0.95  # cookies hold everywhere
-    # queues, clients, counters and the map are one figure: they always change together
-    assert {d.type for d in lab.figure.data} >= {"scatter", "bar", "table", "heatmap"}
+    # queues, clients and the map are one figure, the counters a table under it, all from one update
+    assert {d.type for d in lab.figure.data} >= {"scatter", "bar", "heatmap"}
+    n = lab.run.counters["SyncookiesSent"]
+    assert (
+        n > 0
+        and f"<td style='padding:1px 8px'>SyncookiesSent</td><td style='padding:1px 8px' align='right'>{n:,}</td>"
+        in (lab.details.value)
+    )
 
 
 def test_labs_redraw_in_chinese_and_back() -> None:
