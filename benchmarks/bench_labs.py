@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -53,10 +54,12 @@ JS_CLICK_TO_FIGURE = """async ([index, kind, target, limit]) => {
       done = true;
       obs.disconnect();
       const dom = performance.now() - t0;
-      requestAnimationFrame(() => resolve([dom, performance.now() - t0]));
+      const gd = pic.querySelector('.js-plotly-plot');
+      const draw = gd && gd !== old ? -1 : parseFloat(gd.dataset.tcpkitDrawMs || '-1');
+      requestAnimationFrame(() => resolve([dom, performance.now() - t0, draw]));
     });
     obs.observe(pic, {childList: true, subtree: true, attributes: true, attributeFilter: ['data-tcpkit-view']});
-    setTimeout(() => { if (!done) { done = true; obs.disconnect(); resolve([-1, -1]); } }, limit);
+    setTimeout(() => { if (!done) { done = true; obs.disconnect(); resolve([-1, -1, -1]); } }, limit);
     const t0 = performance.now();
     if (kind === 'select') {
       const s = lab.querySelector('.tcpkit-lab-control select');
@@ -231,7 +234,10 @@ def _browser(n: int) -> tuple[dict[str, list[float]], str | None]:
         return {}, why
     from playwright.sync_api import sync_playwright
 
-    out: dict[str, list[float]] = {"isn_attack": [], "isn_attack_dom": [], "flood": [], "flood_dom": [], "floor": []}
+    out: dict[str, list[float]] = {
+        f"{lab}{part}": [] for lab in ("isn_attack", "flood") for part in ("", "_dom", "_react")
+    }
+    out["floor"] = []
     with tempfile.TemporaryDirectory() as tmp:
         lab = h.Lab([_notebook(Path(tmp))])
         try:
@@ -252,11 +258,13 @@ def _browser(n: int) -> tuple[dict[str, list[float]], str | None]:
                         ("flood", 1, "button", (1, 0)),  # the cookie buttons not active: 1 <-> 0
                     ):
                         for i in range(n + 2):
-                            dom, frame = page.evaluate(JS_CLICK_TO_FIGURE, [index, kind, targets[i % 2], 10_000])
+                            dom, frame, react = page.evaluate(JS_CLICK_TO_FIGURE, [index, kind, targets[i % 2], 10_000])
                             h.wait_until(page, h.JS_KERNEL_IDLE, what="the kernel to be idle")
                             if i >= 2 and frame >= 0:  # the first two warm up
                                 out[name].append(float(frame))
                                 out[f"{name}_dom"].append(float(dom))
+                                if react >= 0:  # redrawn in place: how long Plotly.react itself took
+                                    out[f"{name}_react"].append(float(react))
                     for _ in range(n):  # what no widget can beat: a bare button -> HTML round trip
                         dt = page.evaluate(h.JS_CLICK_AND_TEXT, [".tcpkit-ping", ".tcpkit-pong", 5000])
                         if dt >= 0:
@@ -277,7 +285,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     got, why = _browser(n)
     for name, what in (
         ("isn_attack", "IsnAttackLab: drop-down changed -> new figure drawn, next frame"),
-        ("flood", "FloodLab: cookie button clicked -> new figure (queues, clients, counters, map), next frame"),
+        ("flood", "FloodLab: cookie button clicked -> figure (queues, clients, map) and counters redrawn, next frame"),
     ):
         xs = got.get(name, [])
         rows += _rows(f"labs.browser_click_{name}", xs, 100, f"{what}, Chromium, {len(xs)} changes")
@@ -288,6 +296,16 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
                     "value": _p95(got[f"{name}_dom"]),
                     "unit": "ms",
                     "goal": "the same, until the new plot is in the DOM (no frame wait)",
+                }
+            )
+        if got.get(f"{name}_react"):
+            react = got[f"{name}_react"]
+            rows.append(
+                {
+                    "name": f"labs.browser_click_{name}_react_median",
+                    "value": statistics.median(react),
+                    "unit": "ms",
+                    "goal": f"of which Plotly.react redrawing in place ({len(react)} of the changes)",
                 }
             )
     rows += _rows(

@@ -312,7 +312,9 @@ function render({ model, el }) {
       const layout = Object.assign({}, spec.layout || {});
       if (!layout.template && gd.layout && gd.layout.template) layout.template = gd.layout.template;
       if (!layout.height) layout.height = 360;  // what JupyterLab's renderer gives a figure without one
+      const t0 = performance.now();
       await P.react(gd, spec.data, layout, spec.config || {});
+      gd.dataset.tcpkitDrawMs = (performance.now() - t0).toFixed(1);  // for benchmarks/bench_labs.py
       gd.dataset.tcpkitView = view;
     } catch (err) {
       console.error("tcpkit: redraw in place failed", err);
