@@ -326,14 +326,16 @@ def test_player_and_knob_in_jupyterlab(lab) -> None:
             page = browser.new_page(viewport={"width": 1500, "height": 2400})
             harness.open_notebook(page, lab, "player.ipynb")
             harness.run_all_cells(page, "player.ipynb", ".tcpkit-knobs .noUi-handle")
+            # the first player's two figures (the notebook has another player below: its figures may come first)
             harness.wait_until(
                 page,
-                "() => document.querySelectorAll('.tcpkit-player .js-plotly-plot').length >= 2"
-                " && !!document.querySelectorAll('.tcpkit-player .js-plotly-plot')[1].data",
+                "() => { const p = document.querySelector('.tcpkit-player');"
+                " const gds = p ? p.querySelectorAll('.js-plotly-plot') : [];"
+                " return gds.length >= 2 && !!gds[1].data; }",
                 what="the player's two figures",
             )
             graph_sel = ".tcpkit-player .js-plotly-plot"
-            ladder_js = "document.querySelectorAll('.tcpkit-player .js-plotly-plot')[1]"
+            ladder_js = "document.querySelector('.tcpkit-player').querySelectorAll('.js-plotly-plot')[1]"
             overlay = f"() => ({harness.JS_OVERLAY})(document.querySelector('.tcpkit-player'))"
             aligned = f"() => ({JS_ALIGNED})({ladder_js})"
             lit = harness.JS_LIT

@@ -563,7 +563,11 @@ class Lab(TcpkitWidget):
         return value
 
     def clear_cache(self) -> None:
-        """Forget the kept runs (:meth:`cached`): the next draw of every setting runs again."""
+        """Forget the kept runs (:meth:`cached`): the next draw of every setting runs again.
+
+        >>> lab = Lab.__new__(Lab); lab._cache = OrderedDict(a=1); lab.clear_cache(); len(lab._cache)
+        0
+        """
         self._cache.clear()
 
     def set(self, **values: Any) -> bool:
