@@ -483,6 +483,9 @@ def test_flood_lab_adapter_matches_the_flood_model_and_the_map_is_cached() -> No
     assert BACKLOGS.index(348) < marker.y[0] < BACKLOGS.index(645)
     lab.set(tcp_syncookies=1)
     assert lab.grid_success is not first and min(min(r) for r in lab.grid_success) > 0.95  # cookies hold everywhere
+    # the map's colours are stops plotly.js draws as they are (a name like "RdYlGn" only plotly.py knows)
+    [heat] = [d for d in lab.view.figure["data"] if d["type"] == "heatmap"]
+    assert heat["colorscale"][0] == [0.0, "rgb(165,0,38)"] and heat["colorscale"][-1][1] == "rgb(0,104,55)"
     # queues, clients and the map are one figure, the counters a table under it, all from one update
     assert {d.type for d in lab.figure.data} >= {"scatter", "bar", "heatmap"}
     n = lab.run.counters["SyncookiesSent"]

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import plotly.graph_objects as go
+from plotly.colors import get_colorscale
 from plotly.subplots import make_subplots
 from plotly.utils import PlotlyJSONEncoder
 
@@ -125,6 +126,10 @@ COUNTERS: tuple[str, ...] = (
     "ListenOverflows",
     "ListenDrops",
 )
+
+
+#: Red (no honest client gets in) to green (all do), as colour stops: plotly.js has no "RdYlGn" of its own.
+_RED_YELLOW_GREEN: list[list[Any]] = [[float(v), c] for v, c in get_colorscale("RdYlGn")]
 
 
 @dataclass(frozen=True)
@@ -456,7 +461,7 @@ def flood_spec(
             "z": [[round(100 * v, 1) for v in row] for row in grid],
             "zmin": 0,
             "zmax": 100,
-            "colorscale": "RdYlGn",
+            "colorscale": _RED_YELLOW_GREEN,  # as stops: plotly.js itself knows no "RdYlGn" (it would draw RdBu)
             "colorbar": {"title": {"text": "%"}, "len": 0.8, "y": 0.5, "thickness": 12},
             "hovertemplate": f"{tr('w.flood.rate_axis')} %{{x}}<br>backlog %{{y}}<br>%{{z:.0f}} %<extra></extra>",
             "name": "",
