@@ -7,9 +7,13 @@ course's own settings from ``jupyter_config/``) with copies of the notebooks, an
   once, and checks after each move: no error text, exactly one output in the lab's
   cell and one picture in the lab, no text longer than 2,000 characters in the lab's
   output, no label cut short (a label's scroll width is at most its client width).
+  Then one more move: the same plot element is redrawn in place (``Plotly.react``
+  through the lab's PictureSync), not replaced by a new plot.
   A screenshot of every lab after its moves goes to ``test-artifacts/labs/`` (for review);
 * runs notebook 00, saves it, shuts its kernel down, opens it again without running it,
-  and finds its widgets drawn from the saved state, with no "Error displaying widget";
+  and finds its widgets drawn from the saved state, with no "Error displaying widget"
+  (the saved size goes to ``test-artifacts/saved_notebook_size.txt``; FigureWidgets carry
+  no copy of plotly.js, so it stays under 5 MB);
 * opens notebook 03 as shipped (never run here, no widget state) and finds pictures;
 * runs tests/data/browser/player.ipynb, steps the player and moves a knob slider, and
   checks the figures changed (the state graph's highlight, the ladder's cursor overlay,
@@ -85,10 +89,23 @@ JS_LAB_STATE = """([i]) => {
 }"""
 
 
+#: Mark lab ``i``'s plot element, to tell afterwards whether the same element was redrawn.
+JS_MARK_PLOT = """([i]) => { document.querySelectorAll(LABS)[i]
+  .querySelector('.tcpkit-lab-picture .js-plotly-plot').dataset.tcpkitMark = '1'; }"""
+
+#: After a change: was the marked plot redrawn in place (Plotly.react, carrying the new view number)?
+JS_IN_PLACE = """([i]) => { const lab = document.querySelectorAll(LABS)[i];
+  const gd = lab.querySelector('.tcpkit-lab-picture .js-plotly-plot');
+  const v = lab.querySelector('.tcpkit-lab-sentence [data-view]');
+  if (!gd || !gd.dataset.tcpkitMark) return 'a new plot';
+  return gd.dataset.tcpkitView === (v && v.dataset.view) ? 'in place' : 'pending'; }"""
+
 #: The labs of the notebook on screen (other open notebooks are hidden panels).
 LABS = ".jp-NotebookPanel:not(.lm-mod-hidden) .tcpkit-lab"
 JS_VIEW = JS_VIEW.replace("LABS", repr(LABS))
 JS_LAB_STATE = JS_LAB_STATE.replace("LABS", repr(LABS))
+JS_MARK_PLOT = JS_MARK_PLOT.replace("LABS", repr(LABS))
+JS_IN_PLACE = JS_IN_PLACE.replace("LABS", repr(LABS))
 
 
 def _start(notebooks: list[Path]):  # type: ignore[no-untyped-def]
@@ -205,6 +222,19 @@ def test_every_lab_redraws_one_clean_picture_when_its_controls_move(course, note
                         problems.append(f"{where}: {state['text_length']} characters of text: {state['text']}")
                     if state["labels"]:
                         problems.append(f"{where}: labels cut short: {state['labels']}")
+                # by now the page has told the kernel it holds the plot: a change redraws that plot in place
+                page.evaluate(JS_MARK_PLOT, [i])
+                before = page.evaluate(JS_VIEW, [i])
+                did = _move(page, i, 0)
+                harness.wait_until(
+                    page,
+                    f"([i, v]) => ({JS_VIEW})([i]) > v && ({JS_IN_PLACE})([i]) !== 'pending'",
+                    arg=[i, before],
+                    what=f"lab {i} of {notebook} to redraw after {did}",
+                )
+                how = page.evaluate(JS_IN_PLACE, [i])
+                if how != "in place":
+                    problems.append(f"{notebook} lab {i}, {did}: not redrawn in place ({how})")
                 _shot(page, page.locator(LABS).nth(i), LAB_SHOTS / f"{notebook[:-6]}-lab{i}.png")
             assert not problems, "\n".join(problems)
             assert not page.locator("text=Error displaying widget").count()
@@ -236,6 +266,7 @@ def test_a_saved_notebook_reopens_with_its_widgets_and_no_errors(course) -> None
             assert state.get("state"), "widget state was not saved with the notebook (saveState setting)"
             size = len(json.dumps(saved))
             (SHOTS / "saved_notebook_size.txt").write_text(f"{name}: {size} bytes with widget state\n")
+            assert size < 5_000_000, f"{name} saved with widget state weighs {size:,} bytes"
             page.evaluate("() => window.jupyterapp.commands.execute('application:close-all')")
             harness.wait_until(page, "() => !document.querySelector('.jp-NotebookPanel')", what="the notebook to close")
             course.shutdown_kernels()  # nothing of the run is left in a kernel
@@ -295,14 +326,16 @@ def test_player_and_knob_in_jupyterlab(lab) -> None:
             page = browser.new_page(viewport={"width": 1500, "height": 2400})
             harness.open_notebook(page, lab, "player.ipynb")
             harness.run_all_cells(page, "player.ipynb", ".tcpkit-knobs .noUi-handle")
+            # the first player's two figures (the notebook has another player below: its figures may come first)
             harness.wait_until(
                 page,
-                "() => document.querySelectorAll('.tcpkit-player .js-plotly-plot').length >= 2"
-                " && !!document.querySelectorAll('.tcpkit-player .js-plotly-plot')[1].data",
+                "() => { const p = document.querySelector('.tcpkit-player');"
+                " const gds = p ? p.querySelectorAll('.js-plotly-plot') : [];"
+                " return gds.length >= 2 && !!gds[1].data; }",
                 what="the player's two figures",
             )
             graph_sel = ".tcpkit-player .js-plotly-plot"
-            ladder_js = "document.querySelectorAll('.tcpkit-player .js-plotly-plot')[1]"
+            ladder_js = "document.querySelector('.tcpkit-player').querySelectorAll('.js-plotly-plot')[1]"
             overlay = f"() => ({harness.JS_OVERLAY})(document.querySelector('.tcpkit-player'))"
             aligned = f"() => ({JS_ALIGNED})({ladder_js})"
             lit = harness.JS_LIT

@@ -483,8 +483,17 @@ def test_flood_lab_adapter_matches_the_flood_model_and_the_map_is_cached() -> No
     assert BACKLOGS.index(348) < marker.y[0] < BACKLOGS.index(645)
     lab.set(tcp_syncookies=1)
     assert lab.grid_success is not first and min(min(r) for r in lab.grid_success) > 0.95  # cookies hold everywhere
-    # queues, clients, counters and the map are one figure: they always change together
-    assert {d.type for d in lab.figure.data} >= {"scatter", "bar", "table", "heatmap"}
+    # the map's colours are stops plotly.js draws as they are (a name like "RdYlGn" only plotly.py knows)
+    [heat] = [d for d in lab.view.figure["data"] if d["type"] == "heatmap"]
+    assert heat["colorscale"][0] == [0.0, "rgb(165,0,38)"] and heat["colorscale"][-1][1] == "rgb(0,104,55)"
+    # queues, clients and the map are one figure, the counters a table under it, all from one update
+    assert {d.type for d in lab.figure.data} >= {"scatter", "bar", "heatmap"}
+    n = lab.run.counters["SyncookiesSent"]
+    assert (
+        n > 0
+        and f"<td style='padding:1px 8px'>SyncookiesSent</td><td style='padding:1px 8px' align='right'>{n:,}</td>"
+        in (lab.details.value)
+    )
 
 
 def test_labs_redraw_in_chinese_and_back() -> None:
@@ -679,3 +688,106 @@ def test_chinese_mode_labels_do_not_mix_languages() -> None:
     assert not problems, problems
     set_language("en")
     assert _english_words(TracePlayer(t, start=3).text.value)  # the check does see English
+
+
+# -- redrawing in place, kept runs, FigureWidget without plotly.js ---------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["02 attack", "03 flood", "05 exhaustion"])
+def test_once_the_page_has_drawn_a_lab_it_redraws_the_same_plot_in_place(name: str) -> None:
+    lab = LABS[name]()
+    first = lab.picture.outputs
+    assert lab.sync.spec is None and lab.sync.view == lab.updates  # the output is what the page shows
+    lab.sync._handle_message(None, {"ready": True}, None)  # what PictureSync's JavaScript says once it found the plot
+    cname, ctl = next(iter(_controls(lab).items()))
+    ctl.value = _other_value(ctl)
+    assert lab.picture.outputs is first, cname  # no new plot in the page ...
+    assert lab.sync.view == lab.updates and lab.sync.spec is not None  # ... the figure goes to Plotly.react
+    spec = lab.sync.spec
+    assert "template" not in spec["layout"] and spec["config"] == {"displaylogo": False}
+    want = json.loads(_picture_of(lab))
+    want["layout"].pop("template")
+    assert spec == want  # exactly the figure the output would have shown
+    # the browser could not redraw in place: the picture is replaced at once, and on the next changes
+    lab.sync._handle_message(None, {"failed": "TypeError: boom"}, None)
+    assert lab.picture.outputs is not first and lab.sync.spec is None and not lab.sync.ready
+    assert json.loads(_picture(lab))["data"] == json.loads(_picture_of(lab))["data"]
+    n = lab.updates
+    ctl.value = _other_value(ctl)
+    assert lab.updates == n + 1 and lab.sync.spec is None and len(lab.picture.outputs) == 1
+    lab.close()
+
+
+def _picture_of(lab: Lab) -> str:
+    from tcpkit.widgets._base import figure_bundle
+
+    assert lab.view is not None
+    return json.dumps(figure_bundle(lab.view.figure)["application/vnd.plotly.v1+json"], sort_keys=True)
+
+
+def test_a_lab_error_clears_the_picture_and_the_next_view_replaces_it_even_when_the_page_is_ready() -> None:
+    lab = KernelLab(runner=_recorded)
+    lab.sync._handle_message(None, {"ready": True}, None)
+
+    def broken(_name: str):  # type: ignore[no-untyped-def]
+        raise ParameterError("scenario", _name, "a scenario that runs")
+
+    good, lab._runner = lab._runner, broken
+    assert lab.set(scenario="half_close") is False and lab.picture.outputs == () and lab.sync.spec is None
+    lab._runner = good
+    assert lab.set(scenario="abort_rst") is True
+    assert len(lab.picture.outputs) == 1 and lab.sync.spec is None  # a new plot: there was none to redraw
+    lab.close()
+
+
+def test_a_lab_keeps_its_runs_per_setting_and_draws_the_same_picture_from_them() -> None:
+    from tcpkit.drivers import scenarios
+
+    calls = []
+    real = scenarios.run_scenario
+
+    def counting(*a, **k):  # type: ignore[no-untyped-def]
+        calls.append(k)
+        return real(*a, **k)
+
+    lab = PortExhaustionLab()
+    scenarios.run_scenario = counting
+    try:
+        first = _picture(lab)
+        lab.set(ports=30)
+        lab.set(ports=20)  # back to the start: kept
+        assert len(calls) == 1 and _picture(lab) == first
+        lab.clear_cache()
+        lab.set(ports=30)
+        assert len(calls) == 2
+        set_language("zh")  # a kept run is drawn again in the other language
+        assert len(calls) == 2 and "端口" in str(json.loads(_picture(lab)))
+    finally:
+        scenarios.run_scenario = real
+        set_language("en")
+        lab.close()
+    fresh = PortExhaustionLab()  # same seed, same trace: a kept run draws what a new run draws
+    fresh.set(ports=30)
+    lab2 = PortExhaustionLab()
+    lab2.set(ports=30)
+    lab2.set(ports=20)
+    lab2.set(ports=30)
+    assert _picture(fresh) == _picture(lab2)
+    fresh.close()
+    lab2.close()
+
+
+def test_figure_widgets_carry_plotly_s_widget_code_without_plotly_js() -> None:
+    from tcpkit.widgets._base import FigureWidget, _light_esm
+
+    light = _light_esm()
+    assert light is not None, "plotly's widgetbundle.js changed its layout: FigureWidget would carry 5 MB again"
+    fw = FigureWidget(go.Figure(go.Bar(y=[1, 2])))
+    state = fw.get_state()
+    assert state["_esm"] == light and 50_000 < len(light) < 400_000  # plotly's own: about 5 MB
+    assert "hA.exports=globalThis.Plotly" in light and "export default async" in light
+    assert "window.Plotly=Q,Q" not in light and "jupyterlab-plotly" in light  # plotly.js from JupyterLab's extension
+    assert fw.data[0].y == (1, 2)
+    p = TracePlayer(example_trace("lossy"))
+    assert all(len(f.get_state()["_esm"]) < 400_000 for f in (p.ladder_fig, p.graph_fig))
+    p.close()

@@ -40,7 +40,7 @@ from typing import Any
 
 from tcpkit.engine.errors import TcpkitError
 from tcpkit.i18n import get_language, register, tr
-from tcpkit.widgets import TcpkitWidget
+from tcpkit.widgets import TcpkitWidget, figure_widget
 
 __all__ = ["Verdict", "ConstructTask", "CHECKERS", "checker", "TryFirst", "placeholder_line", "run_user_code"]
 
@@ -293,9 +293,7 @@ class ConstructTask(TcpkitWidget):
             f"{where}{details}"
         )
         if v.figure is not None:
-            import plotly.graph_objects as go
-
-            self.picture.children = (go.FigureWidget(v.figure),)
+            self.picture.children = (figure_widget(v.figure),)
         else:
             self.picture.children = ()
 

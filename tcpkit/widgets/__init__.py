@@ -8,7 +8,10 @@ shows it as a static twin beside the live widget, for notebooks read without
 a kernel.  Every lab of the notebooks is a :class:`Lab` (controls, one
 picture, one sentence, replaced together on every change); the player's
 ladder cursor is a small overlay (:class:`LadderCursor`) that moves without
-re-rendering the ladder.
+re-rendering the ladder.  A lab redraws its picture in place once the page has
+drawn it (:class:`PictureSync`), and every FigureWidget here comes from
+:func:`figure_widget`: plotly's widget without its own copy of plotly.js, so a
+saved notebook does not carry 5 MB of JavaScript per figure.
 
 Examples
 --------
@@ -23,13 +26,13 @@ Examples
 
 from __future__ import annotations
 
-from ._base import TcpkitWidget, replace_figure, set_language
+from ._base import TcpkitWidget, figure_widget, replace_figure, set_language
 from .cursor import LadderCursor
 from .explorer import ScenarioExplorer, ScenarioRunner, scenario_runner
 from .flagkey import FlagKey, flag_key_html
 from .flood_lab import FloodLab
 from .knobs import KnobPanel
-from .lab import Control, Lab, View
+from .lab import Control, Lab, PictureSync, View
 from .labs import ExitsLab, IsnAttackLab, KernelLab, PortCeilingLab, PortExhaustionLab, SlowCloseLab, SynRetryLab
 from .player import TracePlayer, describe_record
 from .predict import PredictWidget
@@ -51,12 +54,14 @@ __all__ = [
     "View",
     "KnobPanel",
     "LadderCursor",
+    "PictureSync",
     "PredictWidget",
     "ScenarioExplorer",
     "ScenarioRunner",
     "TcpkitWidget",
     "TracePlayer",
     "describe_record",
+    "figure_widget",
     "flag_key_html",
     "replace_figure",
     "scenario_runner",

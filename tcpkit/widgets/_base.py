@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import html
 import json
+import pathlib
 import warnings
 import weakref
 from collections.abc import Sequence
@@ -29,9 +30,11 @@ __all__ = [
     "set_language",
     "replace_figure",
     "figure_widget",
+    "FigureWidget",
     "live_widgets",
     "figure_bundle",
     "figure_spec",
+    "default_template",
     "static_html",
     "static_bundle",
     "strip_tags",
@@ -131,9 +134,99 @@ def set_language(lang: str) -> None:
         w._check_language()
 
 
-def figure_widget(fig: go.Figure) -> go.FigureWidget:
-    """A FigureWidget showing ``fig``."""
-    return go.FigureWidget(fig)
+#: Where plotly.js sits in plotly's FigureWidget bundle (``plotly/package_data/widgetbundle.js``, an esbuild
+#: module): one ``var LQ=fbe((DQ,hA)=>{...})`` wrapper that ends by setting ``window.Plotly``.
+_PLOTLY_START = "var LQ=fbe((DQ,hA)=>{"
+_PLOTLY_END = "window.Plotly=Q,Q})});"
+
+_LIGHT_ESM = r"""
+const MIME = "application/vnd.plotly.v1+json";
+const CODE = @CODE@;
+let loading = null;
+
+function havePlotly() { return !!(window.Plotly && typeof window.Plotly.newPlot === "function"); }
+
+// JupyterLab, Notebook 7 and JupyterLite ship plotly.js in the jupyterlab-plotly extension, which
+// loads it (and sets window.Plotly) the first time it draws a figure: draw an empty one, off the page.
+async function plotlyFromJupyter() {
+  const c = window._JUPYTERLAB && window._JUPYTERLAB["jupyterlab-plotly"];
+  if (!c || typeof c.get !== "function") return;
+  const mod = (await c.get("./mimeExtension"))();
+  let ext = mod && mod.default !== undefined ? mod.default : mod;
+  if (Array.isArray(ext)) ext = ext[0];
+  const factory = ext && ext.rendererFactory;
+  if (!factory) return;
+  const r = factory.createRenderer({
+    mimeType: MIME, sanitizer: {}, resolver: null, linkHandler: null, latexTypesetter: null,
+  });
+  await r.renderModel({ data: { [MIME]: { data: [], layout: {} } }, metadata: {}, trusted: true, setData() {} });
+  if (typeof r.dispose === "function") r.dispose();
+}
+
+export default async () => {
+  if (!havePlotly()) {
+    if (!loading) loading = plotlyFromJupyter().catch((err) => console.error("tcpkit: loading plotly.js", err));
+    await loading;
+  }
+  if (!havePlotly()) throw new Error("tcpkit: no plotly.js in this page (JupyterLab's plotly extension is missing)");
+  const url = URL.createObjectURL(new Blob([CODE], { type: "text/javascript" }));
+  try {
+    const mod = await import(url);
+    return mod.default();
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+};
+"""
+
+
+@functools.lru_cache(maxsize=1)
+def _light_esm() -> str | None:
+    """plotly's FigureWidget JavaScript without its copy of plotly.js (None if the bundle is not as expected)."""
+    import plotly
+
+    path = pathlib.Path(plotly.__file__).parent
+    try:
+        code = (path / "package_data" / "widgetbundle.js").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    start, end = code.find(_PLOTLY_START), code.find(_PLOTLY_END)
+    if start < 0 or end < start or code.count(_PLOTLY_START) != 1 or code.count(_PLOTLY_END) != 1:
+        return None
+    light = code[:start] + "var LQ=fbe((DQ,hA)=>{hA.exports=globalThis.Plotly});" + code[end + len(_PLOTLY_END) :]
+    return _LIGHT_ESM.replace("@CODE@", json.dumps(light))
+
+
+class FigureWidget(go.FigureWidget):
+    """A plotly FigureWidget that carries no copy of plotly.js: it uses the page's, from JupyterLab's plotly extension.
+
+    plotly's own FigureWidget is an anywidget whose JavaScript (``_esm``, 5 MB)
+    holds all of plotly.js; JupyterLab saves it in the notebook with every
+    FigureWidget's state, so a saved notebook with a trace player weighed
+    11 MB.  This one sends plotly's widget code without plotly.js (about
+    120 kB) and takes plotly.js from the jupyterlab-plotly extension that draws
+    Plotly outputs anyway (JupyterLab, Notebook 7, JupyterLite; no network).
+    If plotly's bundle is not laid out as expected it keeps plotly's ``_esm``.
+
+    >>> fw = FigureWidget(go.Figure(go.Bar(y=[1])))
+    >>> isinstance(fw, go.FigureWidget), len(fw._esm) < 1_000_000
+    (True, True)
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        light = _light_esm()
+        if light is not None:
+            self._esm = light  # read by anywidget's __init__ when it makes the synced _esm trait
+        super().__init__(*args, **kwargs)
+
+
+def figure_widget(fig: go.Figure | None = None) -> go.FigureWidget:
+    """A :class:`FigureWidget` (no plotly.js of its own) showing ``fig``.
+
+    >>> figure_widget().data
+    ()
+    """
+    return FigureWidget(fig)
 
 
 def replace_figure(fw: go.FigureWidget, fig: go.Figure) -> None:
@@ -171,6 +264,15 @@ def strip_tags(text: str) -> str:
 def _template() -> dict[str, Any]:
     """Plotly's default template as plain JSON (what a go.Figure would carry)."""
     return json.loads(json.dumps(pio.templates[pio.templates.default].to_plotly_json(), cls=PlotlyJSONEncoder))
+
+
+def default_template() -> dict[str, Any]:
+    """Plotly's default template as plain JSON, computed once (shared: do not modify it).
+
+    >>> default_template() is default_template()
+    True
+    """
+    return _template()
 
 
 def figure_spec(fig: go.Figure | dict[str, Any]) -> dict[str, Any]:

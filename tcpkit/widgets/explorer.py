@@ -35,7 +35,7 @@ from tcpkit.engine.trace import Kind, Trace
 from tcpkit.viz.labels import tr, zh
 from tcpkit.viz.timeline import queue_figure, state_gantt_figure
 
-from ._base import TcpkitWidget, replace_figure
+from ._base import TcpkitWidget, figure_widget, replace_figure
 from .player import TracePlayer
 
 __all__ = ["ScenarioExplorer", "ScenarioRunner", "scenario_runner"]
@@ -200,8 +200,8 @@ class ScenarioExplorer(TcpkitWidget):
         self.params: dict[str, W.ValueWidget] = {}
         self.trace = Trace()
         self.player = TracePlayer(Trace())
-        self.queue_fig = go.FigureWidget()
-        self.gantt_fig = go.FigureWidget()
+        self.queue_fig = figure_widget()
+        self.gantt_fig = figure_widget()
         self.queue_box = W.Box([self.queue_fig])
         self.run_button.on_click(self.on_run_clicked)
         self.choice.observe(lambda _ch: self._build_params(), names="value")

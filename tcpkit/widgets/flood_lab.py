@@ -3,10 +3,10 @@
 Move the flood rate, the backlog, ``tcp_synack_retries`` or ``tcp_syncookies``
 and one figure is redrawn: the SYN queue (半连接队列) and accept queue
 (全连接队列) over the run with their limits; how many honest clients connected,
-gave up or are still trying; the ``nstat`` counters the kernel would show; and,
-beside them, a phase map of honest-client success over flood rate × backlog for
+gave up or are still trying; and, beside them, a phase map of honest-client success over flood rate × backlog for
 the chosen ``tcp_syncookies``, with the current slider point marked, so a
-student sees where a defence stops working.
+student sees where a defence stops working.  Under the figure, redrawn with it,
+a small table of the ``nstat`` counters the kernel would show.
 
 Only two functions here call the flood model, :func:`run_flood` and
 :func:`phase_map` (the adapter): when :mod:`tcpkit.drivers.flood` gains its
@@ -28,6 +28,7 @@ True
 from __future__ import annotations
 
 import functools
+import html
 import json
 import math
 from collections.abc import Sequence
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import plotly.graph_objects as go
+from plotly.colors import get_colorscale
 from plotly.subplots import make_subplots
 from plotly.utils import PlotlyJSONEncoder
 
@@ -53,6 +55,7 @@ __all__ = [
     "phase_map",
     "flood_spec",
     "flood_figure",
+    "counters_html",
     "RATES",
     "BACKLOGS",
     "COUNTERS",
@@ -123,6 +126,10 @@ COUNTERS: tuple[str, ...] = (
     "ListenOverflows",
     "ListenDrops",
 )
+
+
+#: Red (no honest client gets in) to green (all do), as colour stops: plotly.js has no "RdYlGn" of its own.
+_RED_YELLOW_GREEN: list[list[Any]] = [[float(v), c] for v, c in get_colorscale("RdYlGn")]
 
 
 @dataclass(frozen=True)
@@ -244,14 +251,14 @@ class FloodLab(Lab):
     -----
     The phase map depends only on ``tcp_syncookies`` and ``tcp_synack_retries``;
     it is computed once per pair and kept, so moving the rate or backlog only
-    moves the marker.  The listener rules are those of
+    moves the marker.  Runs are kept per setting too (:meth:`Lab.cached`).  The listener rules are those of
     :func:`tcpkit.drivers.flood.simulate_flood` (Linux ``tcp_conn_request()``,
     ``net/ipv4/tcp_input.c``).
     """
 
     title_key = "w.flood.title"
     css_class = "tcpkit-lab-flood"
-    picture_height = 640
+    picture_height = 490
     controls = (
         Control(
             "flood_rate",
@@ -295,12 +302,15 @@ class FloodLab(Lab):
 
     def draw(self, *, flood_rate: int, backlog: int, tcp_synack_retries: int, tcp_syncookies: int, **_: Any) -> View:
         setup = {"duration": self.duration, "legit_rate": self.legit_rate, "rtt": self.rtt}
-        run = run_flood(
-            flood_rate=flood_rate,
-            backlog=backlog,
-            tcp_synack_retries=tcp_synack_retries,
-            tcp_syncookies=tcp_syncookies,
-            **setup,
+        run = self.cached(
+            ("run", flood_rate, backlog, tcp_synack_retries, tcp_syncookies),
+            lambda: run_flood(
+                flood_rate=flood_rate,
+                backlog=backlog,
+                tcp_synack_retries=tcp_synack_retries,
+                tcp_syncookies=tcp_syncookies,
+                **setup,
+            ),
         )
         key = (tcp_syncookies, tcp_synack_retries)
         if key not in self._maps:
@@ -323,7 +333,10 @@ class FloodLab(Lab):
             cookies=run.counters["SyncookiesSent"],
         )
         note = tr("w.flood.setup", duration=self.duration, legit=self.legit_rate, rtt=self.rtt * 1000)
-        return View(fig, sentence, f"<div style='color:#666;font-size:12px;margin-left:4px'>{note}</div>")
+        details = (
+            counters_html(run) + f"<div style='color:#666;font-size:12px;margin-left:4px'>{html.escape(note)}</div>"
+        )
+        return View(fig, sentence, details)
 
 
 @functools.lru_cache(maxsize=4)
@@ -334,18 +347,17 @@ def _skeleton(lang: str) -> tuple[str, dict[str, dict[str, Any]]]:
     fills in data, as plain dicts (validating a Figure costs more than the run it shows).
     """
     fig = make_subplots(
-        rows=3,
+        rows=2,
         cols=2,
         column_widths=[0.56, 0.44],
-        row_heights=[0.5, 0.17, 0.33],
-        specs=[[{"type": "xy"}, {"type": "xy", "rowspan": 2}], [{"type": "xy"}, None], [{"type": "table"}, None]],
+        row_heights=[0.7, 0.3],
+        specs=[[{"type": "xy"}, {"type": "xy", "rowspan": 2}], [{"type": "xy"}, None]],
         subplot_titles=(tr("w.flood.queues"), "{map}", tr("w.flood.clients")),
         horizontal_spacing=0.11,
-        vertical_spacing=0.12,
+        vertical_spacing=0.24,
     )
     fig.add_trace(go.Scatter(), row=1, col=1)
     fig.add_trace(go.Bar(), row=2, col=1)
-    fig.add_trace(go.Table(), row=3, col=1)
     fig.add_trace(go.Heatmap(), row=1, col=2)
     fig.update_xaxes(range=[0, 1], row=2, col=1, showticklabels=False, showgrid=False)
     fig.update_yaxes(showticklabels=False, row=2, col=1)
@@ -356,19 +368,18 @@ def _skeleton(lang: str) -> tuple[str, dict[str, dict[str, Any]]]:
     fig.update_layout(
         xaxis4={"overlaying": "x2", "range": [-0.5, len(RATES) - 0.5], "visible": False},
         yaxis4={"overlaying": "y2", "range": [-0.5, len(BACKLOGS) - 0.5], "visible": False},
-        height=620,
-        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+        height=480,
+        margin={"l": 60, "r": 20, "t": 50, "b": 60},
         plot_bgcolor="white",
         barmode="stack",
-        legend={"x": 0.6, "y": 0.2, "yanchor": "top", "font": {"size": 12}},
+        legend={"orientation": "h", "x": 0, "y": -0.1, "yanchor": "top", "traceorder": "normal", "font": {"size": 12}},
         meta={"tcpkit": "flood_lab"},
     )
     d = fig.to_dict()
-    queue, bar, table, heat = d["data"]
+    queue, bar, heat = d["data"]
     refs = {
         "queue": {"xaxis": queue.get("xaxis", "x"), "yaxis": queue.get("yaxis", "y")},
         "bar": {"xaxis": bar["xaxis"], "yaxis": bar["yaxis"]},
-        "table": {"domain": table["domain"]},
         "map": {"xaxis": heat["xaxis"], "yaxis": heat["yaxis"]},
     }
     return json.dumps(d["layout"], cls=PlotlyJSONEncoder), refs
@@ -377,7 +388,11 @@ def _skeleton(lang: str) -> tuple[str, dict[str, dict[str, Any]]]:
 def flood_spec(
     run: FloodRun, grid: list[list[float]], *, flood_rate: float, backlog: int, cookies: int
 ) -> dict[str, Any]:
-    """Queues, honest clients, counters and the phase map as one plain Plotly dict (so they always agree)."""
+    """Queues, honest clients and the phase map as one plain Plotly dict (so they always agree).
+
+    The counters are an HTML table beside it (:func:`counters_html`): a Plotly table
+    costs the browser as much to redraw as the rest of the figure.
+    """
     layout_json, refs = _skeleton(get_language())
     layout = json.loads(layout_json)
     for ann in layout.get("annotations", []):
@@ -440,27 +455,14 @@ def flood_spec(
         )
     data.append(
         {
-            "type": "table",
-            "header": {
-                "values": [tr("w.flood.counter"), tr("w.flood.value")],
-                "align": "left",
-                "fill": {"color": "#eee"},
-            },
-            "cells": {"values": [list(COUNTERS), [f"{run.counters[k]:,}" for k in COUNTERS]], "align": "left"},
-            "columnwidth": [3, 2],
-            **refs["table"],
-        }
-    )
-    data.append(
-        {
             "type": "heatmap",
             "x": [str(r) for r in RATES],
             "y": [str(b) for b in BACKLOGS],
             "z": [[round(100 * v, 1) for v in row] for row in grid],
             "zmin": 0,
             "zmax": 100,
-            "colorscale": "RdYlGn",
-            "colorbar": {"title": {"text": "%"}, "len": 0.6, "y": 0.72, "thickness": 12},
+            "colorscale": _RED_YELLOW_GREEN,  # as stops: plotly.js itself knows no "RdYlGn" (it would draw RdBu)
+            "colorbar": {"title": {"text": "%"}, "len": 0.8, "y": 0.5, "thickness": 12},
             "hovertemplate": f"{tr('w.flood.rate_axis')} %{{x}}<br>backlog %{{y}}<br>%{{z:.0f}} %<extra></extra>",
             "name": "",
             **refs["map"],
@@ -482,6 +484,21 @@ def flood_spec(
         }
     )
     return {"data": data, "layout": layout}
+
+
+def counters_html(run: FloodRun) -> str:
+    """The run's ``nstat`` counters as a small HTML table (escaped).
+
+    >>> r = run_flood(flood_rate=2000, backlog=64, tcp_synack_retries=5, tcp_syncookies=1, duration=2, legit_rate=5)
+    >>> "<td style='padding:1px 8px'>SyncookiesSent</td>" in counters_html(r)
+    True
+    """
+    cell = "style='padding:1px 8px'"
+    head = f"<tr><th {cell} align='left'>{html.escape(tr('w.flood.counter'))}</th>" + (
+        f"<th {cell} align='right'>{html.escape(tr('w.flood.value'))}</th></tr>"
+    )
+    body = "".join(f"<tr><td {cell}>{k}</td><td {cell} align='right'>{run.counters[k]:,}</td></tr>" for k in COUNTERS)
+    return f"<table class='tcpkit-flood-counters' style='font-size:12px;margin:2px 4px'>{head}{body}</table>"
 
 
 def flood_figure(run: FloodRun, grid: list[list[float]], *, flood_rate: float, backlog: int, cookies: int) -> go.Figure:

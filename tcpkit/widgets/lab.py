@@ -13,6 +13,21 @@ knob does, its unit and the range the kernel allows.  Sliders report a value onl
 when released (``continuous_update=False``), so a slow run is not started for every
 pixel of a drag.
 
+Redrawing in place: a new Plotly plot per change costs the browser a whole
+``Plotly.newPlot`` (and the JupyterLab renderer then renders a PNG copy of it).
+Once the page has drawn the first picture, a :class:`PictureSync` (a small
+anywidget, no plotly.js of its own) tells the kernel so; from then on each change
+sends the new figure to it and its JavaScript calls ``Plotly.react`` on the plot
+already in the picture area, which redraws only what changed.  The picture
+area keeps its one output; its kernel-side copy is replaced only when the page
+is not there to redraw in place (tests, a kernel without a front end) or after
+an error cleared it.  A saved notebook keeps the first picture in the output
+and the latest figure in the sync widget, which redraws it on reopening.
+
+Slow runs are kept: :meth:`Lab.cached` holds the last :attr:`Lab.cache_size`
+results of a lab's run per control values, so moving a control back to a
+setting already seen costs only the figure.
+
 A lab shown in a notebook carries a static twin in the same output
 (:meth:`Lab._repr_mimebundle_`): the picture as Plotly JSON and as HTML, and the
 sentence as text, so a notebook read without a kernel (nbviewer, GitHub, a
@@ -46,21 +61,24 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import anywidget
 import ipywidgets as W
 import plotly.graph_objects as go
+import traitlets
 
 from tcpkit.engine.errors import ParameterError, TcpkitError
 from tcpkit.engine.profiles import get_profile
 from tcpkit.i18n import register
 from tcpkit.viz.labels import tr, zh
 
-from ._base import TcpkitWidget, figure_bundle, static_html, strip_tags
+from ._base import TcpkitWidget, default_template, figure_bundle, static_html, strip_tags
 
-__all__ = ["Control", "View", "Lab"]
+__all__ = ["Control", "View", "Lab", "PictureSync"]
 
 register(
     {
@@ -267,6 +285,125 @@ class View:
     details: str = ""  # optional small HTML under the sentence (a short table), already escaped
 
 
+_SYNC_ESM = r"""
+const LAB = ".tcpkit-lab";
+
+function render({ model, el }) {
+  el.classList.add("tcpkit-picture-sync");
+  el.style.cssText = "display:none";
+  let timer = null, tries = 0, busy = false, again = false, told = null;
+
+  function plot() {
+    const lab = el.closest(LAB);
+    return lab ? lab.querySelector(".tcpkit-lab-picture .js-plotly-plot") : null;
+  }
+
+  async function apply() {
+    const gd = plot();
+    const P = window.Plotly;  // set by plotly.js when the picture's renderer loaded it
+    if (!gd || !P || typeof P.react !== "function" || !gd._fullLayout) return false;
+    if (told !== gd) { told = gd; model.send({ ready: true }); }  // a new plot: the kernel may redraw in place
+    const view = String(model.get("view"));
+    const spec = model.get("spec");
+    if (!spec || !spec.data || gd.dataset.tcpkitView === view) return true;
+    if (busy) { again = true; return true; }
+    busy = true;
+    try {
+      const layout = Object.assign({}, spec.layout || {});
+      if (!layout.template && gd.layout && gd.layout.template) layout.template = gd.layout.template;
+      if (!layout.height) layout.height = 360;  // what JupyterLab's renderer gives a figure without one
+      const t0 = performance.now();
+      await P.react(gd, spec.data, layout, spec.config || {});
+      gd.dataset.tcpkitDrawMs = (performance.now() - t0).toFixed(1);  // for benchmarks/bench_labs.py
+      gd.dataset.tcpkitView = view;
+    } catch (err) {
+      console.error("tcpkit: redraw in place failed", err);
+      model.send({ failed: String(err) });
+    } finally {
+      busy = false;
+    }
+    if (again) { again = false; await apply(); }
+    return true;
+  }
+
+  function retry() {  // the picture may not be attached or drawn yet
+    timer = null;
+    apply().then((ok) => { if (!ok && tries++ < 600) timer = setTimeout(retry, 50); });
+  }
+
+  const changed = () => { tries = 0; if (timer === null) retry(); };
+  model.on("change:view", changed);
+  retry();
+  return () => { model.off("change:view", changed); if (timer !== null) clearTimeout(timer); };
+}
+
+export default { render };
+"""
+
+
+class PictureSync(anywidget.AnyWidget):
+    """Redraws a lab's picture in place in the browser: ``Plotly.react`` on the plot already shown.
+
+    It is a hidden element of the lab's box; its JavaScript finds the plot in the
+    lab's picture area and uses the page's own plotly.js (loaded by JupyterLab's
+    Plotly renderer for the first picture), so it carries no copy of plotly.js.
+
+    Attributes
+    ----------
+    spec : dict or None
+        The figure to show (Plotly JSON: data, layout without the default
+        template, config), ``None`` while the picture area's own output is current.
+    view : int
+        The lab's view number; the plot is redrawn when it changes.
+    ready : bool
+        A page has drawn the picture and can redraw it in place (set by the browser).
+    failed : str
+        Why the last redraw in place failed in the browser ("" if it did not).
+
+    >>> s = PictureSync()
+    >>> s.ready, s.view, s.spec is None
+    (False, 0, True)
+    >>> s._handle_message(None, {"ready": True}, None); s.ready
+    True
+    >>> s._handle_message(None, {"failed": "TypeError"}, None); s.ready, s.failed
+    (False, 'TypeError')
+    """
+
+    #: Called (no arguments) when the browser could not redraw in place: the lab then replaces its output.
+    on_failed: Callable[[], Any] | None = None
+
+    _esm = _SYNC_ESM
+    spec = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    view = traitlets.Int(0).tag(sync=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ready = False
+        self.failed = ""
+        self.on_msg(self._handle_message)
+
+    def _handle_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if not isinstance(content, dict):
+            return
+        if content.get("ready"):
+            self.ready = True
+        if content.get("failed"):
+            self.ready = False  # the picture's output is replaced instead, now and on the next changes
+            self.failed = str(content["failed"])[:500]
+            if self.on_failed is not None:
+                self.on_failed()
+
+    def show(self, spec: dict[str, Any] | None, view: int) -> None:
+        """Send ``spec`` (or ``None``: the output is current) with its view number, in one message."""
+        if spec is not None:
+            layout = spec.get("layout") or {}
+            if layout.get("template") == default_template():
+                spec = {**spec, "layout": {k: v for k, v in layout.items() if k != "template"}}
+        with self.hold_sync():
+            self.set_trait("spec", spec)  # None is allowed (mypy sees a dict trait)
+            self.view = view
+
+
 def _num(v: float | None) -> str:
     if v is None:
         return "?"
@@ -302,6 +439,8 @@ class Lab(TcpkitWidget):
     controls: ClassVar[tuple[Control, ...]] = ()
     css_class: ClassVar[str] = ""
     picture_height: ClassVar[int] = 420
+    #: How many runs :meth:`cached` keeps (the controls are discrete, so settings come back).
+    cache_size: ClassVar[int] = 128
 
     def __init__(self, **start: Any) -> None:
         super().__init__()
@@ -341,10 +480,14 @@ class Lab(TcpkitWidget):
         self.sentence.add_class("tcpkit-lab-sentence")
         self.details = W.HTML()
         self.details.add_class("tcpkit-lab-details")
+        self.sync = PictureSync()
+        self.sync.on_failed = self._replace_picture
+        self._cache: OrderedDict[Hashable, Any] = OrderedDict()
+        self._drawn = False  # whether the picture area's output holds a figure the page can redraw in place
         self.updates = 0
         self.view: View | None = None
         self.error: str | None = None
-        self.widget = W.VBox(self._layout_children(), layout=W.Layout(width="100%"))
+        self.widget = W.VBox(self._children(), layout=W.Layout(width="100%"))
         self.widget.add_class("tcpkit-lab")
         if self.css_class:
             self.widget.add_class(self.css_class)
@@ -357,6 +500,9 @@ class Lab(TcpkitWidget):
 
     def _layout_children(self) -> list[W.Widget]:
         return [self.title, self.grid, self.picture, self.sentence, self.details]
+
+    def _children(self) -> list[W.Widget]:
+        return [*self._layout_children(), self.sync]
 
     #: The view for given control values (keyword arguments named after the controls); each lab defines it.
     draw: Callable[..., View]
@@ -384,6 +530,46 @@ class Lab(TcpkitWidget):
         """The sentence shown now, as plain text."""
         return strip_tags(html.unescape(self.sentence.value))
 
+    def cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """``compute()``, kept under ``key`` (the run's inputs) for the next time the same setting is drawn.
+
+        Only for pure runs (same inputs, same result: a seeded simulation, a model);
+        the least recently used of more than :attr:`cache_size` results is dropped.
+
+        >>> class Twice(Lab):
+        ...     controls = (Control("n", "n", "int", 1, lo=1, hi=5),)
+        ...     runs = 0
+        ...     def draw(self, n):
+        ...         def run():
+        ...             self.runs += 1
+        ...             return 2 * n
+        ...         v = self.cached(("twice", n), run)
+        ...         return View({"data": [{"type": "bar", "y": [v]}]}, f"twice {n} is {v}")
+        >>> lab = Twice(); lab.set(n=2); lab.set(n=1); lab.runs
+        True
+        True
+        2
+        >>> lab.close()
+        """
+        try:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        except KeyError:
+            pass
+        value = compute()
+        self._cache[key] = value
+        while len(self._cache) > max(self.cache_size, 0):
+            self._cache.popitem(last=False)
+        return value
+
+    def clear_cache(self) -> None:
+        """Forget the kept runs (:meth:`cached`): the next draw of every setting runs again.
+
+        >>> lab = Lab.__new__(Lab); lab._cache = OrderedDict(a=1); lab.clear_cache(); len(lab._cache)
+        0
+        """
+        self._cache.clear()
+
     def set(self, **values: Any) -> bool:
         """Move controls as a student would, then redraw once; ``False`` if the draw was refused.
 
@@ -410,7 +596,9 @@ class Lab(TcpkitWidget):
         except TcpkitError as exc:
             self.error = str(exc)
             self.picture.outputs = ()
+            self._drawn = False
             self.updates += 1
+            self.sync.show(None, self.updates)
             self.sentence.value = (
                 f"<div data-view='{self.updates}' style='color:#d62728'>"
                 f"⚠ {html.escape(tr('w.lab.error', why=str(exc)))}</div>"
@@ -419,14 +607,28 @@ class Lab(TcpkitWidget):
             return False
         self.error = None
         self.view = view
-        self.picture.outputs = ({"output_type": "display_data", "data": figure_bundle(view.figure), "metadata": {}},)
+        bundle = figure_bundle(view.figure)
         self.updates += 1
+        if self._drawn and self.sync.ready:  # the page redraws the plot it has: Plotly.react, not a new plot
+            self.sync.show(bundle["application/vnd.plotly.v1+json"], self.updates)
+        else:
+            self.picture.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
+            self._drawn = True
+            self.sync.show(None, self.updates)
         self.sentence.value = (
             f"<div data-view='{self.updates}' style='font-size:14px;margin:4px 0 0 4px'>"
             f"{html.escape(view.sentence)}</div>"
         )
         self.details.value = view.details
         return True
+
+    def _replace_picture(self) -> None:
+        """Show the current view as the picture area's output again (after a failed redraw in place)."""
+        if self.view is not None and self.error is None:
+            bundle = figure_bundle(self.view.figure)
+            self.picture.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
+            self._drawn = True
+            self.sync.show(None, self.updates)
 
     def refresh_language(self) -> None:
         self._label_controls()

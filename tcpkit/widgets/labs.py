@@ -38,11 +38,12 @@ from tcpkit.engine.seqnum import MASK
 from tcpkit.engine.states import STATES, Event, State, transitions_from
 from tcpkit.engine.timers import syn_give_up_time, syn_retransmit_times
 from tcpkit.engine.trace import CallMade, StateChanged, Trace
-from tcpkit.i18n import register
+from tcpkit.i18n import get_language, register
 from tcpkit.viz.graph import state_graph_spec
 from tcpkit.viz.labels import condition_text, event_text, state_name, tr
 from tcpkit.viz.timeline import STATE_COLORS, state_gantt_figure
 
+from ._base import figure_spec
 from .knobs import KnobPanel
 from .lab import Control, Lab, View
 
@@ -500,6 +501,11 @@ class SlowCloseLab(Lab):
     )
 
     def draw(self, *, server_closes_at: float, tcp_fin_timeout: float, **_: Any) -> View:
+        key = (get_language(), server_closes_at, tcp_fin_timeout)
+        view: View = self.cached(key, lambda: self._draw(server_closes_at, tcp_fin_timeout))
+        return view
+
+    def _draw(self, server_closes_at: float, tcp_fin_timeout: float) -> View:
         from tcpkit.drivers.sim import Network
 
         # a connected pair, as notebook 04 builds it (tcpkit.lessons.text.connected_pair)
@@ -521,9 +527,10 @@ class SlowCloseLab(Lab):
         fig.update_layout(
             yaxis={"autorange": "reversed", "tickfont": {"size": 11}}, legend={"orientation": "h", "y": -0.3}
         )
+        spec = figure_spec(fig)  # kept as plain JSON: a cached Figure would be serialised again on every draw
         rst = any(isinstance(r, StateChanged) and r.host == "server" and r.event is Event.RCV_RST for r in trace)
         spath = _path_text(trace, "server") + (tr("w.close.rst") if rst else "")
-        return View(fig, tr("w.close.sentence", cpath=_path_text(trace, "client"), spath=spath))
+        return View(spec, tr("w.close.sentence", cpath=_path_text(trace, "client"), spath=spath))
 
 
 # -- 05: the port ceiling, and exhaustion in the engine ---------------------------------------------------------------
@@ -660,36 +667,9 @@ class PortExhaustionLab(Lab):
     duration = 40.0
 
     def draw(self, *, ports: int, rate: float, time_wait_len: float, tcp_tw_reuse: int, **_: Any) -> View:
-        from tcpkit.drivers.scenarios import run_scenario
-
-        trace = run_scenario(
-            "time_wait_exhaustion",
-            seed=1,
-            ports=ports,
-            rate=rate,
-            duration=self.duration,
-            time_wait_len=time_wait_len,
-            tw_reuse=tcp_tw_reuse,
+        held_t, held, ok_t, bad_t, r = self.cached(
+            (ports, rate, time_wait_len, tcp_tw_reuse), lambda: self._run(ports, rate, time_wait_len, tcp_tw_reuse)
         )
-        r = trace.meta["result"]
-        held_t, held = [0.0], [0]
-        n = 0
-        for rec in trace.state_changes("client"):
-            if rec.dst is State.TIME_WAIT:
-                n += 1
-            elif rec.src is State.TIME_WAIT:
-                n -= 1
-            else:
-                continue
-            held_t.append(rec.time)
-            held.append(n)
-        held_t.append(self.duration)
-        held.append(n)
-        ok_t: list[float] = []
-        bad_t: list[float] = []
-        for c in trace.of(CallMade, "client"):
-            if c.call.startswith("connect("):
-                (bad_t if "EADDRNOTAVAIL" in c.result else ok_t).append(c.time)
         line = {"type": "scatter", "mode": "lines"}
         marks = {"type": "scatter", "mode": "markers"}
         fig = {
@@ -747,6 +727,40 @@ class PortExhaustionLab(Lab):
         )
         return View(fig, sentence)
 
+    def _run(self, ports: int, rate: float, time_wait_len: float, tcp_tw_reuse: int) -> tuple[Any, ...]:
+        """The scenario's run, as what the picture needs: ports held over time, connect() times, the result."""
+        from tcpkit.drivers.scenarios import run_scenario
+
+        trace = run_scenario(
+            "time_wait_exhaustion",
+            seed=1,
+            ports=ports,
+            rate=rate,
+            duration=self.duration,
+            time_wait_len=time_wait_len,
+            tw_reuse=tcp_tw_reuse,
+        )
+        r = trace.meta["result"]
+        held_t, held = [0.0], [0]
+        n = 0
+        for rec in trace.state_changes("client"):
+            if rec.dst is State.TIME_WAIT:
+                n += 1
+            elif rec.src is State.TIME_WAIT:
+                n -= 1
+            else:
+                continue
+            held_t.append(rec.time)
+            held.append(n)
+        held_t.append(self.duration)
+        held.append(n)
+        ok_t: list[float] = []
+        bad_t: list[float] = []
+        for c in trace.of(CallMade, "client"):
+            if c.call.startswith("connect("):
+                (bad_t if "EADDRNOTAVAIL" in c.result else ok_t).append(c.time)
+        return held_t, held, ok_t, bad_t, r
+
 
 # -- 06: the real kernel ----------------------------------------------------------------------------------------------
 
@@ -800,8 +814,14 @@ class KernelLab(Lab):
     def draw(self, *, scenario: str, **_: Any) -> View:
         result = self._runner(scenario)
         self.result = result
-        fig = result.figure()
-        fig.update_layout(height=max(300, min(620, fig.layout.height or 300)))
+
+        def picture() -> dict[str, Any]:
+            fig = result.figure()
+            fig.update_layout(height=max(300, min(620, fig.layout.height or 300)))
+            return figure_spec(fig)
+
+        # a kernel run is new every time; observations recorded on Linux are the same every time
+        fig = self.cached(("recorded", get_language(), scenario), picture) if result.source == "recorded" else picture()
         verdict = {"agree": tr("w.kernel.agree"), "differ": tr("w.kernel.differ")}.get(
             result.verdict, tr("w.kernel.other", v=tr(f"live.verdict.{result.verdict}"))
         )

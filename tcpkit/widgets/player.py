@@ -46,7 +46,7 @@ from tcpkit.viz.graph import Highlighter, state_graph_figure
 from tcpkit.viz.labels import event_text, note_text, record_note_text, state_name, tr
 from tcpkit.viz.ladder import MAX_SEGMENTS, LadderView, ladder_pages
 
-from ._base import TcpkitWidget, replace_figure
+from ._base import TcpkitWidget, figure_widget, replace_figure
 from .cursor import STACK_CLASS, LadderCursor
 from .flagkey import FlagKey
 
@@ -189,9 +189,9 @@ class TracePlayer(TcpkitWidget):
         self._pages = [0]
         self._view: LadderView | None = None
         self._syncing = False
-        self.ladder_fig = go.FigureWidget()
+        self.ladder_fig = figure_widget()
         self.cursor = LadderCursor()
-        self.graph_fig = go.FigureWidget()
+        self.graph_fig = figure_widget()
         self.slider = W.IntSlider(
             min=0, max=0, value=0, continuous_update=True, readout=True, layout=W.Layout(width="320px")
         )

@@ -74,7 +74,7 @@ from tcpkit.i18n import get_language, register
 from tcpkit.viz.labels import tr
 from tcpkit.viz.ladder import LadderView, segment_label
 
-from ._base import TcpkitWidget, replace_figure
+from ._base import TcpkitWidget, figure_widget, replace_figure
 from .flagkey import FlagKey, flag_tooltips
 from .player import describe_record
 
@@ -214,7 +214,7 @@ class PredictWidget(TcpkitWidget):
         self.check_button.on_click(lambda _b: self.check())
         self.reveal_button.on_click(lambda _b: self.reveal())
         view = LadderView(trace[: at + 1], relative=relative, hosts=self._ladder_hosts(trace[: at + 1]))
-        self.ladder_fig = go.FigureWidget(view.figure())
+        self.ladder_fig = figure_widget(view.figure())
         typed_row = [W.HBox([self.typed_label, self.typed])] if question == "next_send" else []
         self.widget = W.VBox(
             [

@@ -214,13 +214,16 @@ class BurstLab(Lab):
     def draw(
         self, *, clients: int, backlog: int, accept_rate: int, tcp_abort_on_overflow: int, tcp_syncookies: int, **_: Any
     ) -> View:
-        run = burst_run(
-            clients=clients,
-            backlog=backlog,
-            accept_rate=accept_rate,
-            duration=self.duration,
-            tcp_abort_on_overflow=tcp_abort_on_overflow,
-            tcp_syncookies=tcp_syncookies,
+        run = self.cached(
+            (clients, backlog, accept_rate, tcp_abort_on_overflow, tcp_syncookies),
+            lambda: burst_run(
+                clients=clients,
+                backlog=backlog,
+                accept_rate=accept_rate,
+                duration=self.duration,
+                tcp_abort_on_overflow=tcp_abort_on_overflow,
+                tcp_syncookies=tcp_syncookies,
+            ),
         )
         self.run = run
         fig = queue_figure(run.trace, host="server", limits={"accept_queue": run.accept_limit}, height=360)
