@@ -99,10 +99,10 @@ register(
         "w.flood.entries": ("entries", "条目数"),
         "w.flood.sentence": (
             "{connected} of {attempts} honest clients connected ({pct:.1f} %), {failed} gave up, "
-            "{pending} still trying; the SYN queue peaked at {peak} of {limit}; "
+            "{pending} still trying; the SYN queue peaked at {peak} (full once above {limit}); "
             "SYNs dropped with the queue full: {drops:,}, SYN cookies sent: {cookies:,}.",
             "{attempts} 个正常客户端中 {connected} 个已连接（{pct:.1f}%），{failed} 个放弃，"
-            "{pending} 个仍在重试；SYN 队列最高 {peak}/{limit}；"
+            "{pending} 个仍在重试；SYN 队列最高 {peak}（超过 {limit} 即为满）；"
             "队列满时丢弃的 SYN：{drops:,}，发出的 SYN Cookie：{cookies:,}。",
         ),
         "w.flood.setup": (
