@@ -269,15 +269,12 @@ class _Replay:
         full: dict[bool, int] = {}
         longer: set[bool] = set()
         for c in conns:
+            sides = [((p.src, p.segment.src_port) == (c.conn[0], c.conn[1]), p.segment) for p in c.packets]
             mss: dict[bool, int] = {}
-            for p in c.packets:
-                seg = p.segment
-                from_a = (p.src, seg.src_port) == (c.conn[0], c.conn[1])
+            for from_a, seg in sides:
                 if seg.syn and seg.mss is not None:
                     mss[not from_a] = seg.mss - (12 if seg.timestamp is not None else 0)
-            for p in c.packets:
-                seg = p.segment
-                from_a = (p.src, seg.src_port) == (c.conn[0], c.conn[1])
+            for from_a, seg in sides:
                 if not seg.length or from_a not in mss:
                     continue
                 if seg.length > mss[from_a]:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tcpkit.drivers.sim import Network, Socket
+from tcpkit.drivers.sim import Host, Network, Socket
 from tcpkit.engine.errors import ParameterError
 from tcpkit.engine.segment import format_flags
 from tcpkit.engine.stack import Stack
@@ -51,6 +51,19 @@ class Run:
             self.net.run(until=self.until)
             self._trace = self.net.trace(scenario=self.name)
         return self._trace
+
+
+def _listening_pair(
+    seed: int, client: dict[str, Any] | None = None, server: dict[str, Any] | None = None
+) -> tuple[Network, Host, Socket]:
+    """A network with a client (10.0.0.1) and a server (10.0.0.2) listening on port 80 (backlog 8)."""
+    net = Network(seed=seed)
+    c = net.add_host("client", "10.0.0.1", **(client or {}))
+    s = net.add_host("server", "10.0.0.2", **(server or {}))
+    listener = s.socket()
+    listener.bind(80)
+    listener.listen(8)
+    return net, c, listener
 
 
 def connected_pair(
@@ -78,12 +91,7 @@ def connected_pair(
     >>> cli.state.value, srv.state.value
     ('ESTABLISHED', 'ESTABLISHED')
     """
-    net = Network(seed=seed)
-    c = net.add_host("client", "10.0.0.1", **(client or {}))
-    s = net.add_host("server", "10.0.0.2", **(server or {}))
-    listener = s.socket()
-    listener.bind(80)
-    listener.listen(8)
+    net, c, listener = _listening_pair(seed, client, server)
     sock = c.socket()
     sock.connect("10.0.0.2", 80)
     net.run(until=until)
@@ -127,11 +135,7 @@ def reboot(net: Network, name: str) -> None:
 
 def _handshake(seed: int) -> Run:
     # notebook 01's first run: a Linux client connects to a Linux server listening on port 80
-    net = Network(seed=seed)
-    client, server = net.add_host("client", "10.0.0.1"), net.add_host("server", "10.0.0.2")
-    listener = server.socket()
-    listener.bind(80)
-    listener.listen(8)
+    net, client, listener = _listening_pair(seed)
     sock = client.socket()
     sock.connect("10.0.0.2", 80)
     return Run("handshake", net, 1.0, {"client": sock, "listener": listener})
@@ -142,12 +146,7 @@ def _pair_then(seed: int, name: str, until: float, client_close: float, server_c
 
     Nothing runs yet (unlike :func:`connected_pair`), so the run can be stepped from its first event.
     """
-    net = Network(seed=seed)
-    c = net.add_host("client", "10.0.0.1")
-    s = net.add_host("server", "10.0.0.2")
-    listener = s.socket()
-    listener.bind(80)
-    listener.listen(8)
+    net, c, listener = _listening_pair(seed)
     cli = c.socket()
     cli.connect("10.0.0.2", 80)
     accepted: list[Socket] = []
@@ -168,11 +167,7 @@ def _simultaneous_close(seed: int) -> Run:
 
 def _closed_port(seed: int) -> Run:
     # notebook 01: the client connects to port 81, where the server has no listener (it listens on 80)
-    net = Network(seed=seed)
-    client, server = net.add_host("client", "10.0.0.1"), net.add_host("server", "10.0.0.2")
-    listener = server.socket()
-    listener.bind(80)
-    listener.listen(8)
+    net, client, listener = _listening_pair(seed)
     sock = client.socket()
     sock.connect("10.0.0.2", 81)
     return Run("closed-port", net, 1.0, {"client": sock, "listener": listener})
@@ -180,11 +175,7 @@ def _closed_port(seed: int) -> Run:
 
 def _half_open_reconnect(seed: int) -> Run:
     """Notebook 02: a connection from port 40000; the client crashes at 1 s and connects again from 40000 at 2 s."""
-    net = Network(seed=seed)
-    c, s = net.add_host("client", "10.0.0.1"), net.add_host("server", "10.0.0.2")
-    listener = s.socket()
-    listener.bind(80)
-    listener.listen(8)
+    net, c, listener = _listening_pair(seed)
     first = c.socket()
     first.bind(40000)
     first.connect("10.0.0.2", 80)
