@@ -130,37 +130,49 @@ def _ladder(trace: Trace) -> Any:
         return None
 
 
-@checker("simultaneous-open")
-def simultaneous_open(text: str) -> Verdict:
-    """01: a packetdrill script in which the host's SYN crosses the peer's SYN."""
+def _crossing_script(
+    text: str, walk: list[State], end: State, not_crossed: str, wrong_end: str, no_assert: str
+) -> tuple[Verdict | None, Trace, str]:
+    """Run a crossing-segments script: the first thing wrong (or None), its trace, and the host's states shown.
+
+    ``walk`` must appear in the host's states, which must end in ``end``; ``wrong_end`` is formatted with
+    the state reached instead (``{state}``).
+    """
     bad, trace = _run_script(text)
     if bad is not None:
         bad.figure = _ladder(trace)
-        return bad
+        return bad, trace, ""
     path = _host_path(trace)
     shown = " -> ".join(s.value for s in path)
-    if not _has_walk(path, [State.SYN_SENT, State.SYN_RECEIVED]):
-        return Verdict(
-            False,
-            "Your script passes, but the host never went from SYN_SENT to SYN_RECEIVED: that is not a simultaneous "
-            "open. The peer's SYN (no ACK) must arrive while the host's own SYN is unanswered.",
-            details=f"host's states: {shown}",
-            figure=_ladder(trace),
-        )
-    if path[-1] is not State.ESTABLISHED:
-        return Verdict(
-            False,
-            f"The host ends in {path[-1].value}: let the peer's SYN-ACK arrive so that the open completes.",
-            details=f"host's states: {shown}",
-            figure=_ladder(trace),
+    details = f"host's states: {shown}"
+    if not _has_walk(path, walk):
+        return Verdict(False, not_crossed, details=details, figure=_ladder(trace)), trace, shown
+    if path[-1] is not end:
+        return (
+            Verdict(False, wrong_end.format(state=path[-1].value), details=details, figure=_ladder(trace)),
+            trace,
+            shown,
         )
     if not _asserts_state(text):
-        return Verdict(
-            False,
-            "The script runs, but it never checks a state: add a line such as "
-            "`+0 %{ assert tcpi_state == TCP_... }%` after the host's answer to the crossing SYN.",
-            details=f"host's states: {shown}",
-        )
+        return Verdict(False, no_assert, details=details), trace, shown
+    return None, trace, shown
+
+
+@checker("simultaneous-open")
+def simultaneous_open(text: str) -> Verdict:
+    """01: a packetdrill script in which the host's SYN crosses the peer's SYN."""
+    bad, trace, shown = _crossing_script(
+        text,
+        [State.SYN_SENT, State.SYN_RECEIVED],
+        State.ESTABLISHED,
+        "Your script passes, but the host never went from SYN_SENT to SYN_RECEIVED: that is not a simultaneous "
+        "open. The peer's SYN (no ACK) must arrive while the host's own SYN is unanswered.",
+        "The host ends in {state}: let the peer's SYN-ACK arrive so that the open completes.",
+        "The script runs, but it never checks a state: add a line such as "
+        "`+0 %{ assert tcpi_state == TCP_... }%` after the host's answer to the crossing SYN.",
+    )
+    if bad is not None:
+        return bad
     return Verdict(
         True,
         "A simultaneous open: the engine (Linux) agrees with every line.",
@@ -172,33 +184,17 @@ def simultaneous_open(text: str) -> Verdict:
 @checker("simultaneous-close")
 def simultaneous_close(text: str) -> Verdict:
     """04: a packetdrill script in which the host's FIN crosses the peer's FIN; then the same on FreeBSD."""
-    bad, trace = _run_script(text)
+    bad, trace, shown = _crossing_script(
+        text,
+        [State.FIN_WAIT_1, State.CLOSING],
+        State.TIME_WAIT,
+        "Your script passes, but the host never went from FIN_WAIT_1 to CLOSING: the peer's FIN must arrive "
+        "before the peer has acknowledged the host's FIN (the two FINs cross).",
+        "The host ends in {state}: let the peer's ACK of the host's FIN arrive.",
+        "The script runs but never checks a state: assert the state after the host answers the crossing FIN.",
+    )
     if bad is not None:
-        bad.figure = _ladder(trace)
         return bad
-    path = _host_path(trace)
-    shown = " -> ".join(s.value for s in path)
-    if not _has_walk(path, [State.FIN_WAIT_1, State.CLOSING]):
-        return Verdict(
-            False,
-            "Your script passes, but the host never went from FIN_WAIT_1 to CLOSING: the peer's FIN must arrive "
-            "before the peer has acknowledged the host's FIN (the two FINs cross).",
-            details=f"host's states: {shown}",
-            figure=_ladder(trace),
-        )
-    if path[-1] is not State.TIME_WAIT:
-        return Verdict(
-            False,
-            f"The host ends in {path[-1].value}: let the peer's ACK of the host's FIN arrive.",
-            details=f"host's states: {shown}",
-            figure=_ladder(trace),
-        )
-    if not _asserts_state(text):
-        return Verdict(
-            False,
-            "The script runs but never checks a state: assert the state after the host answers the crossing FIN.",
-            details=f"host's states: {shown}",
-        )
     fb, _ = _run_script(text, "freebsd")
     on_bsd = (
         "It passes on FreeBSD too."
